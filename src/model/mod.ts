@@ -1,0 +1,2 @@
+// Re-exports for src/model. Each module adds its public exports here.
+export {};

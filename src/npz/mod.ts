@@ -1,0 +1,2 @@
+// Re-exports for src/npz. Each module adds its public exports here.
+export {};

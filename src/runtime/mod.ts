@@ -1,0 +1,2 @@
+// Runtime and backend detection: one place, one frozen description.
+export * from "./backend.ts";

@@ -1,0 +1,2 @@
+// Re-exports for src/tracking. Each module adds its public exports here.
+export {};

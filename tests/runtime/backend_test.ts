@@ -1,0 +1,44 @@
+import assert from "#assert";
+import { DEVICE_CHOICES, parseDevice, selectBackend } from "../../src/runtime/mod.ts";
+
+Deno.test("parseDevice() maps the pipeline's device names to backends", async (t) => {
+  const cases: [string | undefined, string][] = [
+    [undefined, "auto"],
+    ["", "auto"],
+    ["cuda", "webgpu"],
+    ["GPU", "webgpu"],
+    ["webgpu", "webgpu"],
+    ["cpu", "wasm"],
+    ["tfjs-cpu", "cpu"],
+  ];
+  for (const [input, expected] of cases) {
+    await t.step(`${input} -> ${expected}`, () => assert.equal(parseDevice(input), expected));
+  }
+});
+
+Deno.test("parseDevice() rejects an unknown device and lists the choices", () => {
+  assert.throws(() => parseDevice("tpu"), {
+    name: "RangeError",
+    message: new RegExp(`Cannot use --device "tpu": expected one of ${DEVICE_CHOICES.join(", ")}`),
+  });
+});
+
+Deno.test("selectBackend() on cpu starts wasm and says why", async () => {
+  const info = await selectBackend("wasm");
+  assert.equal(info.backend, "wasm");
+  assert.equal(info.runtime, "deno");
+  assert.ok(Object.isFrozen(info));
+  assert.match(info.reason, /wasm/);
+});
+
+Deno.test("selectBackend() on auto never picks a software WebGPU adapter", async () => {
+  const info = await selectBackend("auto");
+  if (info.adapter !== null && info.isFallbackAdapter) {
+    assert.equal(info.backend, "wasm");
+    assert.match(info.reason, /software fallback/);
+  } else if (info.adapter === null) {
+    assert.equal(info.backend, "wasm");
+  } else {
+    assert.equal(info.backend, "webgpu");
+  }
+});

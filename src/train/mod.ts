@@ -1,2 +1,3 @@
-// Re-exports for src/train. Each module adds its public exports here.
-export {};
+// The training loop, losses, schedules and per-epoch metrics.
+export * from "./config.ts";
+export * from "./hooks.ts";

@@ -1,2 +1,2 @@
-// Re-exports for src/kernels. Each module adds its public exports here.
-export {};
+// Custom WebGPU programs (WGSL) and their CPU references.
+export * from "./lstm_webgpu.ts";

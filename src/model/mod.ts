@@ -1,2 +1,2 @@
-// Re-exports for src/model. Each module adds its public exports here.
-export {};
+// LSTM stack + head, weights, checkpoint format.
+export * from "./lstm_types.ts";

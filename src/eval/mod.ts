@@ -1,2 +1,2 @@
-// Re-exports for src/eval. Each module adds its public exports here.
-export {};
+// Re-exports for src/eval: metrics, curves, the evaluation bundle and its plots.
+export * from "./metrics.ts";

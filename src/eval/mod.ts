@@ -1,2 +1,6 @@
 // Re-exports for src/eval: metrics, curves, the evaluation bundle and its plots.
 export * from "./metrics.ts";
+export * from "./roc_curve.ts";
+export * from "./precision_recall_curve.ts";
+export * from "./reliability.ts";
+export * from "./one_vs_rest.ts";

@@ -1,2 +1,4 @@
 // LSTM stack + head, weights, checkpoint format.
 export * from "./lstm_types.ts";
+export * from "./lstm_fused.ts";
+export * from "./lstm_layer.ts";

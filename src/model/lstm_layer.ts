@@ -1,0 +1,126 @@
+/**
+ * `lstmLayer()`: runs one LSTM layer with the chosen implementation.
+ *
+ * - `"fused"` (default): the WebGPU kernels from `src/kernels/` when the backend is webgpu
+ *   and they are available, else the generic fused op ({@link lstmLayerFused}).
+ * - `"layers"`: the tf.layers reference (`tf.layers.lstm`, the backward direction with
+ *   `goBackwards` and its output reversed in time, as `tf.layers.bidirectional` does),
+ *   reading the very same `tf.Variable`s so gradients reach them.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { lstmLayerWebGpu, webgpuLstmAvailable } from "../kernels/mod.ts";
+import { lstmLayerFused } from "./lstm_fused.ts";
+import type { LstmDirectionWeights, LstmLayerFn, LstmLayerWeights } from "./lstm_types.ts";
+
+/** Which LSTM implementation runs: `fused` (fast, default) or `layers` (tf.layers reference). */
+export type LstmImpl = "fused" | "layers";
+
+/** The values `--lstm-impl` accepts. */
+export const LSTM_IMPLS: readonly LstmImpl[] = Object.freeze(["fused", "layers"]);
+
+/** Options for {@link lstmLayer}. */
+export interface LstmLayerOptions {
+  /** Implementation; default `"fused"`. */
+  readonly impl?: LstmImpl;
+}
+
+interface LayerVariableLike {
+  val: tf.Variable;
+}
+
+interface LstmCellLike {
+  kernel: LayerVariableLike;
+  recurrentKernel: LayerVariableLike;
+  bias: LayerVariableLike;
+}
+
+// tf.layers.lstm objects bound to our variables, one per direction's weights. A WeakMap so
+// the layer lives exactly as long as the weights it reads (no global registry to reset).
+const boundLayers = new WeakMap<LstmDirectionWeights, tf.layers.Layer>();
+
+/**
+ * Builds a tf.layers.lstm whose cell reads `w`'s variables. tf.layers keeps its weights in
+ * `LayerVariable`s that wrap a `tf.Variable` in a `val` field; the layer is built with
+ * zero initialisers (never the slow orthogonal one), then each `val` is swapped for ours.
+ */
+function boundLayer(w: LstmDirectionWeights, goBackwards: boolean): tf.layers.Layer {
+  const known = boundLayers.get(w);
+  if (known) return known;
+  const hidden = w.recurrent.shape[0];
+  const layer = tf.layers.lstm({
+    units: hidden,
+    returnSequences: true,
+    goBackwards,
+    activation: "tanh",
+    recurrentActivation: "sigmoid", // tf.layers' default is hardSigmoid
+    kernelInitializer: "zeros",
+    recurrentInitializer: "zeros",
+    biasInitializer: "zeros",
+    unitForgetBias: false,
+  });
+  tf.tidy(() => {
+    layer.apply(tf.zeros([1, 1, w.kernel.shape[0]]));
+  });
+  const cell = (layer as unknown as { cell: LstmCellLike }).cell;
+  const swap = (lv: LayerVariableLike, v: tf.Variable) => {
+    if (lv.val.shape.join() !== v.shape.join()) {
+      throw new RangeError(
+        `Cannot bind tf.layers.lstm to the weights: expected shape [${lv.val.shape}], received [${v.shape}]`,
+      );
+    }
+    lv.val.dispose();
+    lv.val = v;
+  };
+  swap(cell.kernel, w.kernel);
+  swap(cell.recurrentKernel, w.recurrent);
+  swap(cell.bias, w.bias);
+  boundLayers.set(w, layer);
+  return layer;
+}
+
+/**
+ * The tf.layers reference implementation of {@link LstmLayerFn}. tf.layers' masked RNN
+ * holds both the output and the state on masked steps, and with `goBackwards` reverses the
+ * mask with the input, which is exactly this project's contract.
+ */
+export const lstmLayerLayers: LstmLayerFn = (x, mask, weights) =>
+  tf.tidy(() => {
+    const fwd = boundLayer(weights.forward, false).apply(x, { mask }) as tf.Tensor3D;
+    if (!weights.backward) return fwd;
+    const bwdRev = boundLayer(weights.backward, true).apply(x, { mask }) as tf.Tensor3D;
+    return tf.concat([fwd, tf.reverse(bwdRev, 1)], 2);
+  });
+
+/**
+ * Runs one LSTM layer ({@link LstmLayerFn} semantics) with the chosen implementation.
+ *
+ * @example
+ * ```ts
+ * const out = lstmLayer(x, mask, layerWeights, { impl: "fused" });
+ * ```
+ */
+export function lstmLayer(
+  x: tf.Tensor3D,
+  mask: tf.Tensor2D,
+  weights: LstmLayerWeights,
+  options: LstmLayerOptions = {},
+): tf.Tensor3D {
+  const impl = options.impl ?? "fused";
+  switch (impl) {
+    case "fused":
+      if (tf.getBackend() === "webgpu" && webgpuLstmAvailable()) {
+        return lstmLayerWebGpu(x, mask, weights);
+      }
+      return lstmLayerFused(x, mask, weights);
+    case "layers":
+      return lstmLayerLayers(x, mask, weights);
+    default:
+      throw new RangeError(
+        `Cannot run the LSTM layer with impl ${JSON.stringify(impl)}: expected one of ${
+          LSTM_IMPLS.join(", ")
+        }`,
+      );
+  }
+}

@@ -13,9 +13,7 @@ import * as tf from "@tensorflow/tfjs";
 import { lstmLayerWebGpu, webgpuLstmAvailable } from "../kernels/mod.ts";
 import { lstmLayerFused } from "./lstm_fused.ts";
 import type { LstmDirectionWeights, LstmLayerFn, LstmLayerWeights } from "./lstm_types.ts";
-
-/** Which LSTM implementation runs: `fused` (fast, default) or `layers` (tf.layers reference). */
-export type LstmImpl = "fused" | "layers";
+import type { LstmImpl } from "../train/config.ts";
 
 /** The values `--lstm-impl` accepts. */
 export const LSTM_IMPLS: readonly LstmImpl[] = Object.freeze(["fused", "layers"]);

@@ -2,3 +2,4 @@
 export * from "./lstm_types.ts";
 export * from "./lstm_fused.ts";
 export * from "./lstm_layer.ts";
+export * from "./classifier.ts";

@@ -4,3 +4,6 @@ export * from "./roc_curve.ts";
 export * from "./precision_recall_curve.ts";
 export * from "./reliability.ts";
 export * from "./one_vs_rest.ts";
+export * from "./plots.ts";
+export * from "./evaluation_bundle.ts";
+export * from "./evaluation_index_html.ts";

@@ -1,0 +1,189 @@
+import type { ConfusionMatrix } from "./metrics.ts";
+import type { CurvesJson } from "./one_vs_rest.ts";
+import type { Reliability } from "./reliability.ts";
+import {
+  escapeXml,
+  frame,
+  legend,
+  PALETTE,
+  polyline,
+  px,
+  svgOpen,
+  toPx,
+  unitAxes,
+} from "./_svg.ts";
+
+/** Time-to-failure meaning of each Component X class, for axis labels and legends. */
+export const CLASS_NAMES: readonly string[] = Object.freeze([
+  ">48",
+  "48-24",
+  "24-12",
+  "12-6",
+  "6-0",
+]);
+
+const className = (c: number): string =>
+  CLASS_NAMES[c] === undefined ? `class ${c}` : `${c} (${CLASS_NAMES[c]})`;
+
+/** White to dark blue; `t` in [0, 1]. */
+function blues(t: number): string {
+  const lerp = (a: number, b: number) => Math.round(a + (b - a) * t);
+  return `rgb(${lerp(247, 8)},${lerp(251, 48)},${lerp(255, 107)})`;
+}
+
+/**
+ * The confusion matrix as an SVG heatmap (rows = true class, columns = predicted).
+ * `normalize: "true"` shows each row as fractions of its support, like scikit-learn's
+ * `ConfusionMatrixDisplay(normalize="true")`; counts are shaded on a log scale so the
+ * minority classes stay visible next to thousands of class-0 windows.
+ */
+export function confusionMatrixSvg(
+  confusion: ConfusionMatrix,
+  options: { title?: string; normalize?: "true" } = {},
+): string {
+  const k = confusion.length;
+  const cell = Math.max(40, Math.min(70, Math.floor(350 / k)));
+  const left = 110;
+  const top = 74;
+  const width = left + k * cell + 30;
+  const height = top + k * cell + 60;
+  const title = options.title ??
+    (options.normalize ? "Confusion matrix (row-normalised)" : "Confusion matrix (counts)");
+  const rowSums = confusion.map((r) => r.reduce((a, b) => a + b, 0));
+  const maxCount = Math.max(1, ...confusion.flat());
+  const parts = [svgOpen(width, height, title)];
+  parts.push(
+    `<text x="${px(width / 2)}" y="22" text-anchor="middle" font-size="15" font-weight="600">${
+      escapeXml(title)
+    }</text>`,
+    `<text x="${px(left + (k * cell) / 2)}" y="${
+      top - 34
+    }" text-anchor="middle">Predicted class</text>`,
+    `<text transform="translate(18 ${
+      px(top + (k * cell) / 2)
+    }) rotate(-90)" text-anchor="middle">True class</text>`,
+  );
+  for (let i = 0; i < k; i++) {
+    parts.push(
+      `<text x="${px(left + i * cell + cell / 2)}" y="${top - 10}" text-anchor="middle">${
+        escapeXml(className(i))
+      }</text>`,
+      `<text x="${left - 8}" y="${px(top + i * cell + cell / 2 + 4)}" text-anchor="end">${
+        escapeXml(className(i))
+      }</text>`,
+    );
+    for (let j = 0; j < k; j++) {
+      const count = confusion[i][j];
+      const share = rowSums[i] > 0 ? count / rowSums[i] : 0;
+      const t = options.normalize ? share : Math.log1p(count) / Math.log1p(maxCount);
+      const label = options.normalize ? (rowSums[i] > 0 ? share.toFixed(2) : "-") : String(count);
+      const x = left + j * cell;
+      const y = top + i * cell;
+      parts.push(
+        `<rect x="${x}" y="${y}" width="${cell}" height="${cell}" fill="${
+          blues(t)
+        }" stroke="#fff"/>`,
+        `<text x="${px(x + cell / 2)}" y="${
+          px(y + cell / 2 + 5)
+        }" text-anchor="middle" font-size="14" ` +
+          `fill="${t > 0.55 ? "#fff" : "#111"}">${label}</text>`,
+      );
+    }
+  }
+  parts.push(
+    `<text x="${left}" y="${height - 16}" fill="#555">${
+      escapeXml(
+        options.normalize
+          ? "Each row sums to 1 (recall on the diagonal)."
+          : "Shading: log(1 + count).",
+      )
+    }</text>`,
+    "</svg>",
+  );
+  return parts.join("\n") + "\n";
+}
+
+/**
+ * One-vs-rest ROC or PR curves of every class on one plot, with each class's area in the
+ * legend. Classes whose curve is undefined (absent from the labels) are listed as such.
+ */
+export function curvesSvg(curves: CurvesJson, kind: "roc" | "pr", title?: string): string {
+  const f = frame(520, 460);
+  const heading = title ??
+    (kind === "roc" ? "ROC curves (one-vs-rest)" : "Precision-recall curves (one-vs-rest)");
+  const parts = [
+    kind === "roc"
+      ? unitAxes(f, heading, "False positive rate", "True positive rate")
+      : unitAxes(f, heading, "Recall", "Precision"),
+  ];
+  const entries: { label: string; color: string; dash?: boolean }[] = [];
+  if (kind === "roc") {
+    parts.push(polyline(f, [0, 1], [0, 1], "#999", { dash: true, width: 1 }));
+  }
+  for (const [id, curve] of Object.entries(curves)) {
+    const color = PALETTE[Number(id) % PALETTE.length];
+    const defined = curve.x.every((v) => v !== null) && curve.y.every((v) => v !== null) &&
+      curve.auc !== null;
+    const name = className(Number(id));
+    if (!defined) {
+      entries.push({ label: `${name}: undefined (no positives)`, color: "#ccc" });
+      continue;
+    }
+    parts.push(
+      polyline(f, curve.x as number[], curve.y as number[], color, {
+        step: kind === "pr" ? "post" : undefined,
+      }),
+    );
+    entries.push({
+      label: `${name}: ${kind === "roc" ? "AUC" : "AP"} ${curve.auc!.toFixed(3)}`,
+      color,
+    });
+  }
+  if (kind === "roc") entries.push({ label: "chance", color: "#999", dash: true });
+  parts.push(legend(f, entries, kind === "roc" ? "lower-right" : "upper-right"), "</svg>");
+  return parts.join("\n") + "\n";
+}
+
+/**
+ * Reliability diagram of the top-label confidence: accuracy against mean confidence per
+ * bin (the diagonal is perfect calibration), with the share of samples per bin as bars.
+ */
+export function reliabilitySvg(rel: Reliability, title?: string): string {
+  const f = frame(520, 460);
+  const heading = title ?? `Reliability (top label), ECE ${rel.ece.toFixed(4)}`;
+  const parts = [unitAxes(f, heading, "Confidence (largest probability)", "Accuracy")];
+  const total = rel.counts.reduce((a, b) => a + b, 0);
+  for (let b = 0; b < rel.nBins; b++) {
+    if (rel.counts[b] === 0) continue;
+    const share = rel.counts[b] / Math.max(1, total);
+    const [x0, y0] = toPx(f, rel.binEdges[b], share);
+    const [x1, yBase] = toPx(f, rel.binEdges[b + 1], 0);
+    parts.push(
+      `<rect x="${px(x0 + 1)}" y="${px(y0)}" width="${px(x1 - x0 - 2)}" height="${
+        px(yBase - y0)
+      }" fill="#bab0ac" fill-opacity="0.45"/>`,
+    );
+  }
+  parts.push(polyline(f, [0, 1], [0, 1], "#999", { dash: true, width: 1 }));
+  const xs: number[] = [];
+  const ys: number[] = [];
+  for (let b = 0; b < rel.nBins; b++) {
+    if (rel.counts[b] === 0) continue;
+    xs.push(rel.meanConfidence[b]!);
+    ys.push(rel.accuracy[b]!);
+  }
+  parts.push(polyline(f, xs, ys, PALETTE[0]));
+  for (let i = 0; i < xs.length; i++) {
+    const [cx, cy] = toPx(f, xs[i], ys[i]);
+    parts.push(`<circle cx="${px(cx)}" cy="${px(cy)}" r="3.5" fill="${PALETTE[0]}"/>`);
+  }
+  parts.push(
+    legend(f, [
+      { label: "accuracy per bin", color: PALETTE[0] },
+      { label: "perfect calibration", color: "#999", dash: true },
+      { label: "share of samples (bars)", color: "#bab0ac" },
+    ], "upper-left"),
+    "</svg>",
+  );
+  return parts.join("\n") + "\n";
+}

@@ -3,3 +3,4 @@ export * from "./lstm_types.ts";
 export * from "./lstm_fused.ts";
 export * from "./lstm_layer.ts";
 export * from "./classifier.ts";
+export * from "./safetensors.ts";

@@ -7,3 +7,4 @@ export * from "./one_vs_rest.ts";
 export * from "./plots.ts";
 export * from "./evaluation_bundle.ts";
 export * from "./evaluation_index_html.ts";
+export * from "./predictions_csv.ts";

@@ -1,0 +1,208 @@
+/**
+ * `deno task evaluate`: writes the evaluation bundle (metrics, curves, plots, index.html)
+ * for a checkpoint on an npz file, or for an existing `predictions.csv`; optionally uploads
+ * it to an MLflow run. Flag parsing and wiring only: the work is in `src/eval/`.
+ *
+ * @module
+ */
+import { parseArgs } from "#args";
+import {
+  buildEvaluationBundle,
+  type EvaluationInput,
+  parsePredictionsCsv,
+} from "../src/eval/mod.ts";
+import { writeEvaluationBundle } from "../src/eval/write_evaluation_bundle_deno.ts";
+
+/** The resolved flags of `deno task evaluate`. */
+export interface EvaluateCliOptions {
+  readonly checkpoint: string;
+  readonly npz: string;
+  readonly featureStats: string;
+  readonly predictions: string;
+  readonly outputDir: string;
+  readonly batchSize: number;
+  readonly device: string;
+  readonly nBins: number;
+  readonly mlflowRunId: string;
+  readonly mlflowTrackingUri: string;
+  readonly help: boolean;
+}
+
+/** `--help` text: documents every flag. */
+export const EVALUATE_HELP =
+  `deno task evaluate: evaluation bundle for a checkpoint (or a predictions.csv)
+
+Usage:
+  deno task evaluate --checkpoint <dir|file> --npz <file> [--feature-stats <json>]
+                     --output-dir <dir> [options]
+  deno task evaluate --predictions <predictions.csv> --output-dir <dir> [options]
+
+Inputs (one of):
+  --checkpoint <path>        checkpoint directory (e.g. artifacts/best) or file to evaluate
+  --npz <file>               sequences to predict on (e.g. data/val_sequences.npz); needs --checkpoint
+  --feature-stats <json>     feature statistics for the load-time transform
+                             (default: artifacts/feature_stats.json)
+  --predictions <csv>        re-evaluate an existing predictions.csv
+                             (columns vehicle_id,label,pred,p0..p4) instead of predicting
+
+Output:
+  --output-dir <dir>         where the bundle is written (required), e.g.
+                             artifacts/evaluations/<run>
+  --reliability-bins <n>     bins of the reliability diagram (default 10)
+
+Prediction:
+  --batch-size <n>           windows per forward pass (default 256)
+  --device <name>            cuda|gpu|webgpu (WebGPU), cpu (wasm); unset = auto
+
+MLflow (optional):
+  --mlflow-run-id <id>       upload the bundle under evaluations/ of this run and log
+                             eval_macro_f1, eval_cost, ... on it
+  --mlflow-tracking-uri <u>  tracking server (default: MLFLOW_TRACKING_URI, else ./mlruns)
+
+  -h, --help                 show this help
+
+Writes: index.html, summary_metrics.json, classification_report.json,
+classification_report_min_cost.json, confusion_matrix.csv, confusion_matrix_min_cost.csv,
+roc_curves.json, pr_curves.json, reliability.json, predictions.csv and SVG plots.
+`;
+
+const FLAGS = {
+  checkpoint: { type: "string" },
+  npz: { type: "string" },
+  "feature-stats": { type: "string" },
+  predictions: { type: "string" },
+  "output-dir": { type: "string" },
+  "batch-size": { type: "string" },
+  device: { type: "string" },
+  "reliability-bins": { type: "string" },
+  "mlflow-run-id": { type: "string" },
+  "mlflow-tracking-uri": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+const allowedFlags = () => Object.keys(FLAGS).map((f) => `--${f}`).join(", ");
+
+function positiveInt(flag: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new RangeError(
+      `Cannot parse --${flag}: expected a positive integer, received "${value}"`,
+    );
+  }
+  return n;
+}
+
+/** Parses argv into {@link EvaluateCliOptions}; unknown flags and bad values throw. */
+export function parseEvaluateArgs(args: string[]): EvaluateCliOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({ args, options: FLAGS, strict: true, allowPositionals: false }));
+  } catch (cause) {
+    throw new TypeError(
+      `Cannot parse evaluate flags: ${(cause as Error).message}. Allowed flags: ${allowedFlags()}`,
+      { cause },
+    );
+  }
+  const device = values.device ?? "";
+  const devices = ["", "cuda", "gpu", "webgpu", "cpu"];
+  if (!devices.includes(device)) {
+    throw new RangeError(
+      `Cannot parse --device: expected one of cuda, gpu, webgpu, cpu, received "${device}"`,
+    );
+  }
+  const options: EvaluateCliOptions = {
+    checkpoint: values.checkpoint ?? "",
+    npz: values.npz ?? "",
+    featureStats: values["feature-stats"] ?? "artifacts/feature_stats.json",
+    predictions: values.predictions ?? "",
+    outputDir: values["output-dir"] ?? "",
+    batchSize: positiveInt("batch-size", values["batch-size"], 256),
+    device,
+    nBins: positiveInt("reliability-bins", values["reliability-bins"], 10),
+    mlflowRunId: values["mlflow-run-id"] ?? "",
+    mlflowTrackingUri: values["mlflow-tracking-uri"] ?? "",
+    help: values.help ?? false,
+  };
+  if (options.help) return options;
+  if (options.outputDir === "") {
+    throw new TypeError(
+      "Cannot evaluate: --output-dir is required (e.g. --output-dir artifacts/evaluations/<run>)",
+    );
+  }
+  const fromCheckpoint = options.checkpoint !== "" || options.npz !== "";
+  if (fromCheckpoint === (options.predictions !== "")) {
+    throw new TypeError(
+      "Cannot evaluate: pass either --checkpoint with --npz, or --predictions, " +
+        `received ${fromCheckpoint ? "both" : "neither"}`,
+    );
+  }
+  if (fromCheckpoint && (options.checkpoint === "" || options.npz === "")) {
+    throw new TypeError(
+      `Cannot evaluate: --checkpoint and --npz go together, received only ` +
+        `${options.checkpoint === "" ? "--npz" : "--checkpoint"}`,
+    );
+  }
+  return options;
+}
+
+async function readText(path: string, flag: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (cause) {
+    throw new Error(`Cannot read --${flag} ${path}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+async function loadPredictions(options: EvaluateCliOptions): Promise<EvaluationInput> {
+  if (options.predictions !== "") {
+    const table = parsePredictionsCsv(
+      await readText(options.predictions, "predictions"),
+      options.predictions,
+    );
+    return { ...table, meta: { predictions: options.predictions } };
+  }
+  throw new Error(
+    "Cannot evaluate --checkpoint: checkpoint loading is not wired in yet; " +
+      "evaluate a predictions.csv with --predictions meanwhile",
+  );
+}
+
+/** Runs the command; returns the exit code. Only this function catches. */
+export async function main(args: string[]): Promise<number> {
+  try {
+    const options = parseEvaluateArgs(args);
+    if (options.help) {
+      console.log(EVALUATE_HELP);
+      return 0;
+    }
+    const input = await loadPredictions(options);
+    const bundle = buildEvaluationBundle({
+      ...input,
+      nBins: options.nBins,
+      meta: {
+        ...input.meta,
+        ...(options.mlflowRunId ? { "mlflow run": options.mlflowRunId } : {}),
+        created: new Date().toISOString(),
+      },
+    });
+    await writeEvaluationBundle(options.outputDir, bundle.files);
+    const s = bundle.summary;
+    console.log(
+      `Evaluated ${s.n_samples} windows: macro-F1 ${s.macro_f1.toFixed(4)}, ` +
+        `weighted F1 ${s.weighted_f1.toFixed(4)}, accuracy ${s.accuracy.toFixed(4)}, ` +
+        `cost ${s.total_cost}; min-expected-cost rule: macro-F1 ` +
+        `${s.min_cost_macro_f1.toFixed(4)}, cost ${s.min_cost_total_cost} ` +
+        `(always-0 baseline: macro-F1 ${
+          s.baseline_macro_f1.toFixed(4)
+        }, cost ${s.baseline_total_cost})`,
+    );
+    console.log(`Bundle: ${options.outputDir}/index.html`);
+    return 0;
+  } catch (error) {
+    console.error(`error: ${(error as Error).message}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,145 @@
+import assert from "#assert";
+import { pythonJson, runPython, skipUnlessPython } from "../_python.ts";
+import { main, parseEvaluateArgs } from "../../cli/evaluate.ts";
+
+const ignore = await skipUnlessPython("numpy", "sklearn");
+
+async function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("../../cli/evaluate.ts", import.meta.url).pathname, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test({
+  name: "evaluate --predictions writes a bundle whose summary equals scikit-learn's",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "evaluate_cli_test_" });
+    try {
+      // numpy writes the predictions the way another pipeline would.
+      await runPython(
+        `
+import sys, numpy as np
+rng = np.random.default_rng(5)
+y = rng.choice(5, size=400, p=[0.8, 0.05, 0.05, 0.05, 0.05])
+logits = rng.normal(size=(400, 5)); logits[np.arange(400), y] += 1.5
+P = np.exp(logits); P /= P.sum(axis=1, keepdims=True)
+with open(sys.argv[1], "w") as f:
+    f.write("vehicle_id,label,pred,p0,p1,p2,p3,p4\\n")
+    for i in range(400):
+        f.write(",".join([str(1000 + i), str(y[i]), str(P[i].argmax())] + [repr(float(v)) for v in P[i]]) + "\\n")
+`,
+        { args: [`${dir}/in.csv`] },
+      );
+      const { code, stdout, stderr } = await runCli([
+        "--predictions",
+        `${dir}/in.csv`,
+        "--output-dir",
+        `${dir}/bundle`,
+      ]);
+      assert.equal(code, 0, stderr);
+      assert.match(stdout, /Evaluated 400 windows: macro-F1 0\.\d{4}/);
+      const sk = await pythonJson<Record<string, number>>(
+        `
+import csv, json, sys, numpy as np
+from sklearn.metrics import f1_score, accuracy_score, confusion_matrix
+rows = list(csv.DictReader(open(sys.argv[1])))
+y = np.array([int(r["label"]) for r in rows])
+P = np.array([[float(r[f"p{j}"]) for j in range(5)] for r in rows])
+C = np.array([[0,7,8,9,10],[200,0,7,8,9],[300,200,0,7,8],[400,300,200,0,7],[500,400,300,200,0]])
+p = P.argmax(axis=1); q = (P @ C).argmin(axis=1); L = list(range(5))
+print(json.dumps({"macro_f1": f1_score(y, p, labels=L, average="macro"),
+  "accuracy": accuracy_score(y, p), "total_cost": float((confusion_matrix(y, p, labels=L) * C).sum()),
+  "min_cost_macro_f1": f1_score(y, q, labels=L, average="macro"),
+  "min_cost_total_cost": float((confusion_matrix(y, q, labels=L) * C).sum())}))
+`,
+        { args: [`${dir}/in.csv`] },
+      );
+      const summary = JSON.parse(await Deno.readTextFile(`${dir}/bundle/summary_metrics.json`));
+      for (const [k, v] of Object.entries(sk)) {
+        assert.ok(Math.abs(summary[k] - v) <= 1e-9, `${k}: expected ${v}, received ${summary[k]}`);
+      }
+      const html = await Deno.readTextFile(`${dir}/bundle/index.html`);
+      assert.ok(html.includes(`${dir}/in.csv`), "index.html names the input");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("evaluate --help documents every flag", async () => {
+  const { code, stdout } = await runCli(["--help"]);
+  assert.equal(code, 0);
+  for (
+    const flag of [
+      "--checkpoint",
+      "--npz",
+      "--feature-stats",
+      "--predictions",
+      "--output-dir",
+      "--batch-size",
+      "--device",
+      "--reliability-bins",
+      "--mlflow-run-id",
+      "--mlflow-tracking-uri",
+    ]
+  ) assert.ok(stdout.includes(flag), `--help must mention ${flag}`);
+});
+
+Deno.test("parseEvaluateArgs() rejects bad flags naming the flag and allowed values", async (t) => {
+  const table: { args: string[]; name: string; message: RegExp }[] = [
+    {
+      args: ["--bogus"],
+      name: "TypeError",
+      message: /^Cannot parse evaluate flags: .*--bogus.*Allowed flags: --checkpoint, --npz/,
+    },
+    {
+      args: ["--output-dir", "x", "--predictions", "p.csv", "--device", "tpu"],
+      name: "RangeError",
+      message: /^Cannot parse --device: expected one of cuda, gpu, webgpu, cpu, received "tpu"$/,
+    },
+    {
+      args: ["--output-dir", "x", "--predictions", "p.csv", "--batch-size", "0"],
+      name: "RangeError",
+      message: /^Cannot parse --batch-size: expected a positive integer, received "0"$/,
+    },
+    {
+      args: ["--predictions", "p.csv"],
+      name: "TypeError",
+      message: /^Cannot evaluate: --output-dir is required/,
+    },
+    {
+      args: ["--output-dir", "x", "--predictions", "p.csv", "--checkpoint", "c"],
+      name: "TypeError",
+      message:
+        /^Cannot evaluate: pass either --checkpoint with --npz, or --predictions, received both$/,
+    },
+    {
+      args: ["--output-dir", "x", "--checkpoint", "c"],
+      name: "TypeError",
+      message: /^Cannot evaluate: --checkpoint and --npz go together, received only --checkpoint$/,
+    },
+  ];
+  for (const row of table) {
+    await t.step(row.args.join(" "), () => {
+      assert.throws(() => parseEvaluateArgs(row.args), { name: row.name, message: row.message });
+    });
+  }
+});
+
+Deno.test("evaluate main() reports a missing predictions file with its path and exits 1", async () => {
+  const errors: string[] = [];
+  const original = console.error;
+  console.error = (msg: string) => errors.push(msg);
+  try {
+    const code = await main(["--predictions", "/nonexistent/p.csv", "--output-dir", "/tmp/x"]);
+    assert.equal(code, 1);
+  } finally {
+    console.error = original;
+  }
+  assert.match(errors[0], /^error: Cannot read --predictions \/nonexistent\/p\.csv: /);
+});

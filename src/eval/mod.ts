@@ -8,3 +8,4 @@ export * from "./plots.ts";
 export * from "./evaluation_bundle.ts";
 export * from "./evaluation_index_html.ts";
 export * from "./predictions_csv.ts";
+export * from "./promotion_decision.ts";

@@ -1,0 +1,112 @@
+/**
+ * `deno task demo`: serves the in-browser training demo on a loopback port.
+ *
+ * @module
+ */
+import { parseArgs } from "#args";
+import { DEMO_LOOPBACK_HOSTS, startDemoServer } from "../web/server_deno.ts";
+
+const HELP = `deno task demo [flags]
+
+Serves the in-browser training demo (web/) on a loopback port and prints its URL. The page
+trains the same LSTM core as \`deno task train\` on WebGPU (or wasm) inside the browser.
+
+Flags:
+  --port N                     TCP port to listen on; 0 picks a free one (default 8000)
+  --host HOST                  loopback host to bind: ${DEMO_LOOPBACK_HOSTS.join(", ")}
+                               (default 127.0.0.1)
+  --mlflow-tracking-uri URI    http(s):// MLflow server that the page may log runs to,
+                               through the same-origin proxy /mlflow/... (default
+                               $MLFLOW_TRACKING_URI when it is http(s), else disabled).
+                               Credentials come from MLFLOW_TRACKING_USERNAME/PASSWORD
+                               (Basic, wins) or MLFLOW_TRACKING_TOKEN (Bearer) and are
+                               added by the server; the page never sees them.
+  -h, --help                   print this help
+
+Open the printed URL in a browser with WebGPU (Chrome/Edge 113+; Chromium on Linux may need
+--enable-unsafe-webgpu). Stop with Ctrl-C.
+`;
+
+/** Builds the `Authorization` header value from the MLflow credential variables. */
+function authorizationFromEnv(): string | undefined {
+  const user = Deno.env.get("MLFLOW_TRACKING_USERNAME");
+  const password = Deno.env.get("MLFLOW_TRACKING_PASSWORD");
+  if (user !== undefined && password !== undefined) {
+    const bytes = new TextEncoder().encode(`${user}:${password}`);
+    return `Basic ${btoa(String.fromCharCode(...bytes))}`;
+  }
+  const token = Deno.env.get("MLFLOW_TRACKING_TOKEN");
+  return token ? `Bearer ${token}` : undefined;
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535) {
+    throw new RangeError(
+      `Cannot use --port ${
+        JSON.stringify(value)
+      }: expected an integer 0..65535 (0 = any free port)`,
+    );
+  }
+  return port;
+}
+
+const FLAGS = ["--port", "--host", "--mlflow-tracking-uri", "--help"];
+
+function parseFlags(args: string[]) {
+  try {
+    return parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: "string", default: "8000" },
+        host: { type: "string", default: "127.0.0.1" },
+        "mlflow-tracking-uri": { type: "string" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (cause) {
+    throw new TypeError(
+      `Cannot parse the demo flags: ${(cause as Error).message}; allowed flags: ${
+        FLAGS.join(", ")
+      } (see --help)`,
+      { cause },
+    );
+  }
+}
+
+async function main(args: string[]): Promise<number> {
+  const { values } = parseFlags(args);
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  let trackingUri = values["mlflow-tracking-uri"];
+  if (trackingUri === undefined) {
+    const env = Deno.env.get("MLFLOW_TRACKING_URI") ?? "";
+    trackingUri = /^https?:\/\//.test(env) ? env : "";
+  }
+  const server = await startDemoServer({
+    port: parsePort(values.port!),
+    host: values.host!,
+    mlflowTrackingUri: trackingUri,
+    mlflowAuthorization: trackingUri ? authorizationFromEnv() : undefined,
+    log: (line) => console.error(line),
+  });
+  console.log(`Component X demo: ${server.url}`);
+  Deno.addSignalListener("SIGINT", () => {
+    server.close().then(() => Deno.exit(0));
+  });
+  await server.finished;
+  return 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (error) {
+    console.error(`demo: ${error instanceof Error ? error.message : String(error)}`);
+    Deno.exit(1);
+  }
+}

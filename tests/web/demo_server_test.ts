@@ -1,0 +1,207 @@
+import assert from "#assert";
+import { parseProxyTarget, redactUrl, startDemoServer } from "../../web/server_deno.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+Deno.test("startDemoServer() serves the page, the bundle, the wasm binaries and its config", async (t) => {
+  const server = await startDemoServer({ port: 0 });
+  try {
+    assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    await t.step("index.html at /", async () => {
+      const response = await fetch(server.url);
+      assert.equal(response.status, 200);
+      assert.match(response.headers.get("content-type")!, /^text\/html/);
+      const html = await response.text();
+      const onDisk = await Deno.readTextFile(`${ROOT}/web/index.html`);
+      assert.equal(html, onDisk);
+    });
+    await t.step("app.js is the bundled core, with its DEFAULT_TRAIN_CONFIG", async () => {
+      const response = await fetch(new URL("app.js", server.url));
+      assert.equal(response.status, 200);
+      assert.match(response.headers.get("content-type")!, /javascript/);
+      const js = await response.text();
+      assert.ok(js.length > 100_000, `bundle is only ${js.length} bytes`);
+      assert.ok(js.includes("component-x-lstm"), "bundle lacks the train config defaults");
+      assert.ok(!/\bDeno\.(readFile|open|env)\b/.test(js), "bundle uses Deno APIs");
+    });
+    await t.step("wasm binaries from the npm cache", async () => {
+      const response = await fetch(new URL("wasm/tfjs-backend-wasm-simd.wasm", server.url));
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get("content-type"), "application/wasm");
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      assert.deepEqual([...bytes.subarray(0, 4)], [0x00, 0x61, 0x73, 0x6d]); // "\0asm"
+    });
+    await t.step("config.json says MLflow is off", async () => {
+      const config = await (await fetch(new URL("config.json", server.url))).json();
+      assert.deepEqual(config.mlflow, { enabled: false, target: "", proxy: "/mlflow" });
+      assert.equal(config.wasmPath, "/wasm/");
+    });
+    await t.step("unknown paths and files outside web/ are 404", async () => {
+      for (const path of ["nope.html", "server_deno.ts", "../deno.json", "wasm/other.wasm"]) {
+        const response = await fetch(new URL(path, server.url));
+        await response.body?.cancel();
+        assert.equal(response.status, 404, path);
+      }
+    });
+    await t.step("/mlflow answers 503 with a hint when no tracking URI was given", async () => {
+      const response = await fetch(
+        new URL("mlflow/api/2.0/mlflow/experiments/get-by-name?experiment_name=x", server.url),
+      );
+      assert.equal(response.status, 503);
+      const body = await response.json();
+      assert.equal(body.error_code, "TEMPORARILY_UNAVAILABLE");
+      assert.match(body.message, /Cannot reach MLflow through the demo: .*--mlflow-tracking-uri/);
+    });
+  } finally {
+    await server.close();
+  }
+});
+
+Deno.test("startDemoServer() rejects a non-loopback host and a bad port", async (t) => {
+  await t.step("host 0.0.0.0", async () => {
+    await assert.rejects(
+      () => startDemoServer({ host: "0.0.0.0" }),
+      (error: Error) => {
+        assert.ok(error instanceof RangeError);
+        assert.match(
+          error.message,
+          /^Cannot serve the demo on --host "0\.0\.0\.0": expected a loopback host \(127\.0\.0\.1, localhost/,
+        );
+        return true;
+      },
+    );
+  });
+  await t.step("port 70000", async () => {
+    await assert.rejects(() => startDemoServer({ port: 70000 }), {
+      name: "RangeError",
+      message: "Cannot serve the demo on --port 70000: expected an integer 0..65535",
+    });
+  });
+  await t.step("file: tracking URI", () => {
+    assert.throws(() => parseProxyTarget("file:///tmp/mlruns"), (error: Error) => {
+      assert.ok(error instanceof TypeError);
+      assert.match(error.message, /^Cannot proxy to --mlflow-tracking-uri with scheme file:/);
+      return true;
+    });
+  });
+});
+
+Deno.test("redactUrl() drops credentials from a tracking URI", () => {
+  assert.equal(redactUrl("https://bob:s3cret@mlflow.example:5000/"), "https://mlflow.example:5000");
+  assert.equal(redactUrl("not a url"), "");
+});
+
+Deno.test("the /mlflow proxy forwards same-origin API calls with server-side credentials only", async (t) => {
+  // A real upstream HTTP server that records what reaches it.
+  const seen: { method: string; path: string; headers: Headers; body: string }[] = [];
+  const upstream = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const url = new URL(req.url);
+    seen.push({
+      method: req.method,
+      path: url.pathname + url.search,
+      headers: req.headers,
+      body: await req.text(),
+    });
+    return new Response(JSON.stringify({ experiment_id: "7" }), {
+      status: 200,
+      headers: { "content-type": "application/json", "set-cookie": "session=leak" },
+    });
+  });
+  const server = await startDemoServer({
+    mlflowTrackingUri: `http://alice:pw@127.0.0.1:${upstream.addr.port}`,
+    mlflowAuthorization: "Basic c2VydmVyOnNpZGU=",
+  });
+  try {
+    await t.step("config.json names the target without its credentials", async () => {
+      const config = await (await fetch(new URL("config.json", server.url))).json();
+      assert.deepEqual(config.mlflow, {
+        enabled: true,
+        target: `http://127.0.0.1:${upstream.addr.port}`,
+        proxy: "/mlflow",
+      });
+    });
+    await t.step("POST is forwarded; page auth and cookies are replaced/dropped", async () => {
+      const response = await fetch(
+        new URL("mlflow/api/2.0/mlflow/experiments/create?x=1", server.url),
+        {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            authorization: "Bearer from-page",
+            cookie: "c=1",
+          },
+          body: JSON.stringify({ name: "demo" }),
+        },
+      );
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get("set-cookie"), null);
+      assert.deepEqual(await response.json(), { experiment_id: "7" });
+      const last = seen.at(-1)!;
+      assert.equal(last.method, "POST");
+      assert.equal(last.path, "/api/2.0/mlflow/experiments/create?x=1");
+      assert.equal(last.body, '{"name":"demo"}');
+      assert.equal(last.headers.get("authorization"), "Basic c2VydmVyOnNpZGU=");
+      assert.equal(last.headers.get("cookie"), null);
+      assert.equal(last.headers.get("content-type"), "application/json");
+    });
+    await t.step("a cross-origin request is refused", async () => {
+      const before = seen.length;
+      const response = await fetch(
+        new URL("mlflow/api/2.0/mlflow/experiments/create", server.url),
+        { method: "POST", headers: { origin: "http://evil.example" }, body: "{}" },
+      );
+      assert.equal(response.status, 403);
+      const body = await response.json();
+      assert.equal(body.error_code, "PERMISSION_DENIED");
+      assert.match(
+        body.message,
+        /^Cannot proxy a cross-origin request: origin http:\/\/evil\.example/,
+      );
+      assert.equal(seen.length, before);
+    });
+    await t.step("paths outside the MLflow API are not forwarded", async () => {
+      const before = seen.length;
+      for (const path of ["mlflow/", "mlflow/static-files/x.js", "mlflow/api/2.0/mlflow/../../x"]) {
+        const response = await fetch(new URL(path, server.url));
+        await response.body?.cancel();
+        assert.equal(response.status, 404, path);
+      }
+      assert.equal(seen.length, before);
+    });
+  } finally {
+    await server.close();
+    await upstream.shutdown();
+  }
+});
+
+Deno.test("deno task demo: --help documents every flag; bad flags name the allowed ones", async (t) => {
+  const run = async (...args: string[]) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", `${ROOT}/cli/demo.ts`, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+  };
+  await t.step("--help", async () => {
+    const { code, stdout } = await run("--help");
+    assert.equal(code, 0);
+    for (const flag of ["--port", "--host", "--mlflow-tracking-uri", "--help"]) {
+      assert.ok(stdout.includes(flag), `--help lacks ${flag}`);
+    }
+  });
+  await t.step("--bogus", async () => {
+    const { code, stderr } = await run("--bogus");
+    assert.equal(code, 1);
+    assert.match(
+      stderr,
+      /Cannot parse the demo flags: Unknown option '--bogus'.*allowed flags: --port, --host, --mlflow-tracking-uri, --help/,
+    );
+  });
+  await t.step("--port abc", async () => {
+    const { code, stderr } = await run("--port", "abc");
+    assert.equal(code, 1);
+    assert.match(stderr, /Cannot use --port "abc": expected an integer 0\.\.65535/);
+  });
+});

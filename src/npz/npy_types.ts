@@ -1,0 +1,65 @@
+/**
+ * Types shared by the `.npy` / `.npz` reader and writer.
+ *
+ * @module
+ */
+
+/** numpy's name of a supported (native-endian) element type. */
+export type NpyDtype =
+  | "bool"
+  | "int8"
+  | "int16"
+  | "int32"
+  | "int64"
+  | "uint8"
+  | "uint16"
+  | "uint32"
+  | "uint64"
+  | "float16"
+  | "float32"
+  | "float64";
+
+/** The typed array that holds each dtype (float16 is widened to `Float32Array`). */
+export interface NpyDataMap {
+  bool: Uint8Array;
+  int8: Int8Array;
+  int16: Int16Array;
+  int32: Int32Array;
+  int64: BigInt64Array;
+  uint8: Uint8Array;
+  uint16: Uint16Array;
+  uint32: Uint32Array;
+  uint64: BigUint64Array;
+  float16: Float32Array;
+  float32: Float32Array;
+  float64: Float64Array;
+}
+
+/** Any typed array an {@linkcode NpyArray} may hold. */
+export type NpyTypedArray = NpyDataMap[NpyDtype];
+
+/**
+ * One n-dimensional array: `data` in C (row-major) order and native byte order,
+ * `data.length === shape.reduce((a, b) => a * b, 1)` (1 for a 0-d array).
+ */
+export interface NpyArray<D extends NpyDtype = NpyDtype> {
+  dtype: D;
+  shape: number[];
+  data: NpyDataMap[D];
+}
+
+/** Every supported dtype, in a stable order. */
+export const NPY_DTYPES: readonly NpyDtype[] = Object.freeze([
+  "bool",
+  "int8",
+  "int16",
+  "int32",
+  "int64",
+  "uint8",
+  "uint16",
+  "uint32",
+  "uint64",
+  "float16",
+  "float32",
+  "float64",
+] as NpyDtype[]);

@@ -5,3 +5,4 @@ export * from "./sequence_dataset.ts";
 export * from "./class_weights.ts";
 export * from "./seeded_rng.ts";
 export * from "./batches.ts";
+export * from "./sample.ts";

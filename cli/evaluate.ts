@@ -10,8 +10,10 @@ import {
   buildEvaluationBundle,
   type EvaluationInput,
   parsePredictionsCsv,
+  summaryToMlflowMetrics,
 } from "../src/eval/mod.ts";
 import { writeEvaluationBundle } from "../src/eval/write_evaluation_bundle_deno.ts";
+import { openReviewStore } from "../src/eval/open_review_store_deno.ts";
 
 /** The resolved flags of `deno task evaluate`. */
 export interface EvaluateCliOptions {
@@ -55,8 +57,9 @@ Prediction:
   --device <name>            cuda|gpu|webgpu (WebGPU), cpu (wasm); unset = auto
 
 MLflow (optional):
-  --mlflow-run-id <id>       upload the bundle under evaluations/ of this run and log
-                             eval_macro_f1, eval_cost, ... on it
+  --mlflow-run-id <id>       upload the bundle to evaluations/<data file name>/ of this
+                             run (e.g. evaluations/val_sequences/) and log eval_macro_f1,
+                             eval_cost, ... on it
   --mlflow-tracking-uri <u>  tracking server (default: MLFLOW_TRACKING_URI, else ./mlruns)
 
   -h, --help                 show this help
@@ -168,6 +171,13 @@ async function loadPredictions(options: EvaluateCliOptions): Promise<EvaluationI
   );
 }
 
+/** Artifact folder name under `evaluations/`: the data file's name without extension. */
+function evaluationName(options: EvaluateCliOptions): string {
+  const path = options.predictions || options.npz;
+  const base = path.split("/").pop() ?? "data";
+  return base.replace(/\.[^.]+$/, "") || "data";
+}
+
 /** Runs the command; returns the exit code. Only this function catches. */
 export async function main(args: string[]): Promise<number> {
   try {
@@ -198,6 +208,19 @@ export async function main(args: string[]): Promise<number> {
         }, cost ${s.baseline_total_cost})`,
     );
     console.log(`Bundle: ${options.outputDir}/index.html`);
+    if (options.mlflowRunId !== "") {
+      const store = openReviewStore(options.mlflowTrackingUri, Deno.env.toObject());
+      const folder = `evaluations/${evaluationName(options)}`;
+      for (const [name, bytes] of bundle.files) {
+        await store.writeArtifact(options.mlflowRunId, `${folder}/${name}`, bytes);
+      }
+      const metrics = summaryToMlflowMetrics(bundle.summary);
+      await store.logMetrics(options.mlflowRunId, metrics, 0, Date.now());
+      console.log(
+        `Uploaded ${bundle.files.size} files to ${folder}/ of run ${options.mlflowRunId} ` +
+          `and logged ${Object.keys(metrics).join(", ")} (${store.location})`,
+      );
+    }
     return 0;
   } catch (error) {
     console.error(`error: ${(error as Error).message}`);

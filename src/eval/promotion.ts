@@ -1,0 +1,172 @@
+import type { ChampionInfo, PromotionDecision, PromotionEvidence } from "./promotion_decision.ts";
+import { listArtifactFiles, type ReviewRun, type ReviewStore } from "./review_store.ts";
+import { bestMetricValue, PROMOTED_VERSION_TAG } from "./run_review.ts";
+
+/** Where the registry keeps the champion. */
+export interface RegistryTarget {
+  /** Registered model name. */
+  model: string;
+  /** Alias moved on promotion (default `champion`). */
+  alias: string;
+}
+
+/** The evidence plus what applying a promotion needs. */
+export interface PromotionCase {
+  run: ReviewRun;
+  evidence: PromotionEvidence;
+}
+
+/** Artifact folders where a run's `best` checkpoint is looked for, in order. */
+export const CHECKPOINT_ARTIFACT_CANDIDATES: readonly string[] = Object.freeze([
+  "checkpoints/best",
+  "best",
+  "checkpoint/best",
+]);
+
+const decoder = new TextDecoder();
+
+/**
+ * Finds the run's evaluation bundle: `evaluations/<name>/` folders holding a
+ * `summary_metrics.json` (one whose name starts with "val" preferred), or `evaluations/`
+ * itself. Returns the folder and its file names, or null.
+ */
+export async function findEvaluationBundle(
+  store: ReviewStore,
+  runId: string,
+): Promise<{ path: string; files: string[] } | null> {
+  const entries = await store.listArtifacts(runId, "evaluations");
+  const folders: { path: string; files: string[] }[] = [];
+  const top = entries.filter((e) => !e.isDir).map((e) => e.path.slice("evaluations/".length));
+  if (top.includes("summary_metrics.json")) folders.push({ path: "evaluations", files: top });
+  for (const dir of entries.filter((e) => e.isDir)) {
+    const files = (await store.listArtifacts(runId, dir.path)).filter((e) => !e.isDir).map((e) =>
+      e.path.slice(dir.path.length + 1)
+    );
+    if (files.includes("summary_metrics.json")) folders.push({ path: dir.path, files });
+  }
+  if (folders.length === 0) return null;
+  const isVal = (p: string) => /^val/i.test(p.split("/").pop() ?? "");
+  return folders.find((f) => isVal(f.path)) ?? folders[0];
+}
+
+/** Collects the promotion evidence for a run (inspected = false until the user confirms). */
+export async function gatherPromotionEvidence(
+  store: ReviewStore,
+  run: ReviewRun,
+  registry: RegistryTarget,
+): Promise<PromotionCase> {
+  const valMacroF1 = bestMetricValue(await store.metricHistory(run.runId, "val_macro_f1"));
+  const bundle = await findEvaluationBundle(store, run.runId);
+  let baselineMacroF1: number | null = null;
+  if (bundle) {
+    const summary = JSON.parse(
+      decoder.decode(await store.readArtifact(run.runId, `${bundle.path}/summary_metrics.json`)),
+    );
+    if (typeof summary.baseline_macro_f1 === "number") baselineMacroF1 = summary.baseline_macro_f1;
+  }
+  let champion: ChampionInfo | null = null;
+  const current = await store.modelVersionByAlias(registry.model, registry.alias);
+  if (current) {
+    let runName = current.runId;
+    let f1: number | null = null;
+    if (current.runId) {
+      const champRun = await store.getRun(current.runId);
+      runName = champRun.runName || current.runId;
+      f1 = bestMetricValue(await store.metricHistory(current.runId, "val_macro_f1"));
+    }
+    champion = { runId: current.runId, runName, version: current.version, valMacroF1: f1 };
+  }
+  return {
+    run,
+    evidence: {
+      runId: run.runId,
+      runName: run.runName,
+      valMacroF1,
+      baselineMacroF1,
+      bundlePath: bundle?.path ?? null,
+      bundleFiles: bundle?.files ?? [],
+      inspected: false,
+      champion,
+    },
+  };
+}
+
+/**
+ * Reads every file of the run's best checkpoint: `artifactPath` when given, else the first
+ * of {@link CHECKPOINT_ARTIFACT_CANDIDATES} that exists. Keys are relative to that folder.
+ */
+export async function downloadCheckpointArtifact(
+  store: ReviewStore,
+  runId: string,
+  artifactPath?: string,
+): Promise<{ path: string; files: Map<string, Uint8Array> }> {
+  const candidates = artifactPath ? [artifactPath] : CHECKPOINT_ARTIFACT_CANDIDATES;
+  for (const path of candidates) {
+    const files = await listArtifactFiles(store, runId, path);
+    if (files.length === 0) continue;
+    const out = new Map<string, Uint8Array>();
+    for (const f of files) out.set(f.slice(path.length + 1), await store.readArtifact(runId, f));
+    return { path, files: out };
+  }
+  const top = (await store.listArtifacts(runId, "")).map((e) => e.path + (e.isDir ? "/" : ""));
+  throw new RangeError(
+    `Cannot find the best checkpoint of run ${runId}: none of ${candidates.join(", ")} ` +
+      `holds files; the run's artifacts are [${top.join(", ")}]; pass --checkpoint-artifact <path>`,
+  );
+}
+
+/** Who, when and why a promotion happened. */
+export interface PromotionRecord {
+  user: string;
+  /** ISO 8601 time. */
+  when: string;
+  reason: string;
+  /** Milliseconds since the epoch, for registry timestamps. */
+  timestamp: number;
+}
+
+/**
+ * Registers a model version for the run's checkpoint, moves the alias to it and tags the
+ * version (who/when/why and the numbers) and the run. Returns the new version.
+ */
+export async function registerPromotion(
+  store: ReviewStore,
+  promotion: PromotionCase,
+  decision: PromotionDecision,
+  checkpointPath: string,
+  registry: RegistryTarget,
+  record: PromotionRecord,
+): Promise<string> {
+  if (!decision.promote) {
+    throw new Error(
+      `Cannot register run ${promotion.run.runId}: the promotion criteria failed ` +
+        `(${decision.checks.filter((c) => !c.passed).map((c) => c.criterion).join("; ")})`,
+    );
+  }
+  const e = promotion.evidence;
+  const tags: Record<string, string> = {
+    promoted_by: record.user,
+    promoted_at: record.when,
+    promotion_reason: record.reason,
+    val_macro_f1: String(e.valMacroF1),
+    baseline_macro_f1: String(e.baselineMacroF1),
+    evaluation_bundle: e.bundlePath ?? "",
+    previous_champion_version: e.champion?.version ?? "",
+    previous_champion_run_id: e.champion?.runId ?? "",
+  };
+  const version = await store.createModelVersion(
+    registry.model,
+    {
+      source: `${promotion.run.artifactUri.replace(/\/+$/, "")}/${checkpointPath}`,
+      runId: promotion.run.runId,
+      tags,
+      description: record.reason,
+    },
+    record.timestamp,
+  );
+  await store.setModelAlias(registry.model, registry.alias, version, record.timestamp);
+  await store.setRunTag(promotion.run.runId, PROMOTED_VERSION_TAG, version);
+  await store.setRunTag(promotion.run.runId, "promotion.promoted_at", record.when);
+  await store.setRunTag(promotion.run.runId, "promotion.promoted_by", record.user);
+  return version;
+}

@@ -1,3 +1,10 @@
 // The training loop, losses, schedules and per-epoch metrics.
 export * from "./config.ts";
 export * from "./hooks.ts";
+export * from "./losses.ts";
+export * from "./adamw.ts";
+export * from "./step_lr.ts";
+export * from "./clip_by_global_norm.ts";
+export * from "./evaluate.ts";
+export * from "./checkpoint.ts";
+export * from "./train.ts";

@@ -1,0 +1,190 @@
+/**
+ * Training checkpoints as files of bytes: everything needed to resume exactly, plus the
+ * PyTorch-named weights. The core produces and reads bytes; `cli/` (or the browser) stores them.
+ *
+ * Files: `state.json` (epoch, step, best_val_f1, config, model config, RNG and schedule
+ * state), `weights.safetensors` (tfjs layout, our variable names), `optimizer.safetensors`
+ * (AdamW moments `m.<name>` / `v.<name>`), and, when written by `train()`,
+ * `model.safetensors` (PyTorch state_dict names) and `feature_stats.json`.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { RngState } from "../data/seeded_rng.ts";
+import {
+  createLstmClassifier,
+  type LstmClassifier,
+  type ModelConfig,
+} from "../model/classifier.ts";
+import {
+  decodeSafetensors,
+  encodeSafetensors,
+  type SafetensorsTensor,
+} from "../model/safetensors.ts";
+import type { AdamWState } from "./adamw.ts";
+import type { TrainConfig } from "./config.ts";
+
+/** Version of `state.json`; bumped on incompatible changes. */
+export const CHECKPOINT_FORMAT = 1;
+
+/** A tensor on the host. */
+export interface HostTensor {
+  readonly shape: readonly number[];
+  readonly data: Float32Array;
+}
+
+/** Training sums of an epoch interrupted mid-way (so a resumed epoch reports the same). */
+export interface PartialEpoch {
+  readonly lossSum: number;
+  readonly correct: number;
+  readonly seen: number;
+}
+
+/** Everything a checkpoint holds, decoded. */
+export interface TrainingCheckpoint {
+  /** Completed epochs (1-based count). */
+  readonly epoch: number;
+  /** Steps already done of epoch `epoch + 1` (0 at an epoch boundary). */
+  readonly stepInEpoch: number;
+  readonly partial: PartialEpoch | null;
+  /** Highest val macro-F1 so far (-1 before the first validation). */
+  readonly bestValF1: number;
+  readonly epochsWithoutImprovement: number;
+  readonly config: TrainConfig;
+  readonly modelConfig: ModelConfig;
+  /** All randomness derives from (seed, epoch, step); this is where the next draw starts. */
+  readonly rng: RngState & { readonly seed: number; readonly epoch: number; readonly step: number };
+  /** StepLR state: the LR of the next step and the schedule's parameters. */
+  readonly schedule: { readonly lr: number; readonly stepSize: number; readonly gamma: number };
+  readonly weights: Readonly<Record<string, HostTensor>>;
+  /** Absent in weights-only checkpoints. */
+  readonly optimizer: AdamWState | null;
+}
+
+const decoder = new TextDecoder();
+
+/** Encodes a checkpoint as files (`state.json`, `weights.safetensors`, `optimizer.safetensors`). */
+export function writeCheckpoint(checkpoint: TrainingCheckpoint): Record<string, Uint8Array> {
+  const { weights, optimizer, ...meta } = checkpoint;
+  const tensors: Record<string, SafetensorsTensor> = {};
+  for (const [name, t] of Object.entries(weights)) tensors[name] = { dtype: "F32", ...t };
+  const files: Record<string, Uint8Array> = {
+    "weights.safetensors": encodeSafetensors(tensors, { format: "tfjs" }),
+  };
+  if (optimizer) {
+    const moments: Record<string, SafetensorsTensor> = {};
+    for (const [name, t] of Object.entries(weights)) {
+      moments[`m.${name}`] = { dtype: "F32", shape: t.shape, data: optimizer.m[name] };
+      moments[`v.${name}`] = { dtype: "F32", shape: t.shape, data: optimizer.v[name] };
+    }
+    files["optimizer.safetensors"] = encodeSafetensors(moments, { step: String(optimizer.step) });
+  }
+  const state = { format: CHECKPOINT_FORMAT, ...meta, optimizerStep: optimizer?.step ?? null };
+  files["state.json"] = new TextEncoder().encode(JSON.stringify(state, null, 2) + "\n");
+  return files;
+}
+
+function need(files: Readonly<Record<string, Uint8Array>>, name: string): Uint8Array {
+  const bytes = files[name];
+  if (!bytes) {
+    throw new RangeError(
+      `Cannot read checkpoint: missing file "${name}" (files: ${
+        Object.keys(files).join(", ") || "none"
+      }); ` +
+        "pass a checkpoint folder such as <output-dir>/last",
+    );
+  }
+  return bytes;
+}
+
+function f32(t: SafetensorsTensor, name: string): HostTensor {
+  if (t.dtype !== "F32") {
+    throw new TypeError(
+      `Cannot read checkpoint: tensor "${name}" must be F32, received ${t.dtype}`,
+    );
+  }
+  return { shape: [...t.shape], data: t.data as Float32Array };
+}
+
+/** Decodes {@link writeCheckpoint}'s files (extra files such as `model.safetensors` are ignored). */
+export function readCheckpoint(files: Readonly<Record<string, Uint8Array>>): TrainingCheckpoint {
+  let state: Record<string, unknown>;
+  try {
+    state = JSON.parse(decoder.decode(need(files, "state.json")));
+  } catch (cause) {
+    if (cause instanceof RangeError) throw cause;
+    throw new SyntaxError(`Cannot read checkpoint: state.json is not valid JSON (${cause})`, {
+      cause,
+    });
+  }
+  if (state.format !== CHECKPOINT_FORMAT) {
+    throw new RangeError(
+      `Cannot read checkpoint: state.json format ${
+        JSON.stringify(state.format)
+      } is not supported, expected ${CHECKPOINT_FORMAT}`,
+    );
+  }
+  const weightsFile = decodeSafetensors(need(files, "weights.safetensors"));
+  const weights: Record<string, HostTensor> = {};
+  for (const [name, t] of Object.entries(weightsFile.tensors)) weights[name] = f32(t, name);
+  let optimizer: AdamWState | null = null;
+  if (files["optimizer.safetensors"]) {
+    const opt = decodeSafetensors(files["optimizer.safetensors"]);
+    const m: Record<string, Float32Array> = {}, v: Record<string, Float32Array> = {};
+    for (const name of Object.keys(weights)) {
+      for (const [prefix, into] of [["m", m], ["v", v]] as const) {
+        const t = opt.tensors[`${prefix}.${name}`];
+        if (!t) {
+          throw new RangeError(
+            `Cannot read checkpoint: optimizer.safetensors has no "${prefix}.${name}"`,
+          );
+        }
+        into[name] = f32(t, `${prefix}.${name}`).data;
+      }
+    }
+    optimizer = { step: Number(opt.metadata.step ?? state.optimizerStep ?? 0), m, v };
+  }
+  const { optimizerStep: _s, format: _f, ...meta } = state;
+  return { ...(meta as unknown as TrainingCheckpoint), weights, optimizer };
+}
+
+/**
+ * Assigns a checkpoint's weights to `model`'s variables by name; names and shapes must match.
+ */
+export function assignCheckpointWeights(
+  model: LstmClassifier,
+  checkpoint: TrainingCheckpoint,
+): void {
+  for (const { name, variable } of model.namedVariables) {
+    const t = checkpoint.weights[name];
+    if (!t || t.data.length !== variable.size) {
+      throw new RangeError(
+        `Cannot load checkpoint weights: "${name}" expected shape [${variable.shape}], received ${
+          t ? `[${t.shape}]` : "nothing"
+        }; the checkpoint was made with another model configuration`,
+      );
+    }
+    tf.tidy(() => variable.assign(tf.tensor(t.data, variable.shape, "float32")));
+  }
+}
+
+/**
+ * Creates the classifier a checkpoint describes and loads its weights: what `evaluate` and
+ * the browser demo use.
+ *
+ * @example
+ * ```ts
+ * const model = restoreClassifier(readCheckpoint(files));
+ * const probs = await predictProbabilities(model, valData);
+ * ```
+ */
+export function restoreClassifier(checkpoint: TrainingCheckpoint): LstmClassifier {
+  const model = createLstmClassifier(checkpoint.modelConfig, { seed: checkpoint.config.seed });
+  try {
+    assignCheckpointWeights(model, checkpoint);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
+}

@@ -1,0 +1,129 @@
+/**
+ * Prediction and validation metrics over a whole dataset.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { gatherBatch } from "../data/batches.ts";
+import type { SequenceDataset } from "../data/sequence_dataset.ts";
+import {
+  accuracy,
+  type ConfusionMatrix,
+  confusionMatrix,
+  COST_MATRIX,
+  macroF1,
+  totalCost,
+} from "../eval/metrics.ts";
+import type { LstmClassifier } from "../model/classifier.ts";
+import { batchTensors } from "./_batch_tensors.ts";
+
+/** Options of {@link predictProbabilities}. */
+export interface PredictOptions {
+  /** Rows per forward pass. Default 64. */
+  readonly batchSize?: number;
+  /** Round each batch's trimmed window up to a multiple of this (fewer shapes). Default 1. */
+  readonly stepMultiple?: number;
+}
+
+/**
+ * Softmax probabilities for every row of `data`, in row order: one `Float32Array` of
+ * `numClasses` per row (views of one buffer). Runs in eval mode (no dropout), batch by
+ * batch, each batch trimmed to its longest valid length.
+ */
+export async function predictProbabilities(
+  model: LstmClassifier,
+  data: SequenceDataset,
+  options: PredictOptions = {},
+): Promise<Float32Array[]> {
+  const logp = await predictLogProbabilities(model, data, options);
+  for (let i = 0; i < logp.length; i++) logp[i] = Math.exp(logp[i]);
+  const k = model.config.numClasses;
+  return Array.from({ length: data.size }, (_, i) => logp.subarray(i * k, (i + 1) * k));
+}
+
+async function predictLogProbabilities(
+  model: LstmClassifier,
+  data: SequenceDataset,
+  options: PredictOptions,
+): Promise<Float32Array> {
+  const batchSize = options.batchSize ?? 64;
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new RangeError(
+      `Cannot predict: batchSize must be a positive integer, received ${batchSize}`,
+    );
+  }
+  const k = model.config.numClasses;
+  const out = new Float32Array(data.size * k);
+  for (let start = 0; start < data.size; start += batchSize) {
+    const rows = Int32Array.from(
+      { length: Math.min(batchSize, data.size - start) },
+      (_, i) => start + i,
+    );
+    const b = gatherBatch(data, rows, options.stepMultiple ?? 1);
+    const logp = tf.tidy(() => {
+      const { x, mask } = batchTensors(b);
+      return tf.logSoftmax(model.apply(x, mask, { training: false }));
+    });
+    out.set((await logp.data()) as Float32Array, start * k);
+    logp.dispose();
+  }
+  return out;
+}
+
+/** What {@link evaluate} measures. */
+export interface EvaluationResult {
+  /** Mean loss under the training criterion (same class weights and focal gamma). */
+  readonly loss: number;
+  readonly accuracy: number;
+  readonly macroF1: number;
+  /** Total cost under the contract's cost matrix. */
+  readonly cost: number;
+  readonly confusion: ConfusionMatrix;
+  readonly probabilities: Float32Array[];
+}
+
+/** Options of {@link evaluate}. */
+export interface EvaluateOptions extends PredictOptions {
+  readonly classWeights?: readonly number[];
+  readonly focalGamma?: number;
+}
+
+/**
+ * Evaluates `model` on `data`: loss (computed on the host from log-probabilities with the
+ * same formula as `classificationLoss`), accuracy, macro-F1 and cost of the argmax
+ * predictions, and the probabilities.
+ */
+export async function evaluate(
+  model: LstmClassifier,
+  data: SequenceDataset,
+  options: EvaluateOptions = {},
+): Promise<EvaluationResult> {
+  const k = model.config.numClasses;
+  const logp = await predictLogProbabilities(model, data, options);
+  const gamma = options.focalGamma ?? 0;
+  const preds = new Int32Array(data.size);
+  let num = 0, den = 0;
+  for (let i = 0; i < data.size; i++) {
+    const row = logp.subarray(i * k, (i + 1) * k);
+    let best = 0;
+    for (let c = 1; c < k; c++) if (row[c] > row[best]) best = c;
+    preds[i] = best;
+    const y = data.labels[i];
+    const w = options.classWeights ? options.classWeights[y] : 1;
+    const nll = -row[y];
+    num += w * (gamma > 0 ? (1 - Math.exp(-nll)) ** gamma * nll : nll);
+    den += w;
+  }
+  const confusion = confusionMatrix(data.labels, preds, k);
+  const probabilities: Float32Array[] = [];
+  for (let i = 0; i < logp.length; i++) logp[i] = Math.exp(logp[i]);
+  for (let i = 0; i < data.size; i++) probabilities.push(logp.subarray(i * k, (i + 1) * k));
+  return {
+    loss: den > 0 ? num / den : NaN,
+    accuracy: accuracy(confusion),
+    macroF1: macroF1(confusion),
+    cost: totalCost(confusion, COST_MATRIX),
+    confusion,
+    probabilities,
+  };
+}

@@ -1,0 +1,330 @@
+/**
+ * The training loop: reads top to bottom; numbers and bytes leave through hooks.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { epochBatches, gatherBatch } from "../data/batches.ts";
+import { classCounts, classWeights } from "../data/class_weights.ts";
+import { deriveSeed } from "../data/seeded_rng.ts";
+import type { SequenceDataset } from "../data/sequence_dataset.ts";
+import {
+  createLstmClassifier,
+  type LstmClassifier,
+  type ModelConfig,
+} from "../model/classifier.ts";
+import { exportTorchStateDict } from "../model/safetensors.ts";
+import { batchTensors } from "./_batch_tensors.ts";
+import { AdamW } from "./adamw.ts";
+import {
+  assignCheckpointWeights,
+  type HostTensor,
+  type PartialEpoch,
+  readCheckpoint,
+  type TrainingCheckpoint,
+  writeCheckpoint,
+} from "./checkpoint.ts";
+import { clipByGlobalNorm } from "./clip_by_global_norm.ts";
+import type { TrainConfig } from "./config.ts";
+import { evaluate } from "./evaluate.ts";
+import type { EpochMetrics, RunStatus, TrainHooks } from "./hooks.ts";
+import { classificationLoss, type LossOptions } from "./losses.ts";
+import { learningRateAt } from "./step_lr.ts";
+
+/** Focal loss exponent used by `--focal-loss` (data contract). */
+export const FOCAL_GAMMA = 2;
+
+/** The data `train()` fits: already transformed (see `transformFeatures`). */
+export interface TrainData {
+  readonly train: SequenceDataset;
+  readonly val: SequenceDataset;
+  /** The feature stats used, copied into every checkpoint as `feature_stats.json`. */
+  readonly featureStatsJson?: string;
+}
+
+/** Options of {@link train}. */
+export interface TrainOptions {
+  /** Abort = finish the current step, emit the `last` checkpoint, end with status KILLED. */
+  readonly signal?: AbortSignal;
+  /** Checkpoint files to resume from (`readCheckpoint` input). */
+  readonly resume?: Readonly<Record<string, Uint8Array>>;
+  /** Round trimmed windows up to a multiple of this (fewer distinct shapes on WebGPU). */
+  readonly stepMultiple?: number;
+  /** Clock in milliseconds; default `performance.now`. */
+  readonly now?: () => number;
+}
+
+/** How {@link train} ended. */
+export interface TrainResult {
+  readonly status: RunStatus;
+  readonly bestValF1: number;
+  /** Epoch metrics of this call (not of earlier, resumed-from runs). */
+  readonly history: EpochMetrics[];
+}
+
+/** The model's architecture for a config and the data's shapes. */
+export function modelConfigFor(config: TrainConfig, data: SequenceDataset): ModelConfig {
+  return {
+    inputSize: data.features,
+    hiddenSize: config.hiddenSize,
+    numLayers: config.numLayers,
+    bidirectional: config.bidirectional,
+    dropout: config.dropout,
+    pooling: config.pooling,
+    numClasses: data.numClasses,
+    lstmImpl: config.lstmImpl,
+  };
+}
+
+/**
+ * Trains the classifier of `config` on `data`. Shuffling depends on (seed, epoch) and every
+ * dropout mask on (seed, epoch, step), so a run resumed from any checkpoint ends with the
+ * same metrics as an uninterrupted one. Throws on a non-finite loss (naming epoch, steps
+ * and LR) after reporting status FAILED to the hooks.
+ */
+export async function train(
+  config: TrainConfig,
+  data: TrainData,
+  hooks: TrainHooks = {},
+  options: TrainOptions = {},
+): Promise<TrainResult> {
+  if (data.val.features !== data.train.features) {
+    throw new RangeError(
+      `Cannot train: --val-npz has ${data.val.features} features per step but --train-npz has ${data.train.features}; ` +
+        "pass validation data from the same pipeline",
+    );
+  }
+  const now = options.now ?? (() => performance.now());
+  const resumed = options.resume ? readCheckpoint(options.resume) : null;
+  const modelConfig = modelConfigFor(config, data.train);
+  if (resumed && JSON.stringify(resumed.modelConfig) !== JSON.stringify(modelConfig)) {
+    throw new RangeError(
+      `Cannot resume: the checkpoint's model ${JSON.stringify(resumed.modelConfig)} differs from ` +
+        `this run's ${JSON.stringify(modelConfig)}; pass the same model flags as the original run`,
+    );
+  }
+  const model = createLstmClassifier(modelConfig, { seed: config.seed });
+  const optimizer = new AdamW(model.namedVariables, { weightDecay: config.weightDecay });
+  const weights = config.weightedLoss
+    ? classWeights(classCounts(data.train.labels, data.train.numClasses))
+    : undefined;
+  const weightTensor = weights ? tf.keep(tf.tensor1d(weights, "float32")) : undefined;
+  const loss: LossOptions = {
+    classWeights: weightTensor,
+    focalGamma: config.focalLoss ? FOCAL_GAMMA : 0,
+  };
+  const stepsPerEpoch = Math.ceil(data.train.size / config.batchSize);
+  const startEpoch = resumed ? resumed.epoch + 1 : 1;
+  let startStep = resumed?.stepInEpoch ?? 0;
+  let partial: PartialEpoch | null = resumed?.partial ?? null;
+  let bestValF1 = resumed?.bestValF1 ?? -1;
+  let stale = resumed?.epochsWithoutImprovement ?? 0;
+  const history: EpochMetrics[] = [];
+  if (resumed) {
+    assignCheckpointWeights(model, resumed);
+    if (resumed.optimizer) optimizer.setState(resumed.optimizer);
+  }
+
+  const snapshot = async (
+    kind: "last" | "best",
+    epoch: number,
+    stepInEpoch: number,
+    lr: number,
+    part: PartialEpoch | null,
+  ) => {
+    const hostWeights: Record<string, HostTensor> = {};
+    for (const { name, variable } of model.namedVariables) {
+      hostWeights[name] = { shape: variable.shape, data: (await variable.data()) as Float32Array };
+    }
+    const checkpoint: TrainingCheckpoint = {
+      epoch,
+      stepInEpoch,
+      partial: part,
+      bestValF1,
+      epochsWithoutImprovement: stale,
+      config,
+      modelConfig,
+      rng: {
+        algorithm: "mulberry32",
+        state: deriveSeed(config.seed, epoch + 1, stepInEpoch),
+        seed: config.seed,
+        epoch: epoch + 1,
+        step: stepInEpoch,
+      },
+      schedule: { lr, stepSize: config.stepLrStepSize, gamma: config.stepLrGamma },
+      weights: hostWeights,
+      optimizer: await optimizer.getState(),
+    };
+    const files = writeCheckpoint(checkpoint);
+    files["model.safetensors"] = await exportTorchStateDict(model);
+    if (data.featureStatsJson) {
+      files["feature_stats.json"] = new TextEncoder().encode(data.featureStatsJson);
+    }
+    await hooks.onCheckpoint?.({ kind, epoch, files });
+  };
+
+  let status: RunStatus = "FINISHED";
+  try {
+    await hooks.onStart?.({ config, stepsPerEpoch, startEpoch });
+    for (let epoch = startEpoch; epoch <= config.epochs; epoch++) {
+      const lr = learningRateAt(epoch, config);
+      const started = now();
+      const run = await trainEpoch(model, optimizer, data.train, {
+        config,
+        epoch,
+        lr,
+        loss,
+        startStep,
+        partial,
+        hooks,
+        signal: options.signal,
+        stepMultiple: options.stepMultiple ?? 1,
+        now,
+      });
+      startStep = 0;
+      partial = null;
+      if (run.interrupted) {
+        // Ctrl-C: save where we are inside the epoch so --resume-from continues exactly.
+        await snapshot("last", epoch - 1, run.steps, lr, run.sums);
+        status = "KILLED";
+        break;
+      }
+      const val = await evaluate(model, data.val, {
+        batchSize: config.batchSize,
+        classWeights: weights,
+        focalGamma: loss.focalGamma,
+        stepMultiple: options.stepMultiple,
+      });
+      const isBest = val.macroF1 > bestValF1;
+      if (isBest) bestValF1 = val.macroF1;
+      stale = isBest ? 0 : stale + 1;
+      const metrics: EpochMetrics = {
+        epoch,
+        train_loss: run.sums.lossSum / run.sums.seen,
+        train_acc: run.sums.correct / run.sums.seen,
+        val_loss: val.loss,
+        val_acc: val.accuracy,
+        val_macro_f1: val.macroF1,
+        lr,
+        val_cost: val.cost,
+        epoch_seconds: (now() - started) / 1000,
+      };
+      history.push(metrics);
+      await hooks.onEpochEnd?.(metrics, { isBest });
+      await snapshot("last", epoch, 0, learningRateAt(epoch + 1, config), null);
+      if (isBest) await snapshot("best", epoch, 0, learningRateAt(epoch + 1, config), null);
+      if (config.patience > 0 && stale >= config.patience) break; // early stopping
+    }
+  } catch (error) {
+    await hooks.onEnd?.({ status: "FAILED", bestValF1, error });
+    throw error;
+  } finally {
+    model.dispose();
+    optimizer.dispose();
+    weightTensor?.dispose();
+  }
+  await hooks.onEnd?.({ status, bestValF1 });
+  return { status, bestValF1, history };
+}
+
+interface EpochContext {
+  readonly config: TrainConfig;
+  readonly epoch: number;
+  readonly lr: number;
+  readonly loss: LossOptions;
+  readonly startStep: number;
+  readonly partial: PartialEpoch | null;
+  readonly hooks: TrainHooks;
+  readonly signal?: AbortSignal;
+  readonly stepMultiple: number;
+  readonly now: () => number;
+}
+
+/**
+ * One epoch of updates. Loss and accuracy sums stay on the device and are read back once
+ * per log interval (and at the end), never per step.
+ */
+async function trainEpoch(
+  model: LstmClassifier,
+  optimizer: AdamW,
+  data: SequenceDataset,
+  ctx: EpochContext,
+): Promise<{ interrupted: boolean; steps: number; sums: PartialEpoch }> {
+  const { config, epoch, lr } = ctx;
+  const batches = epochBatches(data.labels, {
+    batchSize: config.batchSize,
+    seed: config.seed,
+    epoch,
+    weightedSampler: config.weightedSampler,
+  });
+  const variables = model.namedVariables.map((v) => v.variable);
+  let lossSum = tf.scalar(ctx.partial?.lossSum ?? 0);
+  let correctSum = tf.scalar(ctx.partial?.correct ?? 0);
+  let seen = ctx.partial?.seen ?? 0;
+  const started = ctx.now();
+  let reported = { step: ctx.startStep, loss: ctx.partial?.lossSum ?? 0, seen };
+
+  const readBack = async (step: number) => {
+    const [l, c] = [(await lossSum.data())[0], (await correctSum.data())[0]];
+    const intervalLoss = (l - reported.loss) / Math.max(1, seen - reported.seen);
+    if (!Number.isFinite(l)) {
+      throw new RangeError(
+        `Cannot continue training: the loss became non-finite (${intervalLoss}) in epoch ${epoch}, ` +
+          `steps ${reported.step + 1}-${step} of ${batches.length}, at lr ${lr}; ` +
+          "lower --lr, set --grad-clip, or check the input data for NaN/inf after the transform",
+      );
+    }
+    reported = { step, loss: l, seen };
+    return { l, c, intervalLoss };
+  };
+
+  let step = ctx.startStep;
+  try {
+    for (; step < batches.length; step++) {
+      const b = gatherBatch(data, batches[step], ctx.stepMultiple);
+      const next = tf.tidy(() => {
+        const { x, mask, labels } = batchTensors(b);
+        const dropoutSeed = deriveSeed(config.seed, epoch, step, 0xd5);
+        let correct: tf.Scalar | undefined;
+        const { value, grads } = tf.variableGrads(() => {
+          const logits = model.apply(x, mask, { training: true, dropoutSeed });
+          correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "float32")));
+          return classificationLoss(logits, labels, ctx.loss);
+        }, variables);
+        let g = variables.map((v) => grads[v.name]);
+        if (config.gradClip > 0) g = clipByGlobalNorm(g, config.gradClip).grads;
+        optimizer.applyGradients(g, lr);
+        const sums = [tf.add(lossSum, tf.mul(value, b.size)), tf.add(correctSum, correct!)];
+        correct!.dispose();
+        return sums as tf.Scalar[];
+      });
+      lossSum.dispose();
+      correctSum.dispose();
+      [lossSum, correctSum] = next;
+      seen += b.size;
+      const done = step + 1;
+      const interrupted = ctx.signal?.aborted ?? false;
+      if (done % config.logInterval === 0 || done === batches.length || interrupted) {
+        const { l, c, intervalLoss } = await readBack(done);
+        await ctx.hooks.onStep?.({
+          epoch,
+          step: done,
+          stepsPerEpoch: batches.length,
+          loss: intervalLoss,
+          elapsedSeconds: (ctx.now() - started) / 1000,
+        });
+        if (interrupted) {
+          return { interrupted, steps: done, sums: { lossSum: l, correct: c, seen } };
+        }
+        if (done === batches.length) {
+          return { interrupted, steps: done, sums: { lossSum: l, correct: c, seen } };
+        }
+      }
+    }
+    const { l, c } = await readBack(step);
+    return { interrupted: false, steps: step, sums: { lossSum: l, correct: c, seen } };
+  } finally {
+    lossSum.dispose();
+    correctSum.dispose();
+  }
+}

@@ -1,0 +1,194 @@
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import assert from "#assert";
+import { pythonJson, skipUnlessPython } from "../_python.ts";
+import {
+  type CheckpointFiles,
+  type EpochMetrics,
+  predictProbabilities,
+  readCheckpoint,
+  restoreClassifier,
+  type StepProgress,
+  train,
+  type TrainHooks,
+} from "../../src/train/mod.ts";
+import { smallData, tinyConfig } from "./_data.ts";
+
+const ignore = await skipUnlessPython("numpy", "sklearn");
+await tf.setBackend("wasm");
+assert.equal(tf.getBackend(), "wasm");
+const data = ignore ? null! : await smallData();
+
+/** Hooks that record everything. */
+function recorder() {
+  const epochs: EpochMetrics[] = [];
+  const steps: StepProgress[] = [];
+  const checkpoints: CheckpointFiles[] = [];
+  const ends: string[] = [];
+  const hooks: TrainHooks = {
+    onEpochEnd: (m) => void epochs.push(m),
+    onStep: (p) => void steps.push(p),
+    onCheckpoint: (c) => void checkpoints.push(c),
+    onEnd: (r) => void ends.push(r.status),
+  };
+  return { epochs, steps, checkpoints, ends, hooks };
+}
+
+Deno.test({
+  name: "train() on wasm: loss falls and val macro-F1 beats the always-0 baseline (scikit-learn)",
+  ignore,
+  async fn() {
+    const r = recorder();
+    const config = tinyConfig({ epochs: 6, bidirectional: true, weightedLoss: true, dropout: 0.1 });
+    const result = await train(config, data, r.hooks);
+    assert.equal(result.status, "FINISHED");
+    assert.deepEqual(r.ends, ["FINISHED"]);
+    assert.equal(r.epochs.length, 6);
+    const baseline = await pythonJson<number>(
+      `import json; from sklearn.metrics import f1_score
+y = ${JSON.stringify([...data.val.labels])}
+print(json.dumps(f1_score(y, [0] * len(y), average="macro", labels=list(range(5)))))`,
+    );
+    const first = r.epochs[0], last = r.epochs.at(-1)!;
+    console.log(
+      `  train_loss ${first.train_loss.toFixed(3)} -> ${last.train_loss.toFixed(3)}, ` +
+        `val macro-F1 ${last.val_macro_f1.toFixed(3)} vs always-0 ${baseline.toFixed(3)}`,
+    );
+    assert.ok(last.train_loss < 0.8 * first.train_loss, "training loss falls");
+    assert.ok(Math.max(...r.epochs.map((m) => m.val_macro_f1)) > baseline + 0.1);
+    assert.ok(r.epochs.every((m) => m.lr === 1e-2 && m.epoch_seconds > 0 && m.val_cost >= 0));
+    // Progress once per log interval (2) plus the epoch's last step: 5 steps -> 2, 4, 5.
+    assert.deepEqual(r.steps.filter((s) => s.epoch === 1).map((s) => s.step), [2, 4, 5]);
+    // best = the highest val macro-F1; last after every epoch.
+    assert.equal(r.checkpoints.filter((c) => c.kind === "last").length, 6);
+    const best = r.checkpoints.filter((c) => c.kind === "best").at(-1)!;
+    const bestEpoch = r.epochs.reduce((a, b) => (b.val_macro_f1 > a.val_macro_f1 ? b : a));
+    assert.equal(best.epoch, bestEpoch.epoch);
+    assert.equal(result.bestValF1, bestEpoch.val_macro_f1);
+    // The best checkpoint restores a model that reproduces that epoch's validation accuracy.
+    const ckpt = readCheckpoint(best.files);
+    assert.equal(ckpt.bestValF1, bestEpoch.val_macro_f1);
+    const model = restoreClassifier(ckpt);
+    const probs = await predictProbabilities(model, data.val, { batchSize: 32 });
+    model.dispose();
+    const acc = probs.filter((p, i) => p.indexOf(Math.max(...p)) === data.val.labels[i]).length /
+      data.val.size;
+    assert.ok(
+      Math.abs(acc - bestEpoch.val_acc) < 1e-9,
+      `restored acc ${acc} vs ${bestEpoch.val_acc}`,
+    );
+    for (
+      const name of [
+        "state.json",
+        "weights.safetensors",
+        "optimizer.safetensors",
+        "model.safetensors",
+      ]
+    ) {
+      assert.ok(best.files[name]?.length > 0, `checkpoint holds ${name}`);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "train() resumed from epoch 1's last checkpoint ends with the same metrics as 2 straight epochs",
+  ignore,
+  async fn() {
+    const config = tinyConfig({ epochs: 2, dropout: 0.2, numLayers: 2, weightedSampler: true });
+    const straight = recorder();
+    await train(config, data, straight.hooks);
+    const first = recorder();
+    await train({ ...config, epochs: 1 }, data, first.hooks);
+    const last = first.checkpoints.find((c) => c.kind === "last")!;
+    const resumed = recorder();
+    await train(config, data, resumed.hooks, { resume: last.files });
+    assert.equal(resumed.epochs.length, 1);
+    const strip = ({ epoch_seconds: _, ...m }: EpochMetrics) => m;
+    assert.deepEqual(strip(resumed.epochs[0]), strip(straight.epochs[1]));
+  },
+});
+
+Deno.test({
+  name:
+    "train() aborted mid-epoch writes last with status KILLED, and resuming matches a straight run",
+  ignore,
+  async fn() {
+    const config = tinyConfig({ epochs: 1, dropout: 0.2, logInterval: 100 });
+    const straight = recorder();
+    await train(config, data, straight.hooks);
+    const killed = recorder();
+    // Abort after the 2nd step: the loop notices after finishing the current step.
+    let count = 0;
+    const signal = {
+      get aborted() {
+        return ++count >= 2;
+      },
+    } as AbortSignal;
+    const result = await train(config, data, killed.hooks, { signal });
+    assert.equal(result.status, "KILLED");
+    assert.deepEqual(killed.ends, ["KILLED"]);
+    assert.equal(killed.epochs.length, 0);
+    const last = killed.checkpoints.at(-1)!;
+    assert.equal(last.kind, "last");
+    const state = readCheckpoint(last.files);
+    assert.equal(state.epoch, 0);
+    assert.equal(state.stepInEpoch, 2);
+    const resumed = recorder();
+    await train(config, data, resumed.hooks, { resume: last.files });
+    const strip = ({ epoch_seconds: _, ...m }: EpochMetrics) => m;
+    assert.deepEqual(strip(resumed.epochs[0]), strip(straight.epochs[0]));
+  },
+});
+
+Deno.test({
+  name: "train() keeps tf.memory().numTensors flat over steps and epochs",
+  ignore,
+  async fn() {
+    const counts: number[] = [];
+    const before = tf.memory().numTensors;
+    await train(tinyConfig({ epochs: 2, logInterval: 1, gradClip: 1, focalLoss: true }), data, {
+      onStep: () => void counts.push(tf.memory().numTensors),
+    });
+    assert.ok(counts.length >= 10);
+    assert.equal(new Set(counts).size, 1, `tensor counts per step: ${counts}`);
+    assert.equal(tf.memory().numTensors, before, "everything disposed at the end");
+  },
+});
+
+Deno.test({
+  name: "train() stops on a non-finite loss, naming epoch, steps and lr, with status FAILED",
+  ignore,
+  async fn() {
+    const ends: string[] = [];
+    const bad = { ...data.train, x: data.train.x.slice() };
+    bad.x[bad.x.length - 1] = NaN; // the last row's last (valid) step: NaN propagates to the loss
+    await assert.rejects(
+      () =>
+        train(tinyConfig({ epochs: 1, logInterval: 100 }), { train: bad, val: data.val }, {
+          onEnd: (r) => void ends.push(r.status),
+        }),
+      (e: Error) =>
+        e instanceof RangeError &&
+        /^Cannot continue training: the loss became non-finite \(NaN\) in epoch 1, steps 1-5 of 5, at lr 0\.01; lower --lr/
+          .test(e.message),
+    );
+    assert.deepEqual(ends, ["FAILED"]);
+  },
+});
+
+Deno.test({
+  name: "train() rejects validation data whose feature count differs, naming --val-npz",
+  ignore,
+  async fn() {
+    const val = { ...data.val, features: 4 };
+    await assert.rejects(
+      () => train(tinyConfig(), { train: data.train, val }),
+      (e: Error) =>
+        e instanceof RangeError &&
+        e.message ===
+          "Cannot train: --val-npz has 4 features per step but --train-npz has 3; " +
+            "pass validation data from the same pipeline",
+    );
+  },
+});

@@ -14,19 +14,61 @@ import {
   selectBackend,
 } from "../src/runtime/backend.ts";
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "../src/train/config.ts";
-import type { EpochMetrics } from "../src/train/hooks.ts";
+import type { CheckpointFiles, EpochMetrics } from "../src/train/hooks.ts";
+import { train } from "../src/train/train.ts";
+import { readCheckpoint, restoreClassifier } from "../src/train/checkpoint.ts";
+import { predictProbabilities } from "../src/train/evaluate.ts";
+import {
+  argmaxDecision,
+  classificationReport,
+  type ConfusionMatrix,
+  confusionMatrix,
+} from "../src/eval/metrics.ts";
+import {
+  type DemoDataset,
+  generateDemoDataset,
+  loadDemoDataset,
+  summarizeSplit,
+} from "./_dataset.ts";
+import { downloadBytes, zipFolder } from "./_downloads.ts";
 import { renderLineChart } from "./_line_chart.ts";
+import { demoMetricsCsv } from "./_metrics_csv.ts";
+import { renderConfusionMatrix, renderPerClassTable } from "./_results_view.ts";
 
 /** What the page exposes for tests and curious users (`globalThis.componentXDemo`). */
 export interface DemoState {
-  status: "idle" | "data" | "training" | "done" | "stopped" | "error";
+  status: "idle" | "loading" | "data" | "training" | "done" | "stopped" | "error";
   runtime: RuntimeInfo | null;
   epochs: EpochMetrics[];
   error: string | null;
   log: string[];
+  /** Which checkpoint the results and the download use. */
+  resultsFrom: { kind: "best" | "last"; epoch: number } | null;
+  /** Softmax probabilities of every val row under that checkpoint (row order). */
+  valProbabilities: number[][] | null;
+  confusion: ConfusionMatrix | null;
+  /** Milliseconds from pressing Train to the last epoch's end. */
+  trainMillis: number | null;
 }
 
-const state: DemoState = { status: "idle", runtime: null, epochs: [], error: null, log: [] };
+const state: DemoState = {
+  status: "idle",
+  runtime: null,
+  epochs: [],
+  error: null,
+  log: [],
+  resultsFrom: null,
+  valProbabilities: null,
+  confusion: null,
+  trainMillis: null,
+};
+/** Rows per WebGPU batch window are rounded up to this, so fewer shaders get compiled. */
+const STEP_MULTIPLE = 8;
+
+let dataset: DemoDataset | null = null;
+let controller: AbortController | null = null;
+let mlflowAvailable = false;
+let checkpoints: Partial<Record<"best" | "last", CheckpointFiles>> = {};
 (globalThis as unknown as { componentXDemo: DemoState }).componentXDemo = state;
 
 function $(id: string): HTMLElement {
@@ -149,23 +191,276 @@ async function start(): Promise<void> {
   $("mlflow-note").textContent = config.mlflow.enabled
     ? `MLflow: runs are logged to ${config.mlflow.target} through this server's /mlflow proxy.`
     : "MLflow: disabled (start the demo with --mlflow-tracking-uri to log runs).";
-  field("mlflow").disabled = !config.mlflow.enabled;
+  mlflowAvailable = config.mlflow.enabled;
+  field("mlflow").disabled = !mlflowAvailable;
+  $("generate-sample").addEventListener("click", () => void generateClicked());
+  $("load-files").addEventListener("click", () => void loadClicked());
   $("train").addEventListener("click", () => void trainClicked());
-  (globalThis as unknown as { componentXTf: typeof tf }).componentXTf = tf;
+  $("stop").addEventListener("click", () => {
+    controller?.abort();
+    ($("stop") as HTMLButtonElement).disabled = true;
+    log("stop requested: finishing the current step");
+  });
+  $("download-checkpoint").addEventListener("click", downloadCheckpoint);
+  $("download-metrics").addEventListener("click", () => {
+    downloadBytes("metrics.csv", demoMetricsCsv(state.epochs), "text/csv");
+  });
+  log(`tfjs ${tf.version.tfjs} loaded`);
+}
+
+function fail(error: unknown, what: string): void {
+  const message = error instanceof Error ? error.message : String(error);
+  state.error = message;
+  setStatus("error", `${what}: ${message}`);
+  log(`error: ${message}`);
+  console.error(error);
+}
+
+function renderSummary(data: DemoDataset): void {
+  const rows = [["train", summarizeSplit(data.train)], ["val", summarizeSplit(data.val)]] as const;
+  const body = rows.map(([name, s]) =>
+    `<tr><th>${name}</th><td>${s.rows}</td><td>${s.steps}</td><td>${s.features}</td>` +
+    `<td>${s.meanLength.toFixed(1)}</td>${s.classCounts.map((c) => `<td>${c}</td>`).join("")}</tr>`
+  ).join("");
+  const k = data.train.numClasses;
+  const summary = $("data-summary");
+  summary.hidden = false;
+  summary.innerHTML = `<p>${escapeHtml(data.source)}; feature stats: ` +
+    `${escapeHtml(data.statsSource)}.</p>` +
+    `<table class="numbers" id="summary-table"><thead><tr><th></th><th>rows</th>` +
+    `<th>window</th><th>features</th><th>mean valid steps</th>` +
+    Array.from({ length: k }, (_, c) => `<th>class ${c}</th>`).join("") +
+    `</tr></thead><tbody>${body}</tbody></table>`;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+function dataReady(data: DemoDataset): void {
+  dataset = data;
+  renderSummary(data);
+  setStatus("data", "Data ready: set the hyperparameters and press Train.");
+  ($("train") as HTMLButtonElement).disabled = false;
+  log(`data: ${data.source}`);
+}
+
+function numberInput(id: string, what: string): number {
+  const value = Number(($(id) as HTMLInputElement).value);
+  if (!Number.isInteger(value)) {
+    throw new RangeError(`Cannot generate the sample: ${what} must be an integer`);
+  }
+  return value;
+}
+
+async function generateClicked(): Promise<void> {
+  try {
+    setStatus("loading", "Generating the sample…");
+    await nextFrame();
+    const started = performance.now();
+    const data = generateDemoDataset({
+      trainRows: numberInput("sample-train-rows", "train rows"),
+      valRows: numberInput("sample-val-rows", "val rows"),
+      steps: numberInput("sample-steps", "window steps"),
+      seed: numberInput("sample-seed", "seed"),
+    });
+    log(`sample generated in ${(performance.now() - started).toFixed(0)} ms`);
+    dataReady(data);
+  } catch (error) {
+    fail(error, "Cannot generate the sample");
+  }
+}
+
+async function loadClicked(): Promise<void> {
+  try {
+    const pick = (id: string) => ($(id) as HTMLInputElement).files?.[0];
+    const trainFile = pick("train-file");
+    const valFile = pick("val-file");
+    if (!trainFile || !valFile) {
+      throw new TypeError("Cannot load files: pick both a train and a val .npz file");
+    }
+    setStatus("loading", `Reading ${trainFile.name} and ${valFile.name}…`);
+    await nextFrame();
+    const statsFile = pick("stats-file");
+    const bytes = async (file: File) => new Uint8Array(await file.arrayBuffer());
+    const data = loadDemoDataset(
+      { name: trainFile.name, bytes: await bytes(trainFile) },
+      { name: valFile.name, bytes: await bytes(valFile) },
+      statsFile ? { name: statsFile.name, text: await statsFile.text() } : undefined,
+    );
+    dataReady(data);
+  } catch (error) {
+    fail(error, "Cannot load the files");
+  }
+}
+
+/** Lets the browser paint and handle input. */
+function nextFrame(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+function addEpochRow(m: EpochMetrics): void {
+  const table = $("epochs-table") as HTMLTableElement;
+  table.hidden = false;
+  const cells = [
+    String(m.epoch),
+    m.train_loss.toFixed(4),
+    m.train_acc.toFixed(3),
+    m.val_loss.toFixed(4),
+    m.val_acc.toFixed(3),
+    m.val_macro_f1.toFixed(4),
+    String(m.val_cost),
+    m.lr.toExponential(2),
+    m.epoch_seconds.toFixed(1),
+  ];
+  table.tBodies[0].insertAdjacentHTML(
+    "beforeend",
+    `<tr>${cells.map((c) => `<td>${c}</td>`).join("")}</tr>`,
+  );
+}
+
+function setTraining(on: boolean): void {
+  ($("train") as HTMLButtonElement).disabled = on;
+  ($("stop") as HTMLButtonElement).disabled = !on;
+  for (const id of ["generate-sample", "load-files"]) ($(id) as HTMLButtonElement).disabled = on;
+  for (const element of Array.from(form.elements)) {
+    (element as HTMLInputElement).disabled = on;
+  }
+  if (!on) field("mlflow").disabled = !mlflowAvailable;
 }
 
 async function trainClicked(): Promise<void> {
+  if (!dataset) return;
+  const data = dataset;
+  let config: TrainConfig;
   try {
-    const config = readConfig();
+    const form = readConfig();
+    // Report (and yield to the page) about 25 times per epoch, at least every step.
+    const steps = Math.ceil(data.train.size / form.batchSize);
+    config = Object.freeze({ ...form, logInterval: Math.max(1, Math.round(steps / 25)) });
     const runtime = await selectBackend(parseDevice(config.device));
     state.runtime = runtime;
     showBackend(runtime);
     log(runtime.reason);
   } catch (error) {
-    state.error = (error as Error).message;
-    setStatus("error", (error as Error).message);
-    log(`error: ${(error as Error).message}`);
+    fail(error, "Cannot start training");
+    return;
   }
+  state.epochs = [];
+  state.error = null;
+  state.valProbabilities = null;
+  state.confusion = null;
+  state.resultsFrom = null;
+  checkpoints = {};
+  ($("epochs-table") as HTMLTableElement).tBodies[0].innerHTML = "";
+  $("results-card").hidden = true;
+  drawCharts();
+  const progress = $("progress") as HTMLProgressElement;
+  progress.value = 0;
+  controller = new AbortController();
+  setTraining(true);
+  setStatus("training", `Training on ${state.runtime!.backend}…`);
+  log(`config: ${JSON.stringify(config)}`);
+  const started = performance.now();
+  let totalSteps = 1;
+  try {
+    const result = await train(config, {
+      train: data.train,
+      val: data.val,
+      featureStatsJson: data.featureStatsJson,
+    }, {
+      onStart({ stepsPerEpoch }) {
+        totalSteps = stepsPerEpoch * config.epochs;
+        progress.max = totalSteps;
+        log(`${stepsPerEpoch} steps per epoch, ${config.epochs} epochs`);
+      },
+      async onStep(p) {
+        const done = (p.epoch - 1) * p.stepsPerEpoch + p.step;
+        progress.value = done;
+        const perStep = (performance.now() - started) / 1000 / done;
+        setStatus(
+          "training",
+          `epoch ${p.epoch}/${config.epochs} · step ${p.step}/${p.stepsPerEpoch} · ` +
+            `loss ${p.loss.toFixed(4)} · ETA ${Math.round(perStep * (totalSteps - done))} s`,
+        );
+        await nextFrame();
+      },
+      async onEpochEnd(m, { isBest }) {
+        state.epochs.push(m);
+        addEpochRow(m);
+        drawCharts();
+        log(
+          `epoch ${m.epoch}: train_loss ${m.train_loss.toFixed(4)} val_loss ` +
+            `${m.val_loss.toFixed(4)} val_macro_f1 ${m.val_macro_f1.toFixed(4)} ` +
+            `(${m.epoch_seconds.toFixed(1)} s)${isBest ? " best" : ""}`,
+        );
+        await nextFrame();
+      },
+      onCheckpoint(c) {
+        checkpoints[c.kind] = c;
+      },
+    }, { signal: controller.signal, stepMultiple: STEP_MULTIPLE });
+    state.trainMillis = performance.now() - started;
+    log(`training ${result.status.toLowerCase()} in ${(state.trainMillis / 1000).toFixed(1)} s`);
+    await showResults(data, config);
+    const stopped = result.status === "KILLED";
+    setStatus(
+      stopped ? "stopped" : "done",
+      `${stopped ? "Stopped" : "Done"}: ${state.epochs.length} epoch(s) on ` +
+        `${state.runtime!.backend} in ${(state.trainMillis / 1000).toFixed(1)} s; best val ` +
+        `macro-F1 ${result.bestValF1.toFixed(4)}.`,
+    );
+  } catch (error) {
+    fail(error, "Training failed");
+  } finally {
+    controller = null;
+    setTraining(false);
+  }
+}
+
+/** Reloads the best checkpoint (else last) and shows its validation results. */
+async function showResults(data: DemoDataset, config: TrainConfig): Promise<void> {
+  const chosen = checkpoints.best ?? checkpoints.last;
+  if (!chosen) {
+    log("no checkpoint was written: nothing to evaluate");
+    return;
+  }
+  const model = restoreClassifier(readCheckpoint(chosen.files));
+  let probabilities: Float32Array[];
+  try {
+    probabilities = await predictProbabilities(model, data.val, {
+      batchSize: config.batchSize,
+      stepMultiple: STEP_MULTIPLE,
+    });
+  } finally {
+    model.dispose();
+  }
+  const predictions = argmaxDecision(probabilities);
+  const confusion = confusionMatrix(data.val.labels, predictions, data.val.numClasses);
+  state.resultsFrom = { kind: chosen.kind, epoch: chosen.epoch };
+  state.valProbabilities = probabilities.map((p) => Array.from(p));
+  state.confusion = confusion;
+  renderConfusionMatrix($("confusion") as HTMLTableElement, confusion);
+  renderPerClassTable($("per-class") as HTMLTableElement, classificationReport(confusion));
+  $("results-which").textContent =
+    `(validation set, ${chosen.kind} checkpoint of epoch ${chosen.epoch})`;
+  $("results-card").hidden = false;
+}
+
+function downloadCheckpoint(): void {
+  if (!dataset) return;
+  const files: Record<string, Uint8Array> = {};
+  for (const kind of ["best", "last"] as const) {
+    const c = checkpoints[kind];
+    if (!c) continue;
+    for (const [name, bytes] of Object.entries(c.files)) files[`${kind}/${name}`] = bytes;
+  }
+  const encoder = new TextEncoder();
+  files["metrics.csv"] = encoder.encode(demoMetricsCsv(state.epochs));
+  files["feature_stats.json"] = encoder.encode(dataset.featureStatsJson);
+  Object.assign(files, dataset.npzFiles);
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").slice(0, 15);
+  downloadBytes(`component-x-demo-${stamp}.zip`, zipFolder(files), "application/zip");
 }
 
 start().catch((error) => {

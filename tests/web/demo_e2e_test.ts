@@ -1,0 +1,234 @@
+/**
+ * End to end: the demo server, headless Chromium with a software WebGPU adapter, a small
+ * in-page sample, 2 epochs of a tiny model, then the downloaded checkpoint evaluated in Deno.
+ */
+import assert from "#assert";
+import { unzipSync } from "fflate";
+import { selectBackend } from "../../src/runtime/backend.ts";
+import { readCheckpoint, restoreClassifier } from "../../src/train/checkpoint.ts";
+import { predictProbabilities } from "../../src/train/evaluate.ts";
+import { generateDemoDataset } from "../../web/_dataset.ts";
+import { startDemoServer } from "../../web/server_deno.ts";
+import { type BrowserSession, openBrowser, skipUnlessChromium } from "./_browser.ts";
+
+/** Small enough for SwiftShader, big enough that every class shows up in val. */
+const SAMPLE = { trainRows: 96, valRows: 48, steps: 16, seed: 7 };
+const PARAMS = {
+  hiddenSize: "8",
+  numLayers: "1",
+  epochs: "2",
+  batchSize: "32",
+  lr: "0.01",
+  seed: "3",
+};
+/** Generous: cold shader compiles on SwiftShader take a while. */
+const TRAIN_TIMEOUT_MS = 420_000;
+
+interface PageState {
+  status: string;
+  runtime: { backend: string; adapter: string | null; reason: string } | null;
+  epochs: { epoch: number; train_loss: number; val_loss: number; epoch_seconds: number }[];
+  error: string | null;
+  resultsFrom: { kind: string; epoch: number } | null;
+  valProbabilities: number[][] | null;
+  confusion: number[][] | null;
+  trainMillis: number | null;
+}
+
+const ignore = await skipUnlessChromium();
+
+Deno.test({
+  name:
+    "demo page trains 2 epochs on WebGPU in headless Chromium and its checkpoint predicts the same in Deno",
+  ignore,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "demo-e2e-" });
+    const server = await startDemoServer({ port: 0 });
+    let browser: BrowserSession | null = null;
+    let passed = false;
+    try {
+      browser = await openBrowser(dir);
+      const page = browser.page;
+      const readState = () =>
+        page.evaluate(() =>
+          (globalThis as unknown as { componentXDemo: unknown }).componentXDemo
+        ) as Promise<PageState>;
+
+      await t.step("the page loads and offers the train CLI's defaults", async () => {
+        await page.goto(server.url);
+        await page.waitForFunction(() =>
+          (document.getElementById("log")?.textContent ?? "").includes("tfjs")
+        );
+        const { DEFAULT_TRAIN_CONFIG } = await import("../../src/train/config.ts");
+        assert.equal(
+          await page.inputValue("[name=hiddenSize]"),
+          String(DEFAULT_TRAIN_CONFIG.hiddenSize),
+        );
+        assert.equal(await page.inputValue("[name=epochs]"), String(DEFAULT_TRAIN_CONFIG.epochs));
+        assert.equal(await page.inputValue("[name=lr]"), String(DEFAULT_TRAIN_CONFIG.lr));
+        assert.equal(await page.isDisabled("#train"), true);
+      });
+
+      await t.step("generate sample shows the dataset summary", async () => {
+        await page.fill("#sample-train-rows", String(SAMPLE.trainRows));
+        await page.fill("#sample-val-rows", String(SAMPLE.valRows));
+        await page.fill("#sample-steps", String(SAMPLE.steps));
+        await page.fill("#sample-seed", String(SAMPLE.seed));
+        await page.click("#generate-sample");
+        await page.waitForSelector("#summary-table");
+        const cells = await page.$$eval(
+          "#summary-table tbody tr",
+          (rows) => rows.map((r) => Array.from(r.querySelectorAll("td")).map((c) => c.textContent)),
+        );
+        assert.equal(cells.length, 2);
+        assert.deepEqual(cells[0].slice(0, 3), [
+          String(SAMPLE.trainRows),
+          String(SAMPLE.steps),
+          "105",
+        ]);
+        assert.deepEqual(cells[1].slice(0, 3), [
+          String(SAMPLE.valRows),
+          String(SAMPLE.steps),
+          "105",
+        ]);
+        const valCounts = cells[1].slice(4).map(Number);
+        assert.equal(valCounts.reduce((a, b) => a + b, 0), SAMPLE.valRows);
+      });
+
+      await t.step("training runs 2 epochs on the webgpu backend", async () => {
+        for (const [name, value] of Object.entries(PARAMS)) {
+          await page.fill(`[name=${name}]`, value);
+        }
+        await page.selectOption("[name=device]", "webgpu");
+        await page.click("#train");
+        await page.waitForFunction(
+          () => {
+            const s = (globalThis as unknown as { componentXDemo: { status: string } })
+              .componentXDemo.status;
+            return s === "done" || s === "error" || s === "stopped";
+          },
+          null,
+          { timeout: TRAIN_TIMEOUT_MS, polling: 500 },
+        );
+        const state = await readState();
+        assert.equal(state.error, null, `page error: ${state.error}`);
+        assert.equal(state.status, "done");
+        assert.equal(state.runtime?.backend, "webgpu", `backend: ${JSON.stringify(state.runtime)}`);
+        assert.match(state.runtime!.adapter ?? "", /swiftshader/i);
+        const badge = await page.textContent("#backend");
+        assert.match(badge ?? "", /backend: webgpu/);
+        assert.equal(state.epochs.length, 2);
+        for (const m of state.epochs) {
+          assert.ok(
+            Number.isFinite(m.train_loss) && Number.isFinite(m.val_loss),
+            JSON.stringify(m),
+          );
+        }
+        assert.ok(
+          state.epochs[1].train_loss < state.epochs[0].train_loss,
+          `train loss did not fall: ${state.epochs.map((m) => m.train_loss)}`,
+        );
+        const seconds = state.epochs.map((m) => m.epoch_seconds.toFixed(2)).join(", ");
+        console.log(`page epoch seconds (webgpu, SwiftShader): ${seconds}`);
+      });
+
+      await t.step("the confusion matrix and per-class F1 are rendered", async () => {
+        const state = await readState();
+        const counts = await page.$$eval(
+          "#confusion td[data-count]",
+          (cells) => cells.map((c) => Number((c as HTMLElement).dataset.count)),
+        );
+        assert.equal(counts.length, 25);
+        assert.equal(counts.reduce((a, b) => a + b, 0), SAMPLE.valRows);
+        assert.deepEqual(counts, state.confusion!.flat());
+        const f1 = await page.$$eval("#per-class td[data-f1]", (cells) => cells.length);
+        assert.equal(f1, 5 + 2); // five classes, macro and weighted averages
+        assert.equal(await page.isVisible("#results-card"), true);
+      });
+
+      const screenshot = `${dir}/demo.png`;
+      await page.screenshot({ path: screenshot, fullPage: true });
+      console.log(`screenshot: ${screenshot}`);
+
+      await t.step(
+        "the downloaded checkpoint predicts the same probabilities in Deno",
+        async () => {
+          const state = await readState();
+          const [download] = await Promise.all([
+            page.waitForEvent("download"),
+            page.click("#download-checkpoint"),
+          ]);
+          const zipPath = `${dir}/${download.suggestedFilename()}`;
+          await download.saveAs(zipPath);
+          const files = unzipSync(await Deno.readFile(zipPath));
+          const best: Record<string, Uint8Array> = {};
+          for (const [name, bytes] of Object.entries(files)) {
+            if (name.startsWith(`${state.resultsFrom!.kind}/`)) {
+              best[name.slice(state.resultsFrom!.kind.length + 1)] = bytes;
+            }
+          }
+          assert.ok(Object.keys(best).length > 0, `zip members: ${Object.keys(files)}`);
+          assert.ok(files["metrics.csv"] && files["feature_stats.json"]);
+
+          // Deno side: the same seeded sample, the wasm backend, the checkpoint from the page.
+          const runtime = await selectBackend("wasm");
+          assert.equal(runtime.backend, "wasm");
+          const data = generateDemoDataset(SAMPLE);
+          const checkpoint = readCheckpoint(best);
+          assert.equal(checkpoint.epoch, state.resultsFrom!.epoch);
+          const model = restoreClassifier(checkpoint);
+          const probabilities = await predictProbabilities(model, data.val, { batchSize: 16 });
+          model.dispose();
+          const pageProbabilities = state.valProbabilities!;
+          assert.equal(probabilities.length, pageProbabilities.length);
+          let worst = 0;
+          for (let i = 0; i < probabilities.length; i++) {
+            for (let c = 0; c < 5; c++) {
+              worst = Math.max(worst, Math.abs(probabilities[i][c] - pageProbabilities[i][c]));
+            }
+          }
+          console.log(`max |p_deno - p_page| = ${worst.toExponential(2)}`);
+          assert.ok(worst < 1e-4, `probabilities differ by up to ${worst}`);
+        },
+      );
+
+      await t.step(
+        "metrics.csv download has the contract header and one row per epoch",
+        async () => {
+          const state = await readState();
+          const [download] = await Promise.all([
+            page.waitForEvent("download"),
+            page.click("#download-metrics"),
+          ]);
+          assert.equal(download.suggestedFilename(), "metrics.csv");
+          const path = `${dir}/metrics.csv`;
+          await download.saveAs(path);
+          const lines = (await Deno.readTextFile(path)).trim().split("\n");
+          assert.ok(
+            lines[0].startsWith("epoch,train_loss,train_acc,val_loss,val_acc,val_macro_f1,lr"),
+            lines[0],
+          );
+          assert.equal(lines.length, 3);
+          const header = lines[0].split(",");
+          const row = lines[2].split(",");
+          assert.equal(Number(row[header.indexOf("epoch")]), 2);
+          assert.equal(Number(row[header.indexOf("train_loss")]), state.epochs[1].train_loss);
+        },
+      );
+      passed = true;
+    } finally {
+      if (!passed && browser) {
+        console.error(`--- page console (${browser.console.length} lines) ---`);
+        console.error(browser.console.join("\n"));
+        console.error(`--- end of page console; artifacts in ${dir} ---`);
+        await browser.page.screenshot({ path: `${dir}/failure.png`, fullPage: true })
+          .then(() => console.error(`failure screenshot: ${dir}/failure.png`))
+          .catch(() => {});
+      }
+      await browser?.close();
+      await server.close();
+    }
+  },
+});

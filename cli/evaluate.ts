@@ -14,12 +14,20 @@ import {
 } from "../src/eval/mod.ts";
 import { writeEvaluationBundle } from "../src/eval/write_evaluation_bundle_deno.ts";
 import { openReviewStore } from "../src/eval/open_review_store_deno.ts";
+import { createSequenceDataset, parseFeatureStats, transformFeatures } from "../src/data/mod.ts";
+import { readNpz } from "../src/npz/mod.ts";
+import { parseDevice, selectBackend } from "../src/runtime/mod.ts";
+import { predictProbabilities, readCheckpoint, restoreClassifier } from "../src/train/mod.ts";
 
 /** The resolved flags of `deno task evaluate`. */
 export interface EvaluateCliOptions {
   readonly checkpoint: string;
   readonly npz: string;
+  /** "" = the checkpoint's own feature_stats.json, else artifacts/feature_stats.json. */
   readonly featureStats: string;
+  readonly xKey: string;
+  readonly yKey: string;
+  readonly lengthsKey: string;
   readonly predictions: string;
   readonly outputDir: string;
   readonly batchSize: number;
@@ -42,8 +50,11 @@ Usage:
 Inputs (one of):
   --checkpoint <path>        checkpoint directory (e.g. artifacts/best) or file to evaluate
   --npz <file>               sequences to predict on (e.g. data/val_sequences.npz); needs --checkpoint
-  --feature-stats <json>     feature statistics for the load-time transform
-                             (default: artifacts/feature_stats.json)
+  --feature-stats <json>     feature statistics for the load-time transform (default: the
+                             checkpoint's feature_stats.json, else artifacts/feature_stats.json)
+  --x-key, --y-key, --lengths-key <name>
+                             npz member names (default: the checkpoint's training config,
+                             else sequences, labels, seq_lengths; a mask member also works)
   --predictions <csv>        re-evaluate an existing predictions.csv
                              (columns vehicle_id,label,pred,p0..p4) instead of predicting
 
@@ -73,6 +84,9 @@ const FLAGS = {
   checkpoint: { type: "string" },
   npz: { type: "string" },
   "feature-stats": { type: "string" },
+  "x-key": { type: "string" },
+  "y-key": { type: "string" },
+  "lengths-key": { type: "string" },
   predictions: { type: "string" },
   "output-dir": { type: "string" },
   "batch-size": { type: "string" },
@@ -108,16 +122,14 @@ export function parseEvaluateArgs(args: string[]): EvaluateCliOptions {
     );
   }
   const device = values.device ?? "";
-  const devices = ["", "cuda", "gpu", "webgpu", "cpu"];
-  if (!devices.includes(device)) {
-    throw new RangeError(
-      `Cannot parse --device: expected one of cuda, gpu, webgpu, cpu, received "${device}"`,
-    );
-  }
+  parseDevice(device);
   const options: EvaluateCliOptions = {
     checkpoint: values.checkpoint ?? "",
     npz: values.npz ?? "",
-    featureStats: values["feature-stats"] ?? "artifacts/feature_stats.json",
+    featureStats: values["feature-stats"] ?? "",
+    xKey: values["x-key"] ?? "",
+    yKey: values["y-key"] ?? "",
+    lengthsKey: values["lengths-key"] ?? "",
     predictions: values.predictions ?? "",
     outputDir: values["output-dir"] ?? "",
     batchSize: positiveInt("batch-size", values["batch-size"], 256),
@@ -165,10 +177,91 @@ async function loadPredictions(options: EvaluateCliOptions): Promise<EvaluationI
     );
     return { ...table, meta: { predictions: options.predictions } };
   }
-  throw new Error(
-    "Cannot evaluate --checkpoint: checkpoint loading is not wired in yet; " +
-      "evaluate a predictions.csv with --predictions meanwhile",
+  return await predictFromCheckpoint(options);
+}
+
+/** Reads every file of a checkpoint folder (a file path means its folder). */
+async function readCheckpointFolder(
+  path: string,
+): Promise<{ dir: string; files: Record<string, Uint8Array> }> {
+  let dir = path.replace(/\/+$/, "");
+  try {
+    if ((await Deno.stat(dir)).isFile) {
+      dir = dir.includes("/") ? dir.slice(0, dir.lastIndexOf("/")) : ".";
+    }
+    const files: Record<string, Uint8Array> = {};
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile) files[e.name] = await Deno.readFile(`${dir}/${e.name}`);
+    }
+    return { dir, files };
+  } catch (cause) {
+    throw new Error(
+      `Cannot read --checkpoint ${path}: ${(cause as Error).message}; pass a checkpoint folder ` +
+        "such as artifacts/best (holding state.json and weights.safetensors)",
+      { cause },
+    );
+  }
+}
+
+async function predictFromCheckpoint(options: EvaluateCliOptions): Promise<EvaluationInput> {
+  const { dir, files } = await readCheckpointFolder(options.checkpoint);
+  const checkpoint = readCheckpoint(files);
+  let statsText: string;
+  let statsSource: string;
+  if (options.featureStats !== "") {
+    statsText = await readText(options.featureStats, "feature-stats");
+    statsSource = options.featureStats;
+  } else if (files["feature_stats.json"]) {
+    statsText = new TextDecoder().decode(files["feature_stats.json"]);
+    statsSource = `${dir}/feature_stats.json`;
+  } else {
+    statsSource = "artifacts/feature_stats.json";
+    statsText = await readText(statsSource, "feature-stats");
+  }
+  const stats = parseFeatureStats(JSON.parse(statsText));
+  let npzBytes: Uint8Array;
+  try {
+    npzBytes = await Deno.readFile(options.npz);
+  } catch (cause) {
+    throw new Error(`Cannot read --npz ${options.npz}: ${(cause as Error).message}`, { cause });
+  }
+  const arrays = readNpz(npzBytes);
+  const data = createSequenceDataset(arrays, {
+    xKey: options.xKey || checkpoint.config.xKey || undefined,
+    yKey: options.yKey || checkpoint.config.yKey || undefined,
+    lengthsKey: options.lengthsKey || checkpoint.config.lengthsKey || undefined,
+    numClasses: checkpoint.modelConfig.numClasses,
+    source: `--npz ${options.npz}`,
+  });
+  transformFeatures(data.x, [data.size, data.steps, data.features], data.lengths, stats);
+  const runtime = await selectBackend(parseDevice(options.device));
+  console.log(
+    `Backend: ${runtime.backend}${
+      runtime.adapter ? ` (${runtime.adapter})` : ""
+    }: ${runtime.reason}`,
   );
+  const model = restoreClassifier(checkpoint);
+  let probabilities: Float32Array[];
+  try {
+    probabilities = await predictProbabilities(model, data, { batchSize: options.batchSize });
+  } finally {
+    model.dispose();
+  }
+  const ids = arrays.vehicle_ids;
+  return {
+    labels: data.labels,
+    probabilities,
+    vehicleIds: ids && ids.data.length === data.size
+      ? (ids.data as ArrayLike<number | bigint>)
+      : undefined,
+    meta: {
+      checkpoint: `${dir} (epoch ${checkpoint.epoch}, best val macro-F1 ${
+        checkpoint.bestValF1.toFixed(4)
+      })`,
+      data: options.npz,
+      "feature stats": statsSource,
+    },
+  };
 }
 
 /** Artifact folder name under `evaluations/`: the data file's name without extension. */

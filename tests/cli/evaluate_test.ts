@@ -100,7 +100,7 @@ Deno.test("parseEvaluateArgs() rejects bad flags naming the flag and allowed val
     {
       args: ["--output-dir", "x", "--predictions", "p.csv", "--device", "tpu"],
       name: "RangeError",
-      message: /^Cannot parse --device: expected one of cuda, gpu, webgpu, cpu, received "tpu"$/,
+      message: /^Cannot use --device "tpu": expected one of /,
     },
     {
       args: ["--output-dir", "x", "--predictions", "p.csv", "--batch-size", "0"],

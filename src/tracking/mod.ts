@@ -1,2 +1,4 @@
 // Re-exports for src/tracking. Each module adds its public exports here.
-export {};
+export * from "./tracking_store.ts";
+export * from "./file_system.ts";
+export * from "./file_store.ts";

@@ -1,0 +1,91 @@
+/**
+ * The small YAML subset MLflow's file store uses for `meta.yaml`: a flat mapping of
+ * scalars (plus one nested mapping level, for registry aliases), block style, sorted keys.
+ *
+ * @module
+ */
+
+/** A scalar as MLflow stores it. */
+export type YamlScalar = string | number | boolean | null;
+/** A `meta.yaml` value: a scalar, an empty list (`tags: []`) or one nested mapping. */
+export type YamlValue = YamlScalar | readonly [] | Readonly<Record<string, YamlScalar>>;
+
+function scalar(value: YamlScalar): string {
+  if (value === null) return "null";
+  if (typeof value === "string") return `'${value.replaceAll("'", "''")}'`;
+  return String(value);
+}
+
+/** Writes a mapping with sorted keys, strings single-quoted (so `'0'` stays a string). */
+export function dumpYaml(doc: Readonly<Record<string, YamlValue>>): string {
+  let out = "";
+  for (const key of Object.keys(doc).sort()) {
+    const value = doc[key];
+    if (Array.isArray(value)) out += `${key}: []\n`;
+    else if (value !== null && typeof value === "object") {
+      const inner = value as Readonly<Record<string, YamlScalar>>;
+      const keys = Object.keys(inner).sort();
+      if (keys.length === 0) out += `${key}: {}\n`;
+      else {
+        out += `${key}:\n`;
+        for (const k of keys) out += `  ${k}: ${scalar(inner[k])}\n`;
+      }
+    } else out += `${key}: ${scalar(value as YamlScalar)}\n`;
+  }
+  return out;
+}
+
+function parseScalar(text: string): YamlScalar {
+  const t = text.trim();
+  if (t.startsWith("'") && t.endsWith("'") && t.length >= 2) {
+    return t.slice(1, -1).replaceAll("''", "'");
+  }
+  if (t.startsWith('"') && t.endsWith('"') && t.length >= 2) {
+    return JSON.parse(t) as string;
+  }
+  if (t === "null" || t === "~" || t === "") return null;
+  if (t === "true") return true;
+  if (t === "false") return false;
+  if (/^[-+]?\d+$/.test(t)) return Number(t);
+  if (/^[-+]?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?$/.test(t)) return Number(t);
+  return t;
+}
+
+/**
+ * Reads the `meta.yaml` subset written by MLflow (PyYAML) or by `dumpYaml`.
+ * Throws SyntaxError on a line that is not `key: value`.
+ */
+export function parseYaml(text: string, path = "<yaml>"): Record<string, YamlValue> {
+  const doc: Record<string, YamlValue> = {};
+  let nested: Record<string, YamlScalar> | null = null;
+  let lastKey: string | null = null;
+  for (const [i, raw] of text.split("\n").entries()) {
+    if (raw.trim() === "" || raw.trimStart().startsWith("#")) continue;
+    const indented = /^\s/.test(raw);
+    const m = /^\s*([^:]+?):(?:\s+(.*))?$/.exec(raw);
+    if (indented && nested !== null && m) {
+      nested[m[1]] = parseScalar(m[2] ?? "");
+      continue;
+    }
+    if (indented && lastKey !== null && typeof doc[lastKey] === "string") {
+      // PyYAML folds long plain scalars onto continuation lines.
+      doc[lastKey] = `${doc[lastKey]} ${raw.trim()}`;
+      continue;
+    }
+    if (!m || indented) {
+      throw new SyntaxError(
+        `Cannot parse YAML ${path}: line ${i + 1} is not "key: value" (got ${JSON.stringify(raw)})`,
+      );
+    }
+    lastKey = m[1];
+    nested = null;
+    const rest = (m[2] ?? "").trim();
+    if (rest === "") {
+      nested = {};
+      doc[lastKey] = nested;
+    } else if (rest === "[]") doc[lastKey] = [];
+    else if (rest === "{}") doc[lastKey] = {};
+    else doc[lastKey] = parseScalar(rest);
+  }
+  return doc;
+}

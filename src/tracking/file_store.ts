@@ -1,0 +1,568 @@
+/**
+ * `FileStore`: MLflow's file-store layout (`./mlruns`) written and read directly, so that
+ * `mlflow ui --backend-store-uri ./mlruns` and `MlflowClient` see the runs. The file system
+ * is injected (`denoFileSystem()` in Deno).
+ *
+ * @module
+ */
+import { dumpYaml, parseYaml, type YamlValue } from "./_yaml.ts";
+import type { FileSystemAdapter } from "./file_system.ts";
+import {
+  type CreateRunOptions,
+  MLFLOW_RUN_STATUS_CODES,
+  type MlflowArtifact,
+  type MlflowBatch,
+  type MlflowExperiment,
+  type MlflowMetric,
+  type MlflowModelVersion,
+  type MlflowRun,
+  type MlflowRunInfo,
+  type MlflowRunStatus,
+  type TrackingStore,
+  validateMlflowKey,
+} from "./tracking_store.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const RESERVED = new Set([".trash", "models"]);
+const STATUS_BY_CODE: Record<number, MlflowRunStatus> = Object.fromEntries(
+  Object.entries(MLFLOW_RUN_STATUS_CODES).map(([name, code]) => [code, name as MlflowRunStatus]),
+);
+
+/** Options of `FileStore`. */
+export interface FileStoreOptions {
+  /** Milliseconds since the epoch; `Date.now` by default. */
+  clock?: () => number;
+}
+
+/** Formats a metric value the way Python's `str(float)` reads back (`nan`, `inf`, `-inf`). */
+function formatMetricValue(value: number): string {
+  if (Number.isNaN(value)) return "nan";
+  if (value === Infinity) return "inf";
+  if (value === -Infinity) return "-inf";
+  return String(value);
+}
+
+function parseMetricValue(text: string): number {
+  const t = text.toLowerCase();
+  if (t === "nan") return NaN;
+  if (t === "inf" || t === "infinity" || t === "+inf") return Infinity;
+  if (t === "-inf" || t === "-infinity") return -Infinity;
+  return Number(text);
+}
+
+function fileUri(path: string): string {
+  const p = path.startsWith("/") ? path : `/${path}`;
+  return `file://${
+    p.split("/").map((s) => encodeURIComponent(s).replaceAll("%3A", ":")).join("/")
+  }`;
+}
+
+function randomExperimentId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(18));
+  let id = String(1 + (bytes[0] % 9));
+  for (let i = 1; i < 18; i++) id += String(bytes[i] % 10);
+  return id;
+}
+
+function checkRelativePath(what: string, path: string): string {
+  const clean = path.replaceAll("\\", "/").replace(/^\/+|\/+$/g, "");
+  if (clean.split("/").some((s) => s === ".." || s === ".")) {
+    throw new TypeError(`Cannot access ${what} "${path}": "." and ".." segments are not allowed`);
+  }
+  return clean;
+}
+
+/**
+ * MLflow's file store on an injected file system, rooted at an absolute path.
+ *
+ * @example
+ * ```ts ignore
+ * const store = new FileStore(denoFileSystem(), absolutePath("mlruns"));
+ * const exp = await getOrCreateExperiment(store, "component-x-lstm");
+ * ```
+ */
+export class FileStore implements TrackingStore {
+  /** Absolute path of the `mlruns` folder. */
+  readonly root: string;
+  readonly location: string;
+  readonly #fs: FileSystemAdapter;
+  readonly #clock: () => number;
+  readonly #runExperiment = new Map<string, string>();
+  #ready: Promise<void> | null = null;
+
+  /** A store rooted at `root` (absolute, `/`-separated). */
+  constructor(fs: FileSystemAdapter, root: string, options: FileStoreOptions = {}) {
+    this.#fs = fs;
+    this.root = root.replace(/\/+$/, "");
+    this.location = this.root;
+    this.#clock = options.clock ?? Date.now;
+  }
+
+  /** Creates the root and the Default experiment (id 0) like MLflow does, once. */
+  #init(): Promise<void> {
+    this.#ready ??= (async () => {
+      if (await this.#fs.readFile(`${this.root}/0/meta.yaml`) !== null) return;
+      const entries = await this.#fs.readDir(this.root);
+      if (entries !== null && entries.some((e) => e.name === "0")) return;
+      await this.#writeExperimentMeta("0", "Default", this.#clock());
+    })();
+    return this.#ready;
+  }
+
+  async #writeExperimentMeta(id: string, name: string, now: number): Promise<void> {
+    await this.#fs.mkdir(`${this.root}/${id}`);
+    await this.#writeYaml(`${this.root}/${id}/meta.yaml`, {
+      artifact_location: fileUri(`${this.root}/${id}`),
+      creation_time: now,
+      effective_trace_archival_retention: null,
+      experiment_id: id,
+      last_update_time: now,
+      lifecycle_stage: "active",
+      name,
+      trace_location: null,
+      workspace: "default",
+    });
+  }
+
+  async #readYaml(path: string): Promise<Record<string, YamlValue> | null> {
+    const bytes = await this.#fs.readFile(path);
+    return bytes === null ? null : parseYaml(decoder.decode(bytes), path);
+  }
+
+  async #writeYaml(path: string, doc: Record<string, YamlValue>): Promise<void> {
+    await this.#fs.writeFile(path, encoder.encode(dumpYaml(doc)));
+  }
+
+  async #experimentIds(): Promise<string[]> {
+    const entries = (await this.#fs.readDir(this.root)) ?? [];
+    return entries.filter((e) => e.isDirectory && !RESERVED.has(e.name)).map((e) => e.name);
+  }
+
+  async #experiment(id: string): Promise<MlflowExperiment | null> {
+    const meta = await this.#readYaml(`${this.root}/${id}/meta.yaml`);
+    if (meta === null) return null;
+    return {
+      experimentId: String(meta.experiment_id ?? id),
+      name: String(meta.name),
+      artifactLocation: String(meta.artifact_location ?? ""),
+      lifecycleStage: String(meta.lifecycle_stage ?? "active"),
+    };
+  }
+
+  async getExperimentByName(name: string): Promise<MlflowExperiment | null> {
+    await this.#init();
+    for (const id of await this.#experimentIds()) {
+      const exp = await this.#experiment(id);
+      if (exp?.name === name) return exp;
+    }
+    const trash = (await this.#fs.readDir(`${this.root}/.trash`)) ?? [];
+    for (const e of trash) {
+      const meta = await this.#readYaml(`${this.root}/.trash/${e.name}/meta.yaml`);
+      if (meta?.name === name) {
+        return {
+          experimentId: String(meta.experiment_id),
+          name,
+          artifactLocation: String(meta.artifact_location ?? ""),
+          lifecycleStage: "deleted",
+        };
+      }
+    }
+    return null;
+  }
+
+  async createExperiment(name: string): Promise<string> {
+    await this.#init();
+    if (name.trim() === "") {
+      throw new TypeError(`Cannot create experiment: the name is empty; pass a non-empty name`);
+    }
+    if (await this.getExperimentByName(name) !== null) {
+      throw new RangeError(
+        `Cannot create experiment "${name}" in ${this.root}: an experiment with that name exists`,
+      );
+    }
+    const existing = new Set(await this.#experimentIds());
+    let id = randomExperimentId();
+    while (existing.has(id)) id = randomExperimentId();
+    await this.#writeExperimentMeta(id, name, this.#clock());
+    return id;
+  }
+
+  async #runDir(runId: string): Promise<string> {
+    await this.#init();
+    if (!/^[a-zA-Z0-9_-]{1,256}$/.test(runId)) {
+      throw new TypeError(`Cannot find run "${runId}": not a valid run id (expected 32 hex chars)`);
+    }
+    let exp = this.#runExperiment.get(runId);
+    if (exp === undefined) {
+      for (const id of await this.#experimentIds()) {
+        if (await this.#fs.readFile(`${this.root}/${id}/${runId}/meta.yaml`) !== null) {
+          exp = id;
+          break;
+        }
+      }
+    }
+    if (exp === undefined) {
+      throw new RangeError(`Cannot find run "${runId}" in ${this.root}: no experiment holds it`);
+    }
+    this.#runExperiment.set(runId, exp);
+    return `${this.root}/${exp}/${runId}`;
+  }
+
+  #runInfoFromMeta(meta: Record<string, YamlValue>): MlflowRunInfo {
+    const status = typeof meta.status === "number"
+      ? STATUS_BY_CODE[meta.status] ?? "RUNNING"
+      : (String(meta.status ?? "RUNNING") as MlflowRunStatus);
+    return {
+      runId: String(meta.run_id ?? meta.run_uuid),
+      experimentId: String(meta.experiment_id),
+      runName: String(meta.run_name ?? ""),
+      userId: String(meta.user_id ?? ""),
+      status,
+      startTime: Number(meta.start_time),
+      endTime: meta.end_time === null || meta.end_time === undefined ? null : Number(meta.end_time),
+      artifactUri: String(meta.artifact_uri ?? ""),
+      lifecycleStage: String(meta.lifecycle_stage ?? "active"),
+    };
+  }
+
+  #runMeta(info: MlflowRunInfo): Record<string, YamlValue> {
+    return {
+      artifact_uri: info.artifactUri,
+      deleted_time: null,
+      end_time: info.endTime,
+      entry_point_name: "",
+      experiment_id: info.experimentId,
+      lifecycle_stage: info.lifecycleStage,
+      run_id: info.runId,
+      run_name: info.runName,
+      run_uuid: info.runId,
+      source_name: "",
+      source_type: 4,
+      source_version: "",
+      start_time: info.startTime,
+      status: MLFLOW_RUN_STATUS_CODES[info.status],
+      tags: [],
+      user_id: info.userId,
+    };
+  }
+
+  async createRun(options: CreateRunOptions): Promise<MlflowRunInfo> {
+    await this.#init();
+    const exp = await this.#experiment(options.experimentId);
+    if (exp === null) {
+      throw new RangeError(
+        `Cannot create run: experiment "${options.experimentId}" does not exist in ${this.root}`,
+      );
+    }
+    const runId = crypto.randomUUID().replaceAll("-", "");
+    const dir = `${this.root}/${options.experimentId}/${runId}`;
+    const info: MlflowRunInfo = {
+      runId,
+      experimentId: options.experimentId,
+      runName: options.runName,
+      userId: options.userId,
+      status: "RUNNING",
+      startTime: options.startTime,
+      endTime: null,
+      artifactUri: fileUri(`${dir}/artifacts`),
+      lifecycleStage: "active",
+    };
+    for (const sub of ["metrics", "params", "tags", "artifacts"]) {
+      await this.#fs.mkdir(`${dir}/${sub}`);
+    }
+    await this.#writeYaml(`${dir}/meta.yaml`, this.#runMeta(info));
+    this.#runExperiment.set(runId, options.experimentId);
+    await this.logBatch(runId, {
+      tags: { "mlflow.runName": options.runName, ...options.tags },
+    });
+    return info;
+  }
+
+  async updateRun(
+    runId: string,
+    update: { status: MlflowRunStatus; endTime?: number },
+  ): Promise<void> {
+    const dir = await this.#runDir(runId);
+    const meta = await this.#readYaml(`${dir}/meta.yaml`);
+    if (meta === null) {
+      throw new RangeError(`Cannot update run "${runId}": ${dir}/meta.yaml is gone`);
+    }
+    const info = this.#runInfoFromMeta(meta);
+    info.status = update.status;
+    if (update.endTime !== undefined) info.endTime = update.endTime;
+    await this.#writeYaml(`${dir}/meta.yaml`, this.#runMeta(info));
+  }
+
+  /** Files under a folder as key -> contents, keys nested with `/`. */
+  async #readKeyed(dir: string, prefix = ""): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const e of (await this.#fs.readDir(dir)) ?? []) {
+      const key = prefix + e.name;
+      if (e.isDirectory) {
+        for (const [k, v] of await this.#readKeyed(`${dir}/${e.name}`, `${key}/`)) out.set(k, v);
+      } else {
+        out.set(
+          key,
+          decoder.decode((await this.#fs.readFile(`${dir}/${e.name}`)) ?? new Uint8Array()),
+        );
+      }
+    }
+    return out;
+  }
+
+  #parseMetricLines(key: string, text: string): MlflowMetric[] {
+    const points: MlflowMetric[] = [];
+    for (const line of text.split("\n")) {
+      const parts = line.trim().split(/\s+/);
+      if (parts.length < 2 || parts[0] === "") continue;
+      points.push({
+        key,
+        timestamp: Number(parts[0]),
+        value: parseMetricValue(parts[1]),
+        step: parts.length > 2 ? Number(parts[2]) : 0,
+      });
+    }
+    return points;
+  }
+
+  async #readRun(dir: string): Promise<MlflowRun | null> {
+    const meta = await this.#readYaml(`${dir}/meta.yaml`);
+    if (meta === null) return null;
+    const info = this.#runInfoFromMeta(meta);
+    const params = Object.fromEntries(await this.#readKeyed(`${dir}/params`));
+    const tags = Object.fromEntries(await this.#readKeyed(`${dir}/tags`));
+    const metrics: Record<string, number> = {};
+    for (const [key, text] of await this.#readKeyed(`${dir}/metrics`)) {
+      let best: MlflowMetric | null = null;
+      for (const p of this.#parseMetricLines(key, text)) {
+        if (
+          best === null || p.step > best.step ||
+          (p.step === best.step && p.timestamp >= best.timestamp)
+        ) {
+          best = p;
+        }
+      }
+      if (best !== null) metrics[key] = best.value;
+    }
+    return { info, params, tags, metrics };
+  }
+
+  async getRun(runId: string): Promise<MlflowRun> {
+    const dir = await this.#runDir(runId);
+    const run = await this.#readRun(dir);
+    if (run === null) {
+      throw new RangeError(`Cannot read run "${runId}": ${dir}/meta.yaml is missing`);
+    }
+    return run;
+  }
+
+  async searchRuns(experimentIds: readonly string[]): Promise<MlflowRun[]> {
+    await this.#init();
+    const runs: MlflowRun[] = [];
+    for (const exp of experimentIds) {
+      for (const e of (await this.#fs.readDir(`${this.root}/${exp}`)) ?? []) {
+        if (!e.isDirectory || e.name === "tags" || e.name === "datasets" || e.name === "traces") {
+          continue;
+        }
+        const run = await this.#readRun(`${this.root}/${exp}/${e.name}`);
+        if (run !== null && run.info.lifecycleStage === "active") {
+          this.#runExperiment.set(run.info.runId, exp);
+          runs.push(run);
+        }
+      }
+    }
+    return runs.sort((a, b) => b.info.startTime - a.info.startTime);
+  }
+
+  async logBatch(runId: string, batch: MlflowBatch): Promise<void> {
+    const dir = await this.#runDir(runId);
+    for (const [key, value] of Object.entries(batch.params ?? {})) {
+      validateMlflowKey("param", key);
+      if (value.length > 6000) {
+        throw new RangeError(
+          `Cannot log param "${key}": the value has ${value.length} characters, at most 6000 allowed`,
+        );
+      }
+      const path = `${dir}/params/${key}`;
+      const old = await this.#fs.readFile(path);
+      if (old !== null) {
+        const previous = decoder.decode(old);
+        if (previous !== value) {
+          throw new RangeError(
+            `Cannot log param "${key}" on run ${runId}: it was already logged as ` +
+              `${JSON.stringify(previous)}, now ${JSON.stringify(value)}; params are immutable`,
+          );
+        }
+        continue;
+      }
+      await this.#fs.writeFile(path, encoder.encode(value));
+    }
+    for (const [key, value] of Object.entries(batch.tags ?? {})) {
+      validateMlflowKey("tag", key);
+      if (value.length > 8000) {
+        throw new RangeError(
+          `Cannot set tag "${key}": the value has ${value.length} characters, at most 8000 allowed`,
+        );
+      }
+      await this.#fs.writeFile(`${dir}/tags/${key}`, encoder.encode(value));
+    }
+    const lines = new Map<string, string>();
+    for (const m of batch.metrics ?? []) {
+      validateMlflowKey("metric", m.key);
+      lines.set(
+        m.key,
+        (lines.get(m.key) ?? "") +
+          `${Math.trunc(m.timestamp)} ${formatMetricValue(m.value)} ${Math.trunc(m.step)}\n`,
+      );
+    }
+    for (const [key, text] of lines) {
+      await this.#fs.writeFile(`${dir}/metrics/${key}`, encoder.encode(text), { append: true });
+    }
+  }
+
+  async getMetricHistory(runId: string, key: string): Promise<MlflowMetric[]> {
+    const dir = await this.#runDir(runId);
+    validateMlflowKey("metric", key);
+    const bytes = await this.#fs.readFile(`${dir}/metrics/${key}`);
+    return bytes === null ? [] : this.#parseMetricLines(key, decoder.decode(bytes));
+  }
+
+  async #artifactRoot(runId: string): Promise<string> {
+    const dir = await this.#runDir(runId);
+    const meta = await this.#readYaml(`${dir}/meta.yaml`);
+    const uri = String(meta?.artifact_uri ?? "");
+    if (uri.startsWith("file://")) return decodeURIComponent(uri.slice("file://".length));
+    if (uri.startsWith("/")) return uri;
+    return `${dir}/artifacts`;
+  }
+
+  async uploadArtifact(runId: string, path: string, bytes: Uint8Array): Promise<void> {
+    const rel = checkRelativePath("artifact", path);
+    if (rel === "") throw new TypeError(`Cannot upload artifact: the path is empty`);
+    await this.#fs.writeFile(`${await this.#artifactRoot(runId)}/${rel}`, bytes);
+  }
+
+  async listArtifacts(runId: string, path = ""): Promise<MlflowArtifact[]> {
+    const rel = checkRelativePath("artifact folder", path);
+    const base = await this.#artifactRoot(runId);
+    const entries = (await this.#fs.readDir(rel === "" ? base : `${base}/${rel}`)) ?? [];
+    return entries
+      .map((e) => ({
+        path: rel === "" ? e.name : `${rel}/${e.name}`,
+        isDir: e.isDirectory,
+        fileSize: e.isDirectory ? null : e.size,
+      }))
+      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
+  async downloadArtifact(runId: string, path: string): Promise<Uint8Array> {
+    const rel = checkRelativePath("artifact", path);
+    const file = `${await this.#artifactRoot(runId)}/${rel}`;
+    const bytes = await this.#fs.readFile(file);
+    if (bytes === null) {
+      throw new RangeError(
+        `Cannot download artifact "${path}" of run ${runId}: ${file} does not exist`,
+      );
+    }
+    return bytes;
+  }
+
+  #modelDir(name: string): string {
+    if (name === "" || name.includes("/") || name === "." || name === "..") {
+      throw new TypeError(
+        `Cannot use registered model name "${name}": it must be non-empty, without "/"`,
+      );
+    }
+    return `${this.root}/models/${name}`;
+  }
+
+  async #writeModelMeta(name: string, created: number, updated: number): Promise<void> {
+    const dir = this.#modelDir(name);
+    const aliases: Record<string, string> = {};
+    for (const e of (await this.#fs.readDir(`${dir}/aliases`)) ?? []) {
+      aliases[e.name] = decoder.decode((await this.#fs.readFile(`${dir}/aliases/${e.name}`))!);
+    }
+    await this.#writeYaml(`${dir}/meta.yaml`, {
+      aliases,
+      creation_timestamp: created,
+      deployment_job_id: null,
+      deployment_job_state: null,
+      description: null,
+      last_updated_timestamp: updated,
+      name,
+      workspace: "default",
+    });
+  }
+
+  async createRegisteredModel(name: string): Promise<void> {
+    await this.#init();
+    const dir = this.#modelDir(name);
+    if (await this.#fs.readFile(`${dir}/meta.yaml`) !== null) return;
+    const now = this.#clock();
+    await this.#writeModelMeta(name, now, now);
+  }
+
+  async createModelVersion(
+    name: string,
+    source: string,
+    runId: string,
+  ): Promise<MlflowModelVersion> {
+    await this.createRegisteredModel(name);
+    const dir = this.#modelDir(name);
+    let version = 1;
+    for (const e of (await this.#fs.readDir(dir)) ?? []) {
+      const m = /^version-(\d+)$/.exec(e.name);
+      if (m) version = Math.max(version, Number(m[1]) + 1);
+    }
+    const now = this.#clock();
+    await this.#writeYaml(`${dir}/version-${version}/meta.yaml`, {
+      creation_timestamp: now,
+      current_stage: "None",
+      deployment_job_state: null,
+      description: null,
+      last_updated_timestamp: now,
+      model_id: null,
+      name,
+      run_id: runId,
+      run_link: null,
+      source,
+      status: "READY",
+      status_message: null,
+      storage_location: source,
+      user_id: null,
+      version,
+      workspace: "default",
+    });
+    await this.#touchModel(name, now);
+    return { name, version: String(version), source, runId };
+  }
+
+  async #touchModel(name: string, now: number): Promise<void> {
+    const meta = await this.#readYaml(`${this.#modelDir(name)}/meta.yaml`);
+    await this.#writeModelMeta(name, Number(meta?.creation_timestamp ?? now), now);
+  }
+
+  async setRegisteredModelAlias(name: string, alias: string, version: string): Promise<void> {
+    const dir = this.#modelDir(name);
+    validateMlflowKey("alias", alias);
+    if (await this.#fs.readFile(`${dir}/version-${version}/meta.yaml`) === null) {
+      throw new RangeError(
+        `Cannot set alias "${alias}" of model "${name}": version ${version} does not exist in ${dir}`,
+      );
+    }
+    await this.#fs.writeFile(`${dir}/aliases/${alias}`, encoder.encode(version));
+    await this.#touchModel(name, this.#clock());
+  }
+
+  async getModelVersionByAlias(name: string, alias: string): Promise<MlflowModelVersion | null> {
+    await this.#init();
+    const dir = this.#modelDir(name);
+    const v = await this.#fs.readFile(`${dir}/aliases/${alias}`);
+    if (v === null) return null;
+    const version = decoder.decode(v).trim();
+    const meta = await this.#readYaml(`${dir}/version-${version}/meta.yaml`);
+    if (meta === null) return null;
+    return { name, version, source: String(meta.source ?? ""), runId: String(meta.run_id ?? "") };
+  }
+}

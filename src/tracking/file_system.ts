@@ -1,0 +1,28 @@
+/**
+ * The file-system operations `FileStore` and the spool need, injected so that the core
+ * stays free of `Deno.*` (see `file_system_deno.ts` for the Deno adapter).
+ *
+ * @module
+ */
+
+/** One directory entry. */
+export interface FsEntry {
+  name: string;
+  isDirectory: boolean;
+  /** Size in bytes for files, null for directories. */
+  size: number | null;
+}
+
+/** Minimal asynchronous file system with absolute, `/`-separated paths. */
+export interface FileSystemAdapter {
+  /** The file's bytes, or null when it does not exist. */
+  readFile(path: string): Promise<Uint8Array | null>;
+  /** Writes (or appends to) a file, creating parent directories. */
+  writeFile(path: string, bytes: Uint8Array, options?: { append?: boolean }): Promise<void>;
+  /** Creates a directory and its parents; no error when it exists. */
+  mkdir(path: string): Promise<void>;
+  /** Entries of a directory, or null when it does not exist. */
+  readDir(path: string): Promise<FsEntry[] | null>;
+  /** Removes a file or directory tree; no error when missing. */
+  remove(path: string): Promise<void>;
+}

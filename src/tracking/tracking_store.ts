@@ -1,0 +1,163 @@
+/**
+ * What the toolkit needs from MLflow, for both the local file store (`./mlruns`) and a
+ * tracking server. `FileStore` and `RestStore` implement it the same way.
+ *
+ * @module
+ */
+
+/** MLflow run status names. */
+export type MlflowRunStatus = "RUNNING" | "SCHEDULED" | "FINISHED" | "FAILED" | "KILLED";
+
+/** MLflow's integer codes for run status, as stored in `meta.yaml`. */
+export const MLFLOW_RUN_STATUS_CODES: Readonly<Record<MlflowRunStatus, number>> = Object.freeze({
+  RUNNING: 1,
+  SCHEDULED: 2,
+  FINISHED: 3,
+  FAILED: 4,
+  KILLED: 5,
+});
+
+/** An experiment. */
+export interface MlflowExperiment {
+  experimentId: string;
+  name: string;
+  artifactLocation: string;
+  lifecycleStage: string;
+}
+
+/** A run's info block. */
+export interface MlflowRunInfo {
+  runId: string;
+  experimentId: string;
+  runName: string;
+  userId: string;
+  status: MlflowRunStatus;
+  startTime: number;
+  endTime: number | null;
+  artifactUri: string;
+  lifecycleStage: string;
+}
+
+/** A run with its params, tags and the latest value of each metric. */
+export interface MlflowRun {
+  info: MlflowRunInfo;
+  params: Record<string, string>;
+  tags: Record<string, string>;
+  /** Latest value of each metric (highest step, then latest timestamp). */
+  metrics: Record<string, number>;
+}
+
+/** One logged metric value. */
+export interface MlflowMetric {
+  key: string;
+  value: number;
+  /** Milliseconds since the epoch. */
+  timestamp: number;
+  step: number;
+}
+
+/** One log-batch call's content. */
+export interface MlflowBatch {
+  metrics?: readonly MlflowMetric[];
+  params?: Readonly<Record<string, string>>;
+  tags?: Readonly<Record<string, string>>;
+}
+
+/** An artifact entry; `path` is relative to the run's artifact root. */
+export interface MlflowArtifact {
+  path: string;
+  isDir: boolean;
+  fileSize: number | null;
+}
+
+/** A registered model version. */
+export interface MlflowModelVersion {
+  name: string;
+  version: string;
+  source: string;
+  runId: string;
+}
+
+/** What to create a run with. */
+export interface CreateRunOptions {
+  experimentId: string;
+  runName: string;
+  userId: string;
+  /** Milliseconds since the epoch. */
+  startTime: number;
+  tags?: Readonly<Record<string, string>>;
+}
+
+/** MLflow tracking and registry operations, on `./mlruns` or a server. */
+export interface TrackingStore {
+  /** Human-readable location: the mlruns path or the server URI (never credentials). */
+  readonly location: string;
+  /** The experiment with that name (active or deleted), or null. */
+  getExperimentByName(name: string): Promise<MlflowExperiment | null>;
+  /** Creates an experiment; returns its id. */
+  createExperiment(name: string): Promise<string>;
+  /** Creates a run in state RUNNING. */
+  createRun(options: CreateRunOptions): Promise<MlflowRunInfo>;
+  /** Sets a run's status and (when given) end time. */
+  updateRun(runId: string, update: { status: MlflowRunStatus; endTime?: number }): Promise<void>;
+  /** One run; throws RangeError (file) or MlflowRequestError 404 (REST) when missing. */
+  getRun(runId: string): Promise<MlflowRun>;
+  /** Every active run of the experiments, newest first. */
+  searchRuns(experimentIds: readonly string[]): Promise<MlflowRun[]>;
+  /** Logs metrics, params and tags. */
+  logBatch(runId: string, batch: MlflowBatch): Promise<void>;
+  /** Every value of a metric, in logging order. */
+  getMetricHistory(runId: string, key: string): Promise<MlflowMetric[]>;
+  /** Uploads (or overwrites) one artifact file at a `/`-separated relative path. */
+  uploadArtifact(runId: string, path: string, bytes: Uint8Array): Promise<void>;
+  /** Direct children of an artifact folder ("" = root). */
+  listArtifacts(runId: string, path?: string): Promise<MlflowArtifact[]>;
+  /** An artifact file's bytes. */
+  downloadArtifact(runId: string, path: string): Promise<Uint8Array>;
+  /** Creates a registered model unless it exists. */
+  createRegisteredModel(name: string): Promise<void>;
+  /** Creates a model version from an artifact source of a run. */
+  createModelVersion(name: string, source: string, runId: string): Promise<MlflowModelVersion>;
+  /** Points an alias at a version. */
+  setRegisteredModelAlias(name: string, alias: string, version: string): Promise<void>;
+  /** The version an alias points to, or null when the model or alias does not exist. */
+  getModelVersionByAlias(name: string, alias: string): Promise<MlflowModelVersion | null>;
+}
+
+/** Returns the id of the active experiment with that name, creating it when missing. */
+export async function getOrCreateExperiment(store: TrackingStore, name: string): Promise<string> {
+  const found = await store.getExperimentByName(name);
+  if (found !== null) {
+    if (found.lifecycleStage !== "active") {
+      throw new RangeError(
+        `Cannot use experiment "${name}" in ${store.location}: it is ${found.lifecycleStage}; ` +
+          `restore it (mlflow experiments restore --experiment-id ${found.experimentId}) ` +
+          `or pick another --mlflow-experiment`,
+      );
+    }
+    return found.experimentId;
+  }
+  try {
+    return await store.createExperiment(name);
+  } catch (error) {
+    // Another process may have created it meanwhile (RESOURCE_ALREADY_EXISTS): read it again.
+    const again = await store.getExperimentByName(name);
+    if (again !== null) return again.experimentId;
+    throw error;
+  }
+}
+
+const KEY_PATTERN = /^[/\w.\- :]*$/;
+
+/** Checks a param/metric/tag key against MLflow's rules; throws TypeError when invalid. */
+export function validateMlflowKey(kind: string, key: string): void {
+  if (
+    key.length === 0 || key.length > 250 || !KEY_PATTERN.test(key) || key.startsWith("/") ||
+    key.split("/").some((part) => part === ".." || part === "." || part === "")
+  ) {
+    throw new TypeError(
+      `Cannot log ${kind} "${key}": keys must match ${KEY_PATTERN.source}, be 1-250 ` +
+        `characters, not start with "/" and not contain empty, "." or ".." segments`,
+    );
+  }
+}

@@ -44,14 +44,20 @@ export interface BrowserSession {
   close(): Promise<void>;
 }
 
-/** Launches headless chromium with a fresh `--user-data-dir` under `dir`. */
-export async function openBrowser(dir: string): Promise<BrowserSession> {
+/**
+ * Launches headless chromium with a fresh `--user-data-dir` under `dir`; `webgpu: false`
+ * leaves out `--enable-unsafe-webgpu` (no adapter: the page must offer wasm).
+ */
+export async function openBrowser(
+  dir: string,
+  options: { webgpu?: boolean } = {},
+): Promise<BrowserSession> {
   const profile = `${dir}/profile`;
   await Deno.mkdir(profile, { recursive: true });
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM_PATH,
     headless: true,
-    args: [...CHROMIUM_ARGS],
+    args: CHROMIUM_ARGS.filter((a) => options.webgpu !== false || a !== "--enable-unsafe-webgpu"),
     acceptDownloads: true,
     viewport: { width: 1200, height: 1400 },
   });

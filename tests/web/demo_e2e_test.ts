@@ -35,6 +35,7 @@ interface PageState {
   trainMillis: number | null;
 }
 
+const ROOT = new URL("../../", import.meta.url).pathname;
 const ignore = await skipUnlessChromium();
 
 Deno.test({
@@ -191,6 +192,55 @@ Deno.test({
           }
           console.log(`max |p_deno - p_page| = ${worst.toExponential(2)}`);
           assert.ok(worst < 1e-4, `probabilities differ by up to ${worst}`);
+
+          // And `deno task evaluate` reads the unzipped folder as it is.
+          const root = `${dir}/unzipped`;
+          for (const [name, bytes] of Object.entries(files)) {
+            const folder = name.split("/").slice(0, -1).join("/");
+            await Deno.mkdir(`${root}/${folder}`, { recursive: true });
+            await Deno.writeFile(`${root}/${name}`, bytes);
+          }
+          const evaluated = await new Deno.Command(Deno.execPath(), {
+            args: [
+              "run",
+              "-A",
+              `${ROOT}/cli/evaluate.ts`,
+              "--checkpoint",
+              `${root}/${state.resultsFrom!.kind}`,
+              "--npz",
+              `${root}/data/val_sequences.npz`,
+              "--feature-stats",
+              `${root}/feature_stats.json`,
+              "--output-dir",
+              `${root}/evaluation`,
+              "--device",
+              "cpu",
+            ],
+            stdout: "piped",
+            stderr: "piped",
+          }).output();
+          const dec = new TextDecoder();
+          assert.equal(
+            evaluated.code,
+            0,
+            `deno task evaluate failed:\n${dec.decode(evaluated.stdout)}${
+              dec.decode(evaluated.stderr)
+            }`,
+          );
+          const csv = (await Deno.readTextFile(`${root}/evaluation/predictions.csv`)).trim()
+            .split("\n");
+          const header = csv[0].split(",");
+          assert.equal(csv.length - 1, pageProbabilities.length);
+          let worstCli = 0;
+          csv.slice(1).forEach((line, i) => {
+            const cells = line.split(",");
+            for (let c = 0; c < 5; c++) {
+              const p = Number(cells[header.indexOf(`p${c}`)]);
+              worstCli = Math.max(worstCli, Math.abs(p - pageProbabilities[i][c]));
+            }
+          });
+          console.log(`deno task evaluate: max |p_cli - p_page| = ${worstCli.toExponential(2)}`);
+          assert.ok(worstCli < 1e-4, `evaluate's probabilities differ by up to ${worstCli}`);
         },
       );
 
@@ -217,6 +267,36 @@ Deno.test({
           assert.equal(Number(row[header.indexOf("train_loss")]), state.epochs[1].train_loss);
         },
       );
+      await t.step("Stop ends a long run early while the page stays responsive", async () => {
+        await page.fill("[name=epochs]", "60");
+        await page.click("#train");
+        await page.waitForFunction(() =>
+          (globalThis as unknown as { componentXDemo: { epochs: unknown[]; status: string } })
+            .componentXDemo.status === "training"
+        );
+        // While it trains, the main thread must answer quickly (the loop yields to the UI).
+        let slowest = 0;
+        for (let i = 0; i < 5; i++) {
+          const started = performance.now();
+          await page.evaluate(() => document.getElementById("progress")?.getAttribute("value"));
+          slowest = Math.max(slowest, performance.now() - started);
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        console.log(`slowest page round trip while training: ${slowest.toFixed(0)} ms`);
+        assert.ok(slowest < 3000, `the page froze for ${slowest} ms`);
+        await page.click("#stop");
+        await page.waitForFunction(
+          () =>
+            (globalThis as unknown as { componentXDemo: { status: string } }).componentXDemo
+              .status !== "training",
+          null,
+          { timeout: 120_000 },
+        );
+        const state = await readState();
+        assert.equal(state.status, "stopped", `status ${state.status}, error ${state.error}`);
+        assert.ok(state.epochs.length < 60, `ran ${state.epochs.length} epochs`);
+        assert.match((await page.textContent("#status")) ?? "", /^Stopped: /);
+      });
       passed = true;
     } finally {
       if (!passed && browser) {
@@ -228,6 +308,62 @@ Deno.test({
           .catch(() => {});
       }
       await browser?.close();
+      await server.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "demo page without a WebGPU adapter says so, offers wasm, and trains on it",
+  ignore,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "demo-e2e-nogpu-" });
+    const server = await startDemoServer({ port: 0 });
+    const browser = await openBrowser(dir, { webgpu: false });
+    let passed = false;
+    try {
+      const page = browser.page;
+      await page.goto(server.url);
+      await page.waitForSelector("#webgpu-missing:not([hidden])");
+      assert.match(
+        (await page.textContent("#webgpu-missing")) ?? "",
+        /no WebGPU adapter.*wasm backend/,
+      );
+      assert.equal(await page.inputValue("[name=device]"), "wasm");
+      await page.fill("#sample-train-rows", "48");
+      await page.fill("#sample-val-rows", "24");
+      await page.fill("#sample-steps", "8");
+      await page.click("#generate-sample");
+      await page.waitForSelector("#summary-table");
+      for (const [name, value] of Object.entries({ ...PARAMS, epochs: "1" })) {
+        await page.fill(`[name=${name}]`, value);
+      }
+      await page.click("#train");
+      await page.waitForFunction(
+        () => {
+          const s = (globalThis as unknown as { componentXDemo: { status: string } })
+            .componentXDemo.status;
+          return s === "done" || s === "error";
+        },
+        null,
+        { timeout: 120_000, polling: 500 },
+      );
+      const state = await page.evaluate(() =>
+        (globalThis as unknown as { componentXDemo: unknown }).componentXDemo
+      ) as PageState;
+      assert.equal(state.error, null, `page error: ${state.error}`);
+      assert.equal(state.runtime?.backend, "wasm");
+      assert.equal(state.runtime?.adapter, null);
+      assert.equal(state.epochs.length, 1);
+      assert.ok(Number.isFinite(state.epochs[0].train_loss));
+      passed = true;
+    } finally {
+      if (!passed) {
+        console.error(`--- page console ---\n${browser.console.join("\n")}\n--- end ---`);
+      }
+      await browser.close();
       await server.close();
     }
   },

@@ -1,0 +1,273 @@
+/**
+ * `RunLogger`: subscribes to the training loop through `TrainHooks` and logs to a
+ * `TrackingStore` without ever blocking a step: hooks only enqueue, a background drain
+ * sends batches, and what cannot be sent is spooled and re-sent when the server answers.
+ *
+ * @module
+ */
+import type { EpochMetrics, RunStatus, TrainHooks } from "../train/hooks.ts";
+import { memorySpool, replaySpool, type SpoolRecord, type SpoolSink } from "./spool.ts";
+import type { MlflowMetric, TrackingStore } from "./tracking_store.ts";
+
+/** Options of `RunLogger`. */
+export interface RunLoggerOptions {
+  store: TrackingStore;
+  runId: string;
+  /** Where unsent records wait (memory by default; `denoSpool()` on disk). */
+  spool?: SpoolSink;
+  /** Milliseconds since the epoch (default Date.now). */
+  clock?: () => number;
+  /** Waits (default setTimeout); used between the end-of-run tries. */
+  sleep?: (ms: number) => Promise<void>;
+  /** Files uploaded when the run ends (metrics.csv, feature_stats.json, ...). */
+  finalArtifacts?: (logger: RunLogger) => Promise<Record<string, Uint8Array>>;
+  /** How long `onEnd` keeps retrying a down server before leaving the spool (default 60 s). */
+  endTimeoutMs?: number;
+  /** Called with one line when sending fails or data is left in the spool. */
+  onWarning?: (message: string) => void;
+}
+
+/** What the run's end achieved. */
+export interface RunLoggerSummary {
+  /** Records sent to the store over the run. */
+  sent: number;
+  /** Records left in the spool (0 when everything reached the store). */
+  spooled: number;
+  /** Times a send failed and records went to the spool. */
+  failures: number;
+  /** Total time the hooks themselves took (enqueueing), in ms. */
+  hookMs: number;
+}
+
+const STATUS: Record<RunStatus, "FINISHED" | "FAILED" | "KILLED"> = {
+  FINISHED: "FINISHED",
+  FAILED: "FAILED",
+  KILLED: "KILLED",
+};
+
+/** The `metrics.csv` columns, in order. */
+export const EPOCH_METRIC_COLUMNS: readonly (keyof EpochMetrics)[] = Object.freeze([
+  "epoch",
+  "train_loss",
+  "train_acc",
+  "val_loss",
+  "val_acc",
+  "val_macro_f1",
+  "lr",
+  "val_cost",
+  "epoch_seconds",
+]);
+
+/**
+ * Logs one run. Use `logger.hooks` as the training loop's hooks.
+ *
+ * @example
+ * ```ts ignore
+ * const logger = new RunLogger({ store, runId: run.runId });
+ * await train(config, { hooks: logger.hooks });
+ * ```
+ */
+export class RunLogger {
+  /** Hooks for the training loop. */
+  readonly hooks: TrainHooks;
+  readonly runId: string;
+  readonly #store: TrackingStore;
+  readonly #spool: SpoolSink;
+  readonly #clock: () => number;
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #options: RunLoggerOptions;
+  #pending: SpoolRecord[] = [];
+  #drain: Promise<void> | null = null;
+  #offline = false;
+  #spooled = 0;
+  readonly #summary: RunLoggerSummary = { sent: 0, spooled: 0, failures: 0, hookMs: 0 };
+  readonly #rows: EpochMetrics[] = [];
+  #ended = false;
+
+  /** A logger for an existing run. */
+  constructor(options: RunLoggerOptions) {
+    this.#options = options;
+    this.#store = options.store;
+    this.runId = options.runId;
+    this.#spool = options.spool ?? memorySpool();
+    this.#clock = options.clock ?? Date.now;
+    this.#sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.hooks = {
+      onEpochEnd: (metrics) => this.#timed(() => this.logEpoch(metrics)),
+      onCheckpoint: (checkpoint) =>
+        this.#timed(() => {
+          for (const [name, bytes] of Object.entries(checkpoint.files)) {
+            this.logArtifact(`checkpoints/${checkpoint.kind}/${name}`, bytes);
+          }
+        }),
+      onEnd: async (result) => {
+        await this.end(STATUS[result.status] ?? "FAILED");
+      },
+    };
+  }
+
+  #timed(fn: () => void): void {
+    const t0 = performance.now();
+    fn();
+    this.#summary.hookMs += performance.now() - t0;
+  }
+
+  /** Queues one epoch's metrics (step = epoch) and starts a background send. */
+  logEpoch(metrics: EpochMetrics): void {
+    this.#rows.push({ ...metrics });
+    const timestamp = this.#clock();
+    const list: MlflowMetric[] = [];
+    for (const key of EPOCH_METRIC_COLUMNS) {
+      if (key === "epoch") continue;
+      const value = metrics[key];
+      if (typeof value === "number") list.push({ key, value, timestamp, step: metrics.epoch });
+    }
+    this.#enqueue({ kind: "batch", batch: { metrics: list } });
+  }
+
+  /** Queues any metrics at one step. */
+  logMetrics(values: Readonly<Record<string, number>>, step: number): void {
+    const timestamp = this.#clock();
+    this.#enqueue({
+      kind: "batch",
+      batch: {
+        metrics: Object.entries(values).map(([key, value]) => ({ key, value, timestamp, step })),
+      },
+    });
+  }
+
+  /** Queues an artifact upload; a queued upload of the same path is replaced. */
+  logArtifact(path: string, bytes: Uint8Array): void {
+    this.#pending = this.#pending.filter((r) => !(r.kind === "artifact" && r.path === path));
+    this.#enqueue({ kind: "artifact", path, bytes });
+  }
+
+  /** The epochs logged so far as `metrics.csv` text. */
+  metricsCsv(): string {
+    const lines = [EPOCH_METRIC_COLUMNS.join(",")];
+    for (const row of this.#rows) {
+      lines.push(EPOCH_METRIC_COLUMNS.map((k) => String(row[k])).join(","));
+    }
+    return lines.join("\n") + "\n";
+  }
+
+  #enqueue(record: SpoolRecord): void {
+    if (this.#ended) {
+      throw new Error(`Cannot log to run ${this.runId}: the run has ended`);
+    }
+    this.#pending.push(record);
+    this.#kick();
+  }
+
+  #kick(): void {
+    if (this.#drain !== null) return;
+    this.#drain = this.#drainLoop().finally(() => {
+      this.#drain = null;
+      // Records that arrived while the last send was failing wait for the next kick.
+      if (this.#pending.length > 0 && !this.#offline) this.#kick();
+    });
+  }
+
+  async #drainLoop(): Promise<void> {
+    while (this.#pending.length > 0 || this.#spooled > 0) {
+      const batch = this.#pending;
+      this.#pending = [];
+      if (this.#offline || this.#spooled > 0) {
+        // Keep order: everything new goes behind what is already spooled, then replay.
+        if (batch.length > 0) {
+          await this.#spool.append(batch);
+          this.#spooled += batch.length;
+        }
+        try {
+          const before = this.#spooled;
+          const sent = await replaySpool(this.#store, this.runId, this.#spool);
+          this.#summary.sent += sent;
+          this.#spooled = 0;
+          this.#offline = false;
+          if (sent > 0 || before > 0) {
+            this.#options.onWarning?.(`MLflow: server back, sent ${before} spooled records`);
+          }
+        } catch (error) {
+          this.#spooled = (await this.#spool.load()).length;
+          this.#offline = true;
+          this.#summary.failures++;
+          this.#options.onWarning?.(
+            `MLflow: still unreachable, ${this.#spooled} records spooled (${
+              (error as Error).message
+            })`,
+          );
+          return;
+        }
+        continue;
+      }
+      try {
+        await replaySpool(this.#store, this.runId, {
+          load: () => Promise.resolve(batch),
+          append: () => Promise.resolve(),
+          replace: async (rest) => {
+            if (rest.length > 0) {
+              await this.#spool.append(rest);
+              this.#spooled += rest.length;
+            }
+          },
+        });
+        this.#summary.sent += batch.length;
+      } catch (error) {
+        this.#offline = true;
+        this.#summary.failures++;
+        this.#options.onWarning?.(
+          `MLflow: cannot send (${(error as Error).message}); ${this.#spooled} records spooled, ` +
+            `retrying on the next epoch`,
+        );
+        return;
+      }
+    }
+  }
+
+  /** Waits for the background send; returns true when nothing is pending or spooled. */
+  async flush(): Promise<boolean> {
+    while (this.#drain !== null) await this.#drain;
+    if (this.#pending.length > 0 || this.#spooled > 0) {
+      this.#offline = false; // one more try, now
+      this.#kick();
+      while (this.#drain !== null) await this.#drain;
+    }
+    return this.#pending.length === 0 && this.#spooled === 0;
+  }
+
+  /**
+   * Ends the run: queues the final artifacts and the status with the end time, then waits
+   * for everything to be sent, retrying a down server until `endTimeoutMs`.
+   */
+  async end(status: "FINISHED" | "FAILED" | "KILLED"): Promise<RunLoggerSummary> {
+    if (this.#ended) return this.summary();
+    try {
+      const files = await this.#options.finalArtifacts?.(this) ?? {};
+      for (const [path, bytes] of Object.entries(files)) this.logArtifact(path, bytes);
+    } catch (error) {
+      this.#options.onWarning?.(
+        `MLflow: cannot collect final artifacts: ${(error as Error).message}`,
+      );
+    }
+    this.#enqueue({ kind: "update", status, endTime: this.#clock() });
+    this.#ended = true;
+    const deadline = this.#clock() + (this.#options.endTimeoutMs ?? 60_000);
+    let wait = 500;
+    while (!(await this.flush()) && this.#clock() < deadline) {
+      await this.#sleep(Math.min(wait, Math.max(0, deadline - this.#clock())));
+      wait = Math.min(wait * 2, 10_000);
+    }
+    if (this.#spooled > 0) {
+      this.#options.onWarning?.(
+        `MLflow: ${this.#spooled} records of run ${this.runId} are left in the spool; ` +
+          `upload them later with deno task mlflow-sync --spool <dir>`,
+      );
+    }
+    return this.summary();
+  }
+
+  /** Counters so far. */
+  summary(): RunLoggerSummary {
+    return { ...this.#summary, spooled: this.#spooled + this.#pending.length };
+  }
+}

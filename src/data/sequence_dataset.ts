@@ -38,6 +38,8 @@ export interface SequenceDatasetOptions {
   readonly numClasses?: number;
   /** The file, for error messages (e.g. `--train-npz data/train.npz`). */
   readonly source?: string;
+  /** Every member of the file, for error messages, when `arrays` holds only some. */
+  readonly members?: readonly string[];
 }
 
 function toInts(a: NpyArray, what: string, source: string): Int32Array {
@@ -95,7 +97,7 @@ export function createSequenceDataset(
   const lengthsKey = options.lengthsKey ?? "seq_lengths";
   const source = options.source ?? "the npz file";
   const numClasses = options.numClasses ?? NUM_CLASSES;
-  const present = Object.keys(arrays).join(", ") || "(none)";
+  const present = (options.members ?? Object.keys(arrays)).join(", ") || "(none)";
   const missing = (key: string, flag: string): never => {
     throw new RangeError(
       `Cannot load sequences from ${source}: no member "${key}" (members: ${present}); ` +

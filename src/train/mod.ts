@@ -8,3 +8,4 @@ export * from "./clip_by_global_norm.ts";
 export * from "./evaluate.ts";
 export * from "./checkpoint.ts";
 export * from "./train.ts";
+export * from "./combine_hooks.ts";

@@ -1,0 +1,268 @@
+/**
+ * `deno task train` flags -> one frozen `TrainConfig`. Flag parsing only; no I/O.
+ *
+ * @module
+ */
+import { parseArgs } from "#args";
+import { DEVICE_CHOICES, parseDevice } from "../src/runtime/backend.ts";
+import { DEFAULT_TRAIN_CONFIG as D, type TrainConfig } from "../src/train/config.ts";
+
+/** `--help` of `deno task train`. */
+export const TRAIN_HELP = `deno task train [flags]
+
+Trains the Component X LSTM classifier on TensorFlow.js (WebGPU or wasm), with the same
+flags and defaults as the existing PyTorch pipeline.
+
+Data
+  --train-npz FILE           training sequences (default ${D.trainNpz})
+  --val-npz FILE             validation sequences (default ${D.valNpz})
+  --feature-stats FILE       feature_stats.json applied at load (default ${D.featureStats})
+  --x-key KEY                npz member holding the windows (default ${D.xKey})
+  --y-key KEY                npz member holding the labels (default ${D.yKey})
+  --lengths-key KEY          npz member with valid lengths (default ${D.lengthsKey});
+                             a "mask" (N, T) member is used when it is absent
+Model
+  --hidden-size N            LSTM hidden size (default ${D.hiddenSize})
+  --num-layers N             stacked LSTM layers (default ${D.numLayers})
+  --bidirectional            bidirectional LSTM (default off)
+  --dropout P                dropout between LSTM layers and in the head, 0 <= P < 1 (default ${D.dropout})
+  --pooling last|mean        pooling over valid steps (default ${D.pooling})
+  --lstm-impl fused|layers   LSTM implementation (default ${D.lstmImpl})
+Optimisation
+  --batch-size N             rows per step (default ${D.batchSize})
+  --epochs N                 epochs (default ${D.epochs})
+  --lr X                     AdamW learning rate (default ${D.lr})
+  --weight-decay X           AdamW decoupled weight decay (default ${D.weightDecay})
+  --step-lr-step-size N      StepLR: decay every N epochs (default ${D.stepLrStepSize})
+  --step-lr-gamma X          StepLR: multiply the LR by X (default ${D.stepLrGamma})
+  --weighted-loss            class-weighted cross-entropy, w_c = sqrt(N / (K n_c)) rescaled to sum K
+  --weighted-sampler         sample rows with probability 1/n_c of their class
+  --focal-loss               focal loss, gamma 2
+  --grad-clip X              clip gradients to global L2 norm X; 0 = off (default ${D.gradClip})
+  --seed N                   seed of weights, shuffling and dropout (default ${D.seed})
+  --patience N               stop after N epochs without a val macro-F1 gain; 0 = off (default ${D.patience})
+Run
+  --device NAME              ${DEVICE_CHOICES.join(", ")}: cuda/gpu/webgpu = WebGPU backend,
+                             cpu = wasm backend; unset = WebGPU on a hardware adapter, else wasm
+  --output-dir DIR           metrics.csv, feature_stats.json, checkpoints last/ and best/ (default ${D.outputDir})
+  --resume-from DIR          continue from a checkpoint folder (e.g. artifacts/last)
+  --log-interval N           progress and loss read-back every N steps (default ${D.logInterval})
+  --data-version TEXT        data version tag, for run naming (default none)
+  --model-tag TEXT           model tag, for run naming (default none)
+Tracking
+  --mlflow                   log the run to MLflow
+  --mlflow-tracking-uri URI  http(s):// server, file: URI or local folder (default $MLFLOW_TRACKING_URI or ./mlruns)
+  --mlflow-experiment NAME   experiment name (default ${D.mlflowExperiment})
+  --mlflow-run-name NAME     run name (default generated)
+  -h, --help                 print this help
+
+Outputs under --output-dir: metrics.csv (epoch,train_loss,train_acc,val_loss,val_acc,
+val_macro_f1,lr,val_cost,epoch_seconds), feature_stats.json, last/ and best/ (state.json,
+weights.safetensors, optimizer.safetensors, model.safetensors with PyTorch names).
+Ctrl-C finishes the current step, writes last/ and exits with status 130.
+`;
+
+const STRING_FLAGS = [
+  "train-npz",
+  "val-npz",
+  "feature-stats",
+  "output-dir",
+  "batch-size",
+  "epochs",
+  "hidden-size",
+  "num-layers",
+  "dropout",
+  "pooling",
+  "lr",
+  "weight-decay",
+  "step-lr-step-size",
+  "step-lr-gamma",
+  "grad-clip",
+  "device",
+  "resume-from",
+  "log-interval",
+  "mlflow-tracking-uri",
+  "mlflow-experiment",
+  "mlflow-run-name",
+  "seed",
+  "patience",
+  "x-key",
+  "y-key",
+  "lengths-key",
+  "data-version",
+  "model-tag",
+  "lstm-impl",
+] as const;
+const BOOLEAN_FLAGS = [
+  "bidirectional",
+  "weighted-loss",
+  "weighted-sampler",
+  "focal-loss",
+  "mlflow",
+] as const;
+
+/** Every flag `deno task train` accepts. */
+export const TRAIN_FLAGS: readonly string[] = Object.freeze(
+  [...STRING_FLAGS, ...BOOLEAN_FLAGS, "help"].map((f) => `--${f}`),
+);
+
+type Options = Record<string, { type: "string" | "boolean"; short?: string }>;
+
+/** Result of {@link parseTrainArgs}. */
+export interface ParsedTrainArgs {
+  readonly help: boolean;
+  readonly config: TrainConfig;
+}
+
+function intFlag(flag: string, raw: string | undefined, fallback: number, min: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!/^[+-]?\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min) {
+    throw new RangeError(
+      `Cannot use --${flag} ${JSON.stringify(raw)}: expected an integer >= ${min}`,
+    );
+  }
+  return n;
+}
+
+function numFlag(
+  flag: string,
+  raw: string | undefined,
+  fallback: number,
+  ok: (x: number) => boolean,
+  expected: string,
+): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(n) || !ok(n)) {
+    throw new RangeError(`Cannot use --${flag} ${JSON.stringify(raw)}: expected ${expected}`);
+  }
+  return n;
+}
+
+function choiceFlag<T extends string>(
+  flag: string,
+  raw: string | undefined,
+  fallback: T,
+  allowed: readonly T[],
+): T {
+  if (raw === undefined) return fallback;
+  if (!allowed.includes(raw as T)) {
+    throw new RangeError(
+      `Cannot use --${flag} ${JSON.stringify(raw)}: expected one of ${allowed.join(", ")}`,
+    );
+  }
+  return raw as T;
+}
+
+function textFlag(
+  flag: string,
+  raw: string | undefined,
+  fallback: string,
+  allowEmpty = false,
+): string {
+  if (raw === undefined) return fallback;
+  if (!allowEmpty && raw.trim() === "") {
+    throw new RangeError(`Cannot use --${flag} "": expected a non-empty value`);
+  }
+  return raw;
+}
+
+/**
+ * Parses argv into the resolved config. Unknown flags, missing values and bad values throw
+ * an error naming the flag and what is allowed. Files are not checked here (see `cli/train.ts`).
+ */
+export function parseTrainArgs(args: readonly string[]): ParsedTrainArgs {
+  const options: Options = { help: { type: "boolean", short: "h" } };
+  for (const f of STRING_FLAGS) options[f] = { type: "string" };
+  for (const f of BOOLEAN_FLAGS) options[f] = { type: "boolean" };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: [...args], options, strict: true, allowPositionals: false }));
+  } catch (cause) {
+    const msg = (cause as Error).message;
+    const unknown = /Unknown option '([^']+)'/.exec(msg);
+    const detail = unknown ? `unknown flag ${unknown[1]}` : msg.replace(/\. To specify.*$/s, "");
+    throw new TypeError(
+      `Cannot parse the train flags: ${detail}; allowed flags: ${
+        TRAIN_FLAGS.join(", ")
+      } (see --help)`,
+      { cause },
+    );
+  }
+  const s = (k: string) => values[k] as string | undefined;
+  const b = (k: string) => values[k] === true;
+  const device = s("device");
+  if (device !== undefined) parseDevice(device); // throws with the allowed values
+  const uri = s("mlflow-tracking-uri");
+  if (uri !== undefined && /^[a-z][a-z0-9+.-]*:/i.test(uri) && !/^(https?|file):/i.test(uri)) {
+    throw new RangeError(
+      `Cannot use --mlflow-tracking-uri ${JSON.stringify(uri)}: expected an http:// or https:// ` +
+        "server, a file: URI or a local folder",
+    );
+  }
+  const config: TrainConfig = Object.freeze({
+    trainNpz: textFlag("train-npz", s("train-npz"), D.trainNpz),
+    valNpz: textFlag("val-npz", s("val-npz"), D.valNpz),
+    featureStats: textFlag("feature-stats", s("feature-stats"), D.featureStats),
+    outputDir: textFlag("output-dir", s("output-dir"), D.outputDir),
+    hiddenSize: intFlag("hidden-size", s("hidden-size"), D.hiddenSize, 1),
+    numLayers: intFlag("num-layers", s("num-layers"), D.numLayers, 1),
+    bidirectional: b("bidirectional") || D.bidirectional,
+    dropout: numFlag(
+      "dropout",
+      s("dropout"),
+      D.dropout,
+      (x) => x >= 0 && x < 1,
+      "a number in [0, 1)",
+    ),
+    pooling: choiceFlag("pooling", s("pooling"), D.pooling, ["last", "mean"]),
+    batchSize: intFlag("batch-size", s("batch-size"), D.batchSize, 1),
+    epochs: intFlag("epochs", s("epochs"), D.epochs, 1),
+    lr: numFlag("lr", s("lr"), D.lr, (x) => x > 0, "a number > 0"),
+    weightDecay: numFlag(
+      "weight-decay",
+      s("weight-decay"),
+      D.weightDecay,
+      (x) => x >= 0,
+      "a number >= 0",
+    ),
+    stepLrStepSize: intFlag("step-lr-step-size", s("step-lr-step-size"), D.stepLrStepSize, 1),
+    stepLrGamma: numFlag(
+      "step-lr-gamma",
+      s("step-lr-gamma"),
+      D.stepLrGamma,
+      (x) => x > 0,
+      "a number > 0",
+    ),
+    weightedLoss: b("weighted-loss"),
+    weightedSampler: b("weighted-sampler"),
+    focalLoss: b("focal-loss"),
+    gradClip: numFlag(
+      "grad-clip",
+      s("grad-clip"),
+      D.gradClip,
+      (x) => x >= 0,
+      "a number >= 0 (0 = off)",
+    ),
+    device: device ?? D.device,
+    resumeFrom: textFlag("resume-from", s("resume-from"), D.resumeFrom),
+    logInterval: intFlag("log-interval", s("log-interval"), D.logInterval, 1),
+    mlflow: b("mlflow"),
+    mlflowTrackingUri: textFlag("mlflow-tracking-uri", uri, D.mlflowTrackingUri),
+    mlflowExperiment: textFlag("mlflow-experiment", s("mlflow-experiment"), D.mlflowExperiment),
+    mlflowRunName: textFlag("mlflow-run-name", s("mlflow-run-name"), D.mlflowRunName),
+    seed: intFlag("seed", s("seed"), D.seed, 0),
+    patience: intFlag("patience", s("patience"), D.patience, 0),
+    xKey: textFlag("x-key", s("x-key"), D.xKey),
+    yKey: textFlag("y-key", s("y-key"), D.yKey),
+    lengthsKey: textFlag("lengths-key", s("lengths-key"), D.lengthsKey),
+    dataVersion: textFlag("data-version", s("data-version"), D.dataVersion, true),
+    modelTag: textFlag("model-tag", s("model-tag"), D.modelTag, true),
+    lstmImpl: choiceFlag("lstm-impl", s("lstm-impl"), D.lstmImpl, ["fused", "layers"]),
+  });
+  if (config.seed > 0xffffffff) {
+    throw new RangeError(`Cannot use --seed ${config.seed}: expected an integer in 0..4294967295`);
+  }
+  return { help: b("help"), config };
+}

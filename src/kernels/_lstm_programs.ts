@@ -1,0 +1,260 @@
+/**
+ * The two persistent LSTM programs (WGSL). One workgroup per (batch row, direction) walks
+ * every time step of one layer in a single dispatch, keeping the hidden state (forward) or
+ * the gate gradients (backward) in workgroup memory and synchronising with barriers.
+ *
+ * Thread `l` of the 64-thread workgroup owns hidden units `l, l + 64, ...` (`UPT` of them,
+ * a compile-time constant: 1 for hidden <= 64, 2 for <= 128, 4 for <= 256), so only three
+ * shader variants exist per direction of travel.
+ *
+ * Buffers (flat float32, row = b * T + t in natural time; d = direction, 1 = backward):
+ * - forward output: `OUT[B*T, D*H]` (the layer output in the contract layout) followed by
+ *   `SAVE[B*T, D, 5H]` = gates i, f, g, o and the held cell state c, per step;
+ * - backward output: `DZ[B*T, D*4H]` (gate pre-activation gradients, natural layout),
+ *   `DZD[D, B*T, 4H]` (the same per direction) and `HP[D, B*T, H]` (the hidden state
+ *   each step read: h at t-1 forward, h at t+1 backward; zeros at the sequence start).
+ *
+ * @module
+ */
+import type { WebGpuProgramLike } from "./_webgpu_program.ts";
+
+/** Threads per workgroup of both LSTM programs. */
+export const LSTM_WORKGROUP = 64;
+
+/** The largest hidden size the persistent programs handle (workgroup memory bound). */
+export const LSTM_MAX_HIDDEN = 256;
+
+/** Units per thread for `hidden`: 1, 2 or 4. */
+export function unitsPerThread(hidden: number): number {
+  const n = Math.ceil(hidden / LSTM_WORKGROUP);
+  return n <= 1 ? 1 : n <= 2 ? 2 : 4;
+}
+
+const HELPERS = `
+fn lstmSigmoid(x : f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
+fn lstmTanh(x : f32) -> f32 {
+  let e = exp(-2.0 * abs(x));
+  let r = (1.0 - e) / (1.0 + e);
+  return select(r, -r, x < 0.0);
+}
+`;
+
+/** Forward: inputs P (projection [B*T, D*4H], bias included), M [B, T], R0, R1 [H, 4H]. */
+export class LstmForwardProgram implements WebGpuProgramLike {
+  variableNames = ["P", "M", "R0", "R1"];
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout = { x: [0] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [LSTM_WORKGROUP, 1, 1];
+  uniforms = "batch : i32, steps : i32, hidden : i32, dirs : i32,";
+  readonly upt: number;
+
+  constructor(batch: number, steps: number, hidden: number, dirs: number) {
+    this.upt = unitsPerThread(hidden);
+    this.outputShape = [batch * steps * dirs * hidden * 6];
+    this.dispatch = [batch, dirs, 1];
+    this.shaderKey = `lstm_persistent_fwd_${this.upt}`;
+  }
+
+  getUserCode(): string {
+    const upt = this.upt;
+    const loop = (r: string) => `
+      for (var k = 0; k < H; k++) {
+        let hk = hsh[k];
+        let rb = k * G4;
+        for (var u = 0; u < UPT; u++) {
+          let j = lid + u * WG;
+          if (j < H) {
+            acc[u] += hk * vec4<f32>(${r}[rb + j], ${r}[rb + H + j], ${r}[rb + 2 * H + j], ${r}[rb + 3 * H + j]);
+          }
+        }
+      }`;
+    return `
+${HELPERS}
+const UPT = ${upt};
+const WG = ${LSTM_WORKGROUP};
+var<workgroup> hsh : array<f32, ${upt * LSTM_WORKGROUP}>;
+
+// main(index) is tfjs' entry for a flat dispatch layout; the index is unused.
+fn main(index : i32) {
+  let b = i32(workgroupId.x);
+  let d = i32(workgroupId.y);
+  let T = uniforms.steps;
+  let H = uniforms.hidden;
+  let D = uniforms.dirs;
+  let G4 = 4 * H;
+  let lid = i32(localId.x);
+  let saveBase = uniforms.batch * T * D * H;
+  var c : array<f32, UPT>;
+  for (var u = 0; u < UPT; u++) {
+    c[u] = 0.0;
+    hsh[lid + u * WG] = 0.0;
+  }
+  workgroupBarrier();
+  for (var s = 0; s < T; s++) {
+    let t = select(s, T - 1 - s, d == 1);
+    let row = b * T + t;
+    let m = M[row];
+    var acc : array<vec4<f32>, UPT>;
+    for (var u = 0; u < UPT; u++) {
+      let j = lid + u * WG;
+      if (j < H) {
+        let pb = row * D * G4 + d * G4 + j;
+        acc[u] = vec4<f32>(P[pb], P[pb + H], P[pb + 2 * H], P[pb + 3 * H]);
+      } else {
+        acc[u] = vec4<f32>(0.0);
+      }
+    }
+    if (d == 0) {${loop("R0")}
+    } else {${loop("R1")}
+    }
+    workgroupBarrier();
+    for (var u = 0; u < UPT; u++) {
+      let j = lid + u * WG;
+      if (j < H) {
+        let z = acc[u];
+        let gi = lstmSigmoid(z.x);
+        let gf = lstmSigmoid(z.y);
+        let gg = lstmTanh(z.z);
+        let go = lstmSigmoid(z.w);
+        let cNew = gf * c[u] + gi * gg;
+        let hNew = go * lstmTanh(cNew);
+        c[u] = c[u] + m * (cNew - c[u]);
+        let hOld = hsh[j];
+        let h = hOld + m * (hNew - hOld);
+        hsh[j] = h;
+        result[row * D * H + d * H + j] = h;
+        let sb = saveBase + (row * D + d) * 5 * H + j;
+        result[sb] = gi;
+        result[sb + H] = gf;
+        result[sb + 2 * H] = gg;
+        result[sb + 3 * H] = go;
+        result[sb + 4 * H] = c[u];
+      }
+    }
+    workgroupBarrier();
+  }
+}
+`;
+  }
+}
+
+/**
+ * Backward: inputs DY [B, T, D*H] (upstream gradient), F (the forward program's output),
+ * M [B, T], R0, R1 [H, 4H].
+ */
+export class LstmBackwardProgram implements WebGpuProgramLike {
+  variableNames = ["DY", "F", "M", "R0", "R1"];
+  outputShape: number[];
+  shaderKey: string;
+  dispatchLayout = { x: [0] };
+  dispatch: [number, number, number];
+  workgroupSize: [number, number, number] = [LSTM_WORKGROUP, 1, 1];
+  uniforms = "batch : i32, steps : i32, hidden : i32, dirs : i32,";
+  readonly upt: number;
+
+  constructor(batch: number, steps: number, hidden: number, dirs: number) {
+    this.upt = unitsPerThread(hidden);
+    this.outputShape = [batch * steps * dirs * hidden * 9];
+    this.dispatch = [batch, dirs, 1];
+    this.shaderKey = `lstm_persistent_bwd_${this.upt}`;
+  }
+
+  getUserCode(): string {
+    const upt = this.upt;
+    const loop = (r: string) => `
+      for (var u = 0; u < UPT; u++) {
+        let j = lid + u * WG;
+        if (j < H) {
+          var a = 0.0;
+          let rb = j * G4;
+          for (var n = 0; n < G4; n++) {
+            a += dzsh[n] * ${r}[rb + n];
+          }
+          dh[u] = dh[u] + a;
+        }
+      }`;
+    return `
+${HELPERS}
+const UPT = ${upt};
+const WG = ${LSTM_WORKGROUP};
+var<workgroup> dzsh : array<f32, ${4 * upt * LSTM_WORKGROUP}>;
+
+fn main(index : i32) {
+  let b = i32(workgroupId.x);
+  let d = i32(workgroupId.y);
+  let B = uniforms.batch;
+  let T = uniforms.steps;
+  let H = uniforms.hidden;
+  let D = uniforms.dirs;
+  let G4 = 4 * H;
+  let BT = B * T;
+  let lid = i32(localId.x);
+  let saveBase = BT * D * H;
+  let dzdBase = BT * D * G4;
+  let hpBase = 2 * BT * D * G4;
+  var dh : array<f32, UPT>;
+  var dc : array<f32, UPT>;
+  for (var u = 0; u < UPT; u++) {
+    dh[u] = 0.0;
+    dc[u] = 0.0;
+  }
+  for (var s = T - 1; s >= 0; s--) {
+    let t = select(s, T - 1 - s, d == 1);
+    let row = b * T + t;
+    let tp = select(t - 1, t + 1, d == 1);
+    let rowPrev = b * T + tp;
+    let m = M[row];
+    for (var u = 0; u < UPT; u++) {
+      let j = lid + u * WG;
+      if (j < H) {
+        let sb = saveBase + (row * D + d) * 5 * H + j;
+        let gi = F[sb];
+        let gf = F[sb + H];
+        let gg = F[sb + 2 * H];
+        let go = F[sb + 3 * H];
+        let tc = lstmTanh(F[sb + 4 * H]);
+        var cPrev = 0.0;
+        var hPrev = 0.0;
+        if (s > 0) {
+          cPrev = F[saveBase + (rowPrev * D + d) * 5 * H + 4 * H + j];
+          hPrev = F[rowPrev * D * H + d * H + j];
+        }
+        let dhTot = dh[u] + DY[row * D * H + d * H + j];
+        let dhNew = m * dhTot;
+        let dcIn = m * dc[u];
+        let dcNew = dcIn + dhNew * go * (1.0 - tc * tc);
+        let dzi = dcNew * gg * gi * (1.0 - gi);
+        let dzf = dcNew * cPrev * gf * (1.0 - gf);
+        let dzg = dcNew * gi * (1.0 - gg * gg);
+        let dzo = dhNew * tc * go * (1.0 - go);
+        dzsh[j] = dzi;
+        dzsh[H + j] = dzf;
+        dzsh[2 * H + j] = dzg;
+        dzsh[3 * H + j] = dzo;
+        let zb = row * D * G4 + d * G4 + j;
+        result[zb] = dzi;
+        result[zb + H] = dzf;
+        result[zb + 2 * H] = dzg;
+        result[zb + 3 * H] = dzo;
+        let zdb = dzdBase + (d * BT + row) * G4 + j;
+        result[zdb] = dzi;
+        result[zdb + H] = dzf;
+        result[zdb + 2 * H] = dzg;
+        result[zdb + 3 * H] = dzo;
+        result[hpBase + (d * BT + row) * H + j] = hPrev;
+        dh[u] = dhTot - dhNew;
+        dc[u] = dc[u] - dcIn + dcNew * gf;
+      }
+    }
+    workgroupBarrier();
+    if (d == 0) {${loop("R0")}
+    } else {${loop("R1")}
+    }
+    workgroupBarrier();
+  }
+}
+`;
+  }
+}

@@ -1,0 +1,78 @@
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-webgpu";
+import assert from "#assert";
+import { skipUnlessPython } from "../_python.ts";
+import { probeWebGpuAdapter } from "../../src/runtime/mod.ts";
+import { lstmLayerWebGpu, webgpuLstmAvailable } from "../../src/kernels/mod.ts";
+import {
+  assertMatchesReference,
+  type LstmCase,
+  numpyLstmReference,
+  runStack,
+} from "../model/_lstm_reference.ts";
+
+// The software adapter compiles each new shader for seconds: cases stay tiny, and hidden
+// sizes are chosen to hit the 1- and 2-units-per-thread shader variants only.
+const adapter = await probeWebGpuAdapter();
+let ignore = await skipUnlessPython("numpy");
+if (!adapter) {
+  console.warn("\n*** SKIPPING WebGPU LSTM kernel tests: no WebGPU adapter in this runtime ***\n");
+  ignore = true;
+} else {
+  await tf.setBackend("webgpu");
+  await tf.ready();
+  assert.equal(tf.getBackend(), "webgpu");
+}
+
+const CASES: LstmCase[] = [
+  {
+    name: "uni 1 layer hidden 8",
+    batch: 3,
+    steps: 6,
+    inputSize: 5,
+    hidden: 8,
+    layers: 1,
+    bidirectional: false,
+    lengths: [6, 3, 1],
+    seed: 11,
+  },
+  {
+    name: "bi 3 layers hidden 5",
+    batch: 3,
+    steps: 5,
+    inputSize: 4,
+    hidden: 5,
+    layers: 3,
+    bidirectional: true,
+    lengths: [5, 2, 4],
+    seed: 12,
+  },
+  {
+    name: "bi 2 layers hidden 70 (two units per thread)",
+    batch: 2,
+    steps: 4,
+    inputSize: 7,
+    hidden: 70,
+    layers: 2,
+    bidirectional: true,
+    lengths: [4, 2],
+    seed: 13,
+  },
+];
+
+Deno.test({
+  name:
+    "lstmLayerWebGpu() matches the numpy forward and BPTT within 1e-4 (uni/bi, 1-3 layers, padding)",
+  ignore,
+  async fn(t) {
+    assert.equal(webgpuLstmAvailable(), true);
+    for (const c of CASES) {
+      await t.step(c.name, async () => {
+        const ref = await numpyLstmReference(c);
+        const got = await runStack(c, ref, lstmLayerWebGpu);
+        const report = assertMatchesReference(got, ref, 1e-4);
+        console.log(`  ${adapter?.description} ${c.name}: ${report}`);
+      });
+    }
+  },
+});

@@ -171,6 +171,23 @@ export class FileStore implements TrackingStore {
     return null;
   }
 
+  async getExperiment(experimentId: string): Promise<MlflowExperiment | null> {
+    await this.#init();
+    if (!/^[\w-]+$/.test(experimentId)) return null;
+    return await this.#experiment(experimentId);
+  }
+
+  /** Every active experiment of this folder. */
+  async listExperiments(): Promise<MlflowExperiment[]> {
+    await this.#init();
+    const out: MlflowExperiment[] = [];
+    for (const id of await this.#experimentIds()) {
+      const exp = await this.#experiment(id);
+      if (exp !== null && exp.lifecycleStage === "active") out.push(exp);
+    }
+    return out;
+  }
+
   async createExperiment(name: string): Promise<string> {
     await this.#init();
     if (name.trim() === "") {

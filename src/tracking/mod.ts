@@ -8,3 +8,4 @@ export * from "./spool.ts";
 export * from "./run_logger.ts";
 export * from "./run_name.ts";
 export * from "./start_tracked_run.ts";
+export * from "./copy_run.ts";

@@ -353,6 +353,28 @@ export class RestStore implements TrackingStore {
     }
   }
 
+  async getExperiment(experimentId: string): Promise<MlflowExperiment | null> {
+    try {
+      const { experiment } = await this.#call<{ experiment: Record<string, string> }>(
+        "GET",
+        "experiments/get",
+        { experiment_id: experimentId },
+        `get experiment ${experimentId}`,
+      );
+      return {
+        experimentId: experiment.experiment_id,
+        name: experiment.name,
+        artifactLocation: experiment.artifact_location ?? "",
+        lifecycleStage: experiment.lifecycle_stage ?? "active",
+      };
+    } catch (error) {
+      if (error instanceof MlflowRequestError && error.errorCode === "RESOURCE_DOES_NOT_EXIST") {
+        return null;
+      }
+      throw error;
+    }
+  }
+
   async createExperiment(name: string): Promise<string> {
     const { experiment_id } = await this.#call<{ experiment_id: string }>(
       "POST",

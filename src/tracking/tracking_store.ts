@@ -94,6 +94,8 @@ export interface TrackingStore {
   readonly location: string;
   /** The experiment with that name (active or deleted), or null. */
   getExperimentByName(name: string): Promise<MlflowExperiment | null>;
+  /** The experiment with that id, or null. */
+  getExperiment(experimentId: string): Promise<MlflowExperiment | null>;
   /** Creates an experiment; returns its id. */
   createExperiment(name: string): Promise<string>;
   /** Creates a run in state RUNNING. */

@@ -176,9 +176,25 @@ export function parseTrainArgs(args: readonly string[]): ParsedTrainArgs {
   const options: Options = { help: { type: "boolean", short: "h" } };
   for (const f of STRING_FLAGS) options[f] = { type: "string" };
   for (const f of BOOLEAN_FLAGS) options[f] = { type: "boolean" };
+  // "--batch-size -1": join negative numbers to their flag so the value check (not
+  // parseArgs' "ambiguous" error) reports what is wrong with them.
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].startsWith("--") ? args[i].slice(2) : "";
+    const next = args[i + 1];
+    if (
+      (STRING_FLAGS as readonly string[]).includes(name) && next !== undefined &&
+      /^-[\d.]/.test(next)
+    ) {
+      joined.push(`${args[i]}=${next}`);
+      i++;
+    } else {
+      joined.push(args[i]);
+    }
+  }
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({ args: [...args], options, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({ args: joined, options, strict: true, allowPositionals: false }));
   } catch (cause) {
     const msg = (cause as Error).message;
     const unknown = /Unknown option '([^']+)'/.exec(msg);

@@ -59,6 +59,13 @@ export async function loadSequenceFile(
     }
     const data = createSequenceDataset(arrays, { ...options, source, members });
     if (options.stats) {
+      const listed = options.stats.feature_order.length;
+      if (listed !== data.features) {
+        throw new RangeError(
+          `Cannot use ${source}: it has ${data.features} features per step but the feature stats ` +
+            `list ${listed} (feature_order); pass data and --feature-stats from the same pipeline`,
+        );
+      }
       transformFeatures(
         data.x,
         [data.size, data.steps, data.features],

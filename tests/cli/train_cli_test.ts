@@ -1,0 +1,293 @@
+import assert from "#assert";
+import { runPython, skipUnlessPython } from "../_python.ts";
+import { parseTrainArgs, TRAIN_FLAGS, TRAIN_HELP } from "../../cli/_train_flags.ts";
+import { DEFAULT_TRAIN_CONFIG } from "../../src/train/mod.ts";
+
+const ignore = await skipUnlessPython("numpy");
+const ROOT = new URL("../../", import.meta.url).pathname;
+
+/** Runs cli/train.ts as a subprocess. */
+async function trainCli(args: string[], cwd = ROOT) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}cli/train.ts`, ...args],
+    cwd,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+Deno.test("parseTrainArgs() gives the contract's defaults and reads every flag", () => {
+  assert.deepEqual(parseTrainArgs([]).config, DEFAULT_TRAIN_CONFIG);
+  const { config } = parseTrainArgs([
+    "--batch-size",
+    "32",
+    "--epochs",
+    "3",
+    "--hidden-size",
+    "16",
+    "--num-layers",
+    "1",
+    "--bidirectional",
+    "--dropout",
+    "0.2",
+    "--pooling",
+    "mean",
+    "--lr",
+    "0.01",
+    "--weight-decay",
+    "0",
+    "--step-lr-step-size",
+    "2",
+    "--step-lr-gamma",
+    "0.1",
+    "--weighted-loss",
+    "--weighted-sampler",
+    "--focal-loss",
+    "--grad-clip",
+    "1.5",
+    "--device",
+    "cuda",
+    "--log-interval",
+    "5",
+    "--mlflow",
+    "--mlflow-experiment",
+    "e",
+    "--seed",
+    "7",
+    "--patience",
+    "2",
+    "--x-key",
+    "X",
+    "--y-key",
+    "Y",
+    "--lengths-key",
+    "L",
+    "--lstm-impl",
+    "layers",
+    "--data-version",
+    "v1",
+    "--model-tag",
+    "m",
+  ]);
+  assert.equal(config.batchSize, 32);
+  assert.equal(config.bidirectional, true);
+  assert.equal(config.pooling, "mean");
+  assert.equal(config.gradClip, 1.5);
+  assert.equal(config.device, "cuda");
+  assert.equal(config.lstmImpl, "layers");
+  assert.equal(config.weightedSampler && config.focalLoss && config.mlflow, true);
+  assert.deepEqual([config.xKey, config.yKey, config.lengthsKey], ["X", "Y", "L"]);
+  assert.ok(Object.isFrozen(config));
+});
+
+Deno.test("TRAIN_HELP documents every flag", () => {
+  for (const flag of TRAIN_FLAGS) {
+    assert.ok(TRAIN_HELP.includes(flag), `${flag} missing from --help`);
+  }
+});
+
+Deno.test("parseTrainArgs() rejects bad values naming the flag and what is allowed", async (t) => {
+  const cases: [string[], string][] = [
+    [["--batch-size", "-4"], `Cannot use --batch-size "-4": expected an integer >= 1`],
+    [["--hidden-size", "1.5"], `Cannot use --hidden-size "1.5": expected an integer >= 1`],
+    [["--epochs", "0"], `Cannot use --epochs "0": expected an integer >= 1`],
+    [["--dropout", "1"], `Cannot use --dropout "1": expected a number in [0, 1)`],
+    [["--lr", "abc"], `Cannot use --lr "abc": expected a number > 0`],
+    [["--grad-clip", "-1"], `Cannot use --grad-clip "-1": expected a number >= 0 (0 = off)`],
+    [["--pooling", "max"], `Cannot use --pooling "max": expected one of last, mean`],
+    [["--lstm-impl", "cudnn"], `Cannot use --lstm-impl "cudnn": expected one of fused, layers`],
+    [
+      ["--device", "tpu"],
+      `Cannot use --device "tpu": expected one of auto, cuda, gpu, webgpu, cpu, wasm, tfjs-cpu`,
+    ],
+    [
+      ["--mlflow-tracking-uri", "databricks://x"],
+      `Cannot use --mlflow-tracking-uri "databricks://x": expected an http:// or https:// server`,
+    ],
+    [["--train-npz", ""], `Cannot use --train-npz "": expected a non-empty value`],
+  ];
+  for (const [args, message] of cases) {
+    await t.step(args.join(" "), () => {
+      assert.throws(
+        () => parseTrainArgs(args),
+        (e: Error) => e instanceof RangeError && e.message.startsWith(message),
+      );
+    });
+  }
+});
+
+Deno.test("parseTrainArgs() rejects an unknown flag and a missing value", () => {
+  assert.throws(
+    () => parseTrainArgs(["--hiden-size", "3"]),
+    (e: Error) =>
+      e instanceof TypeError &&
+      e.message.startsWith(
+        "Cannot parse the train flags: unknown flag --hiden-size; allowed flags: --train-npz,",
+      ),
+  );
+  assert.throws(
+    () => parseTrainArgs(["--epochs"]),
+    (e: Error) =>
+      e instanceof TypeError &&
+      e.message.startsWith(
+        "Cannot parse the train flags: Option '--epochs <value>' argument missing",
+      ),
+  );
+});
+
+Deno.test("cli/train.ts exits 1 with the flag's error and 0 with --help", async (t) => {
+  await t.step("--help", async () => {
+    const r = await trainCli(["--help"]);
+    assert.equal(r.code, 0);
+    assert.ok(r.stdout.includes("--resume-from DIR"));
+  });
+  await t.step("negative size", async () => {
+    const r = await trainCli(["--batch-size", "-1"]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim(), `error: Cannot use --batch-size "-1": expected an integer >= 1`);
+  });
+  await t.step("missing feature stats", async () => {
+    const r = await trainCli(["--feature-stats", "nope/stats.json", "--device", "cpu"]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /^error: Cannot read --feature-stats nope\/stats\.json: file not found; `deno task sample` writes/,
+    );
+  });
+});
+
+Deno.test({
+  name:
+    "cli/train.ts trains on wasm, writes metrics.csv, last/ and best/, and --resume-from appends epoch 2",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "train_cli_" });
+    try {
+      // numpy writes a tiny 105-feature-free data set (4 features) and matching stats.
+      await runPython(
+        `
+import json, sys, numpy as np
+d = sys.argv[1]; rng = np.random.default_rng(0)
+for name, n in [("train", 48), ("val", 24)]:
+    y = rng.integers(0, 5, size=n); L = rng.integers(1, 9, size=n)
+    x = rng.normal(size=(n, 8, 4)).astype(np.float32); x[:, :, 0] += y[:, None]
+    for i in range(n): x[i, : 8 - L[i]] = 0
+    np.savez_compressed(f"{d}/{name}.npz", sequences=x, labels=y, seq_lengths=L)
+names = ["c0", "h0", "h1", "h2"]
+stats = {"feature_order": names, "counters": ["c0"], "histograms": names[1:],
+         "per_feature": {k: {"transform": "log1p-znorm" if k == "c0" else "znorm", "mean": 0.5, "std": 1.5} for k in names}}
+json.dump(stats, open(f"{d}/stats.json", "w"))`,
+        { args: [dir] },
+      );
+      const common = [
+        "--train-npz",
+        `${dir}/train.npz`,
+        "--val-npz",
+        `${dir}/val.npz`,
+        "--feature-stats",
+        `${dir}/stats.json`,
+        "--output-dir",
+        `${dir}/out`,
+        "--batch-size",
+        "16",
+        "--hidden-size",
+        "4",
+        "--num-layers",
+        "1",
+        "--device",
+        "cpu",
+        "--log-interval",
+        "1",
+      ];
+      const first = await trainCli([...common, "--epochs", "1"]);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(
+        first.stdout,
+        /backend: wasm \| adapter: none \| cpu requested; using the wasm backend/,
+      );
+      assert.match(
+        first.stdout,
+        /epoch 1\/1 step 3\/3 100% loss [\d.]+ \| \d+ ms\/step \| elapsed 00:\d\d ETA 00:00/,
+      );
+      for (const kind of ["last", "best"]) {
+        const names = [...Deno.readDirSync(`${dir}/out/${kind}`)].map((e) => e.name).sort();
+        assert.deepEqual(names, [
+          "feature_stats.json",
+          "model.safetensors",
+          "optimizer.safetensors",
+          "state.json",
+          "weights.safetensors",
+        ]);
+      }
+      const resumed = await trainCli([
+        ...common,
+        "--epochs",
+        "2",
+        "--resume-from",
+        `${dir}/out/last`,
+      ]);
+      assert.equal(resumed.code, 0, resumed.stderr);
+      assert.match(resumed.stdout, /training epochs 2\.\.2/);
+      const csv = Deno.readTextFileSync(`${dir}/out/metrics.csv`).trim().split("\n");
+      assert.equal(
+        csv[0],
+        "epoch,train_loss,train_acc,val_loss,val_acc,val_macro_f1,lr,val_cost,epoch_seconds",
+      );
+      assert.deepEqual(csv.slice(1).map((l) => l.split(",")[0]), ["1", "2"]);
+      assert.equal(
+        Deno.readTextFileSync(`${dir}/out/feature_stats.json`),
+        Deno.readTextFileSync(`${dir}/stats.json`),
+      );
+      const state = JSON.parse(Deno.readTextFileSync(`${dir}/out/last/state.json`));
+      assert.equal(state.epoch, 2);
+      assert.equal(state.config.hiddenSize, 4);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "cli/train.ts rejects a val file whose feature count differs, naming --val-npz",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "train_cli_" });
+    try {
+      await runPython(
+        `
+import json, sys, numpy as np
+d = sys.argv[1]
+for name, f in [("train", 2), ("val", 3)]:
+    np.savez_compressed(f"{d}/{name}.npz", sequences=np.zeros((4, 3, f), np.float32),
+                        labels=np.zeros(4, np.int64), seq_lengths=np.ones(4, np.int64))
+json.dump({"feature_order": ["a", "b"], "per_feature": {k: {"transform": "znorm", "mean": 0, "std": 1} for k in "ab"}},
+          open(f"{d}/stats.json", "w"))`,
+        { args: [dir] },
+      );
+      const r = await trainCli([
+        "--train-npz",
+        `${dir}/train.npz`,
+        "--val-npz",
+        `${dir}/val.npz`,
+        "--feature-stats",
+        `${dir}/stats.json`,
+        "--output-dir",
+        `${dir}/out`,
+        "--device",
+        "cpu",
+      ]);
+      assert.equal(r.code, 1);
+      // The val file is checked against the stats' feature_order (= train's) while loading.
+      assert.equal(
+        r.stderr.trim(),
+        `error: Cannot use --val-npz ${dir}/val.npz: it has 3 features per step but the feature stats ` +
+          "list 2 (feature_order); pass data and --feature-stats from the same pipeline",
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -3,21 +3,25 @@
  * time step, with a hand-written backward pass (reverse-time BPTT). Runs on every backend
  * (wasm, cpu, webgpu) and is the default where the WebGPU kernels are not available.
  *
- * Layout inside the op is time-major with the directions stacked: `[T, D, B, ...]`, where
- * "step s" of the backward direction is time `T - 1 - s`. Both directions advance in the
- * same batched matmul each step, so the per-step op count does not double for a BiLSTM.
+ * Design, driven by what is fast on tfjs-backend-wasm (measured on these machines):
+ * - One input projection for all steps and both directions: [B*T, In] x [In, D*4H].
+ * - Per step, both directions advance in ONE 2-D matmul, [B, D*H] x [D*H, D*4H], against a
+ *   block-diagonal recurrent matrix: wasm hands only untransposed 2-D matmuls to XNNPACK
+ *   (batched or transposed operands fall to a scalar loop, ~10x slower), and a small
+ *   matmul costs about as much as this one, so the zero blocks are nearly free.
+ * - "Processing step" s of the forward direction is time s, of the backward direction time
+ *   T-1-s. Moving big tensors between time order and per-step pieces ("layout") is done
+ *   on the host on wasm: there `tf.slice`/`unstack`/`gather` copy the WHOLE tensor out of
+ *   the wasm heap per piece (an unstack of 32 MB took 5.6 s) and a big transpose runs at
+ *   ~150 MB/s, while reading the tensor once is a plain memcpy. On other backends
+ *   (webgpu, cpu) the same layout is built from device ops (transpose, gather, unstack).
+ * - Backward: per-step gate gradients in reverse order, then the kernel, recurrent, bias
+ *   and input gradients as a few large untransposed matmuls over all steps.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { LstmLayerFn, LstmLayerWeights } from "./lstm_types.ts";
-
-/** Reverses the backward direction (index 1 of axis `dAxis`) along time axis `tAxis`. */
-function flipBackward(t: tf.Tensor, dirs: number, tAxis: number, dAxis: number): tf.Tensor {
-  if (dirs === 1) return t;
-  const [fwd, bwd] = tf.split(t, 2, dAxis);
-  return tf.concat([fwd, tf.reverse(bwd, tAxis)], dAxis);
-}
 
 function checkShapes(x: tf.Tensor, mask: tf.Tensor, weights: LstmLayerWeights): void {
   if (x.rank !== 3) {
@@ -49,11 +53,159 @@ function checkShapes(x: tf.Tensor, mask: tf.Tensor, weights: LstmLayerWeights): 
   }
 }
 
+/** Sizes of one call. */
+interface Dims {
+  readonly batch: number;
+  readonly steps: number;
+  readonly dirs: number;
+  readonly hidden: number;
+  readonly inSize: number;
+}
+
+/**
+ * Moves tensors between natural layout ([B, T, ...], rows (b, t)) and per-step pieces in
+ * processing order ([B, D, W] for step s, direction d read at time `d ? T-1-s : s`).
+ */
+interface Layout {
+  /** [B*T, D*W] rows (b, t) -> T pieces [B, D*W], processing order. */
+  toSteps(t: tf.Tensor2D, width: number): tf.Tensor2D[];
+  /** T pieces [B, D, W] (processing order) -> [B*T, D*W] rows (b, t). */
+  fromSteps(pieces: tf.Tensor[], width: number): tf.Tensor2D;
+  /** T pieces [B, D, W] -> per direction [B*T, W] rows (b, t) of that direction. */
+  fromStepsPerDir(pieces: tf.Tensor[], width: number): tf.Tensor2D[];
+  /** Per direction [W, B*T]: the state before each (b, t) was read (h_{s-1}; 0 at s=0). */
+  prevStatesT(hs: tf.Tensor[], width: number): tf.Tensor2D[];
+}
+
+const timeOf = (d: number, s: number, steps: number) => (d === 0 ? s : steps - 1 - s);
+
+/** Host layout for wasm: one read of each big tensor, JS copies, one upload per piece. */
+function hostLayout(n: Dims): Layout {
+  const { batch: B, steps: T, dirs: D } = n;
+  const read = (t: tf.Tensor) => t.dataSync() as Float32Array; // a memcpy on wasm
+  return {
+    toSteps(t, w) {
+      const src = read(t);
+      const out: tf.Tensor2D[] = [];
+      for (let s = 0; s < T; s++) {
+        const buf = new Float32Array(B * D * w);
+        for (let b = 0; b < B; b++) {
+          for (let d = 0; d < D; d++) {
+            const from = ((b * T + timeOf(d, s, T)) * D + d) * w;
+            buf.set(src.subarray(from, from + w), (b * D + d) * w);
+          }
+        }
+        out.push(tf.tensor2d(buf, [B, D * w]));
+      }
+      return out;
+    },
+    fromSteps(pieces, w) {
+      const buf = new Float32Array(B * T * D * w);
+      pieces.forEach((p, s) => {
+        const v = read(p);
+        for (let b = 0; b < B; b++) {
+          for (let d = 0; d < D; d++) {
+            const from = (b * D + d) * w;
+            buf.set(v.subarray(from, from + w), ((b * T + timeOf(d, s, T)) * D + d) * w);
+          }
+        }
+      });
+      return tf.tensor2d(buf, [B * T, D * w]);
+    },
+    fromStepsPerDir(pieces, w) {
+      const bufs = Array.from({ length: D }, () => new Float32Array(B * T * w));
+      pieces.forEach((p, s) => {
+        const v = read(p);
+        for (let b = 0; b < B; b++) {
+          for (let d = 0; d < D; d++) {
+            const from = (b * D + d) * w;
+            bufs[d].set(v.subarray(from, from + w), (b * T + timeOf(d, s, T)) * w);
+          }
+        }
+      });
+      return bufs.map((buf) => tf.tensor2d(buf, [B * T, w]));
+    },
+    prevStatesT(hs, w) {
+      const rows = B * T;
+      const bufs = Array.from({ length: D }, () => new Float32Array(w * rows));
+      for (let s = 1; s < T; s++) {
+        const v = read(hs[s - 1]);
+        for (let b = 0; b < B; b++) {
+          for (let d = 0; d < D; d++) {
+            const col = b * T + timeOf(d, s, T);
+            const from = (b * D + d) * w;
+            const buf = bufs[d];
+            for (let k = 0; k < w; k++) buf[k * rows + col] = v[from + k];
+          }
+        }
+      }
+      return bufs.map((buf) => tf.tensor2d(buf, [w, rows]));
+    },
+  };
+}
+
+/** Device layout (webgpu, cpu): transposes, a row gather for the time flip, unstack. */
+function deviceLayout(n: Dims): Layout {
+  const { batch: B, steps: T, dirs: D } = n;
+  let flipIdx: tf.Tensor1D | null = null;
+  // [D, T, B, W] -> the same with direction 1 reversed in time.
+  const flip = (t: tf.Tensor4D): tf.Tensor4D => {
+    if (D === 1) return t;
+    if (!flipIdx) {
+      const idx = new Int32Array(2 * T);
+      for (let s = 0; s < T; s++) [idx[s], idx[T + s]] = [s, 2 * T - 1 - s];
+      flipIdx = tf.tensor1d(idx, "int32");
+    }
+    const [, , b, w] = t.shape;
+    return tf.reshape(tf.gather(tf.reshape(t, [D * T, b * w]), flipIdx), [D, T, b, w]);
+  };
+  // T pieces [B, D, W], processing order -> [D, T, B, W] natural time.
+  const natural = (pieces: tf.Tensor[], w: number) =>
+    flip(tf.transpose(tf.reshape(tf.stack(pieces), [T, B, D, w]), [2, 0, 1, 3]));
+  return {
+    toSteps(t, w) {
+      const dtb = flip(tf.transpose(tf.reshape(t, [B, T, D, w]), [2, 1, 0, 3]));
+      const tbd = tf.reshape(tf.transpose(dtb, [1, 2, 0, 3]), [T, B, D * w]);
+      return tf.unstack(tbd) as tf.Tensor2D[];
+    },
+    fromSteps(pieces, w) {
+      return tf.reshape(tf.transpose(natural(pieces, w), [2, 1, 0, 3]), [B * T, D * w]);
+    },
+    fromStepsPerDir(pieces, w) {
+      const dbt = tf.transpose(natural(pieces, w), [0, 2, 1, 3]); // [D, B, T, W]
+      return tf.unstack(dbt).map((t) => tf.reshape(t, [B * T, w]));
+    },
+    prevStatesT(hs, w) {
+      const prev = [tf.zerosLike(hs[0]), ...hs.slice(0, T - 1)];
+      const dbt = tf.transpose(natural(prev, w), [0, 3, 2, 1]); // [D, W, B, T]
+      return tf.unstack(dbt).map((t) => tf.reshape(t, [w, B * T]));
+    },
+  };
+}
+
+/** Per-step masks [B, D, 1] in processing order, built on the host (the mask is small). */
+function stepMasks(mask: tf.Tensor2D, n: Dims): tf.Tensor3D[] {
+  const { batch: B, steps: T, dirs: D } = n;
+  const m = mask.dataSync();
+  const out: tf.Tensor3D[] = [];
+  for (let s = 0; s < T; s++) {
+    const buf = new Float32Array(B * D);
+    for (let b = 0; b < B; b++) {
+      for (let d = 0; d < D; d++) buf[b * D + d] = m[b * T + timeOf(d, s, T)];
+    }
+    out.push(tf.tensor3d(buf, [B, D, 1]));
+  }
+  return out;
+}
+
 type Op = (
   x: tf.Tensor,
   mask: tf.Tensor,
   ...weights: tf.Tensor[]
 ) => tf.Tensor;
+
+/** Per-step values saved for backward, in this order. */
+const PER_STEP = 7; // i, f, g, o, tanh(c_new), c_prev, h
 
 /**
  * Builds the custom-gradient op for `dirs` directions. Inputs: x, mask, then per direction
@@ -65,39 +217,39 @@ function makeOp(dirs: 1 | 2): Op {
     const save = args[args.length - 1] as tf.GradSaveFunc;
     const x = args[0] as tf.Tensor3D;
     const mask = args[1] as tf.Tensor2D;
-    const ws = args.slice(2, 2 + 3 * dirs) as tf.Tensor[];
-    const kernels = [ws[0], ws[3]].slice(0, dirs) as tf.Tensor2D[];
-    const recurrents = [ws[1], ws[4]].slice(0, dirs) as tf.Tensor2D[];
-    const biases = [ws[2], ws[5]].slice(0, dirs) as tf.Tensor1D[];
+    const ws = args.slice(2, 2 + 3 * dirs) as tf.Tensor2D[];
+    const kernels = [ws[0], ws[3]].slice(0, dirs);
+    const recurrents = [ws[1], ws[4]].slice(0, dirs);
+    const biases = [ws[2], ws[5]].slice(0, dirs) as tf.Tensor[] as tf.Tensor1D[];
     const [batch, steps, inSize] = x.shape;
     const hidden = recurrents[0].shape[0];
     const g4 = 4 * hidden;
+    const n: Dims = { batch, steps, dirs, hidden, inSize };
+    // A fresh layout per pass: the device layout caches an index tensor that the forward
+    // pass's scope disposes.
+    const makeLayout = () => tf.getBackend() === "wasm" ? hostLayout(n) : deviceLayout(n);
+    const layout = makeLayout();
 
-    // One input projection for all steps and both directions: [B*T, In] x [In, D*4H].
-    const kCat = dirs === 1 ? kernels[0] : tf.concat(kernels, 1);
+    const kCat = dirs === 1 ? kernels[0] : tf.concat(kernels, 1); // [In, D*4H]
     const bCat = dirs === 1 ? biases[0] : tf.concat(biases, 0);
-    const proj = tf.add(tf.matMul(tf.reshape(x, [batch * steps, inSize]), kCat), bCat);
-    const projTm = flipBackward(
-      tf.transpose(tf.reshape(proj, [batch, steps, dirs, g4]), [1, 2, 0, 3]),
-      dirs,
-      0,
-      1,
-    );
-    const xs = tf.unstack(projTm, 0) as tf.Tensor3D[]; // T x [D, B, 4H]
-    const maskTm = tf.transpose(mask); // [T, B]
-    const maskDirs = dirs === 1
-      ? tf.expandDims(maskTm, 1)
-      : tf.stack([maskTm, tf.reverse(maskTm, 0)], 1); // [T, D, B]
-    const ms = tf.unstack(tf.expandDims(maskDirs, 3), 0) as tf.Tensor3D[]; // T x [D, B, 1]
-    const rSt = tf.stack(recurrents) as tf.Tensor3D; // [D, H, 4H]
+    const x2 = tf.reshape(x, [batch * steps, inSize]); // rows (b, t)
+    const proj = tf.add(tf.matMul(x2, kCat), bCat) as tf.Tensor2D; // [B*T, D*4H]
+    const xs = layout.toSteps(proj, g4);
+    proj.dispose();
+    const ms = stepMasks(mask, n);
+    const rBd = dirs === 1 ? recurrents[0] : tf.concat([
+      tf.concat([recurrents[0], tf.zeros([hidden, g4])], 1),
+      tf.concat([tf.zeros([hidden, g4]), recurrents[1]], 1),
+    ], 0); // [D*H, D*4H], block diagonal
 
-    let h: tf.Tensor3D = tf.zeros([dirs, batch, hidden]);
-    let c: tf.Tensor3D = tf.zeros([dirs, batch, hidden]);
-    const hs: tf.Tensor3D[] = [];
+    let h: tf.Tensor = tf.zeros([batch, dirs, hidden]);
+    let c: tf.Tensor = tf.zeros([batch, dirs, hidden]);
     const saved: tf.Tensor[] = [];
+    const hs: tf.Tensor[] = [];
     for (let s = 0; s < steps; s++) {
-      const z = tf.add(xs[s], tf.matMul(h, rSt));
-      const [zi, zf, zg, zo] = tf.split(z, 4, 2);
+      const z = tf.add(xs[s], tf.matMul(tf.reshape(h, [batch, dirs * hidden]), rBd));
+      const [zi, zf, zg, zo] = tf.split(tf.reshape(z, [batch, dirs, 4, hidden]), 4, 2)
+        .map((t) => tf.reshape(t, [batch, dirs, hidden]));
       const i = tf.sigmoid(zi);
       const f = tf.sigmoid(zf);
       const g = tf.tanh(zg);
@@ -111,79 +263,59 @@ function makeOp(dirs: 1 | 2): Op {
       c = tf.add(c, tf.mul(m, tf.sub(cNew, c)));
       h = tf.add(h, tf.mul(m, tf.sub(hNew, h)));
       hs.push(h);
-      saved.push(i, f, g, o, tc, cPrev);
+      saved.push(i, f, g, o, tc, cPrev, h);
     }
-    const hsTm = tf.stack(hs) as tf.Tensor4D; // [T, D, B, H], processing order
-    const out = tf.reshape(
-      tf.transpose(flipBackward(hsTm, dirs, 0, 1), [2, 0, 1, 3]),
-      [batch, steps, dirs * hidden],
-    ) as tf.Tensor3D;
-    save([x, maskDirs, kCat, rSt, hsTm, ...saved]);
+    const out = tf.reshape(layout.fromSteps(hs, hidden), [batch, steps, dirs * hidden]);
+    save([x2, mask, kCat, rBd, ...saved]);
 
     const gradFunc = (dy: tf.Tensor, sv: tf.Tensor[]): tf.Tensor[] => {
-      const [x0, mDirs, kCat0, rSt0, hsTm0] = sv;
-      const per = sv.slice(5);
-      const rT = tf.transpose(rSt0, [0, 2, 1]); // [D, 4H, H]
-      const dyTm = flipBackward(
-        tf.transpose(tf.reshape(dy, [batch, steps, dirs, hidden]), [1, 2, 0, 3]),
-        dirs,
-        0,
-        1,
-      );
-      const dys = tf.unstack(dyTm, 0); // T x [D, B, H]
-      const mks = tf.unstack(tf.expandDims(mDirs, 3), 0);
-      let dh: tf.Tensor = tf.zeros([dirs, batch, hidden]);
-      let dc: tf.Tensor = tf.zeros([dirs, batch, hidden]);
+      const [x20, mask0, kCat0, rBd0] = sv;
+      const per = sv.slice(4);
+      const hs0 = Array.from({ length: steps }, (_, s) => per[PER_STEP * s + 6]);
+      const rBdT = tf.transpose(rBd0); // [D*4H, D*H], pre-transposed for the hot loop
+      const layout = makeLayout();
+      const dys = layout.toSteps(tf.reshape(dy, [batch * steps, dirs * hidden]), hidden);
+      const msB = stepMasks(mask0 as tf.Tensor2D, n);
+      let dh: tf.Tensor = tf.zeros([batch, dirs, hidden]);
+      let dc: tf.Tensor = tf.zeros([batch, dirs, hidden]);
       const dzs: tf.Tensor[] = new Array(steps);
       for (let s = steps - 1; s >= 0; s--) {
-        const [i, f, g, o, tc, cPrev] = per.slice(6 * s, 6 * s + 6);
-        const m = mks[s];
-        const dhTot = tf.add(dh, dys[s]);
+        const [i, f, g, o, tc, cPrev] = per.slice(PER_STEP * s, PER_STEP * s + 6);
+        const m = msB[s];
+        const dhTot = tf.add(dh, tf.reshape(dys[s], [batch, dirs, hidden]));
         const dhNew = tf.mul(m, dhTot);
         const dcIn = tf.mul(m, dc);
-        const dtc = tf.mul(dhNew, o);
-        const dcNew = tf.add(dcIn, tf.mul(dtc, tf.sub(1, tf.square(tc))));
+        const dcNew = tf.add(dcIn, tf.mul(tf.mul(dhNew, o), tf.sub(1, tf.square(tc))));
         const dzi = tf.mul(tf.mul(dcNew, g), tf.mul(i, tf.sub(1, i)));
         const dzf = tf.mul(tf.mul(dcNew, cPrev), tf.mul(f, tf.sub(1, f)));
         const dzg = tf.mul(tf.mul(dcNew, i), tf.sub(1, tf.square(g)));
         const dzo = tf.mul(tf.mul(dhNew, tc), tf.mul(o, tf.sub(1, o)));
-        const dz = tf.concat([dzi, dzf, dzg, dzo], 2); // [D, B, 4H]
+        const dz = tf.stack([dzi, dzf, dzg, dzo], 2); // [B, D, 4, H]
         dzs[s] = dz;
         // Padded steps pass the carried gradient through unchanged: (1 - m) * carry.
-        dh = tf.add(tf.sub(dhTot, dhNew), tf.matMul(dz, rT));
+        const back = tf.matMul(tf.reshape(dz, [batch, dirs * g4]), rBdT);
+        dh = tf.add(tf.sub(dhTot, dhNew), tf.reshape(back, [batch, dirs, hidden]));
         dc = tf.add(tf.sub(dc, dcIn), tf.mul(dcNew, f));
       }
-      const dzTm = tf.stack(dzs) as tf.Tensor4D; // [T, D, B, 4H], processing order
-      // Recurrent gradient: sum_s h_{s-1}^T dz_s, as one batched matmul per layer.
-      const h0 = tf.zeros([1, dirs, batch, hidden]);
-      const hPrev = steps === 1
-        ? h0
-        : tf.concat([h0, tf.slice(hsTm0, [0, 0, 0, 0], [steps - 1, dirs, batch, hidden])], 0);
-      const hPrevT = tf.transpose(
-        tf.reshape(tf.transpose(hPrev, [1, 0, 2, 3]), [
-          dirs,
-          steps * batch,
-          hidden,
-        ]),
-        [0, 2, 1],
-      ); // [D, H, T*B]
-      const dzDir = tf.reshape(tf.transpose(dzTm, [1, 0, 2, 3]), [dirs, steps * batch, g4]);
-      const dR = tf.matMul(hPrevT, dzDir); // [D, H, 4H]
-      // Input-side gradients in natural time, batch-major rows: [B*T, D*4H].
-      const dzBm = tf.reshape(
-        tf.transpose(flipBackward(dzTm, dirs, 0, 1), [2, 0, 1, 3]),
-        [batch * steps, dirs * g4],
-      );
-      const x2 = tf.reshape(x0, [batch * steps, inSize]);
-      const dK = tf.matMul(tf.transpose(x2), dzBm); // [In, D*4H]
-      const dB = tf.sum(dzBm, 0); // [D*4H]
-      const dx = tf.reshape(tf.matMul(dzBm, tf.transpose(kCat0)), [batch, steps, inSize]);
-      const grads: tf.Tensor[] = [dx, tf.zeros([batch, steps])];
-      const dKs = dirs === 1 ? [dK] : tf.split(dK, 2, 1);
-      const dBs = dirs === 1 ? [dB] : tf.split(dB, 2, 0);
-      const dRs = tf.unstack(dR, 0);
-      for (let d = 0; d < dirs; d++) grads.push(dKs[d], dRs[d], dBs[d]);
-      return grads;
+      const rows = batch * steps;
+      const dzDir = layout.fromStepsPerDir(dzs, g4); // per direction [B*T, 4H], rows (b, t)
+      const hPrevT = layout.prevStatesT(hs0, hidden); // per direction [H, B*T]
+      const x2T = tf.transpose(x20); // [In, B*T]
+      const ones = tf.ones([1, rows]);
+      const grads: tf.Tensor[] = [];
+      let dx2: tf.Tensor | null = null;
+      const kParts = dirs === 1 ? [kCat0] : tf.split(kCat0, 2, 1);
+      for (let d = 0; d < dirs; d++) {
+        const dxd = tf.matMul(dzDir[d], tf.transpose(kParts[d])); // [B*T, In]
+        dx2 = dx2 ? tf.add(dx2, dxd) : dxd;
+        grads.push(
+          tf.matMul(x2T, dzDir[d]), // kernel [In, 4H]
+          tf.matMul(hPrevT[d], dzDir[d]), // recurrent [H, 4H]
+          tf.reshape(tf.matMul(ones, dzDir[d]), [g4]), // bias [4H]
+        );
+      }
+      const dx = tf.reshape(dx2!, [batch, steps, inSize]);
+      return [dx, tf.zeros([batch, steps]), ...grads];
     };
     return { value: out, gradFunc };
   }) as unknown as Op;
@@ -194,8 +326,8 @@ const OP_BI = makeOp(2);
 
 /**
  * The generic fused LSTM layer ({@link LstmLayerFn}): one batched input projection, a
- * short chain of tf ops per time step (both directions in one batched matmul), and a
- * hand-written reverse-time BPTT backward pass.
+ * short chain of tf ops per time step (both directions in one matmul), and a hand-written
+ * reverse-time BPTT backward pass.
  *
  * @example
  * ```ts

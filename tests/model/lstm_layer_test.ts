@@ -104,3 +104,23 @@ Deno.test("lstmLayer() rejects an unknown impl and mismatched shapes", () => {
     tf.dispose([dir.kernel, dir.recurrent, dir.bias]);
   });
 });
+
+Deno.test({
+  name: "lstmLayerFused() matches the numpy reference on the tfjs cpu backend (device layout path)",
+  ignore,
+  async fn(t) {
+    await tf.setBackend("cpu");
+    try {
+      assert.equal(tf.getBackend(), "cpu");
+      for (const c of [CASES[1], CASES[3]]) {
+        await t.step(c.name, async () => {
+          const ref = await numpyLstmReference(c);
+          const got = await runStack(c, ref, lstmLayerFused);
+          console.log(`  cpu fused ${c.name}: ${assertMatchesReference(got, ref, 1e-4)}`);
+        });
+      }
+    } finally {
+      await tf.setBackend("wasm");
+    }
+  },
+});

@@ -6,6 +6,7 @@ import { lstmLayer, lstmLayerFused, lstmLayerLayers } from "../../src/model/mod.
 import {
   assertMatchesReference,
   CASES,
+  type LstmCase,
   numpyLstmReference,
   relativeError,
   runStack,
@@ -32,6 +33,56 @@ for (const impl of ["fused", "layers"] as const) {
     },
   });
 }
+
+const WIDE_CASES: LstmCase[] = [
+  {
+    name: "bi 3 layers hidden 8",
+    batch: 3,
+    steps: 5,
+    inputSize: 4,
+    hidden: 8,
+    layers: 3,
+    bidirectional: true,
+    lengths: [5, 1, 3],
+    seed: 5,
+  },
+  {
+    name: "bi 1 layer hidden 64",
+    batch: 2,
+    steps: 4,
+    inputSize: 7,
+    hidden: 64,
+    layers: 1,
+    bidirectional: true,
+    lengths: [4, 2],
+    seed: 6,
+  },
+  {
+    name: "uni 1 layer hidden 256",
+    batch: 2,
+    steps: 3,
+    inputSize: 6,
+    hidden: 256,
+    layers: 1,
+    bidirectional: false,
+    lengths: [3, 1],
+    seed: 7,
+  },
+];
+
+Deno.test({
+  name: "lstmLayerFused() matches the numpy reference for 3 layers and hidden sizes 8..256 on wasm",
+  ignore,
+  async fn(t) {
+    for (const c of WIDE_CASES) {
+      await t.step(c.name, async () => {
+        const ref = await numpyLstmReference(c);
+        const got = await runStack(c, ref, lstmLayerFused);
+        console.log(`  wasm fused ${c.name}: ${assertMatchesReference(got, ref, 1e-4)}`);
+      });
+    }
+  },
+});
 
 Deno.test({
   name: 'lstmLayer() "layers" reference gives the same outputs and gradients as "fused"',

@@ -32,6 +32,9 @@ import {
 } from "./_dataset.ts";
 import { downloadBytes, zipFolder } from "./_downloads.ts";
 import { renderLineChart } from "./_line_chart.ts";
+import { type DemoMlflowRun, startDemoMlflowRun } from "./_mlflow.ts";
+import { combineHooks } from "../src/train/combine_hooks.ts";
+import type { TrainHooks } from "../src/train/hooks.ts";
 import { demoMetricsCsv } from "./_metrics_csv.ts";
 import { renderConfusionMatrix, renderPerClassTable } from "./_results_view.ts";
 
@@ -49,6 +52,10 @@ export interface DemoState {
   confusion: ConfusionMatrix | null;
   /** Milliseconds from pressing Train to the last epoch's end. */
   trainMillis: number | null;
+  /** The MLflow run this training logged to, when "log to MLflow" was on. */
+  mlflow:
+    | { runId: string; runName: string; experimentId: string; sent: number; spooled: number }
+    | null;
 }
 
 const state: DemoState = {
@@ -61,6 +68,7 @@ const state: DemoState = {
   valProbabilities: null,
   confusion: null,
   trainMillis: null,
+  mlflow: null,
 };
 /** Rows per WebGPU batch window are rounded up to this, so fewer shaders get compiled. */
 const STEP_MULTIPLE = 8;
@@ -334,10 +342,10 @@ async function trainClicked(): Promise<void> {
   const data = dataset;
   let config: TrainConfig;
   try {
-    const form = readConfig();
+    const fromForm = readConfig();
     // Report (and yield to the page) about 25 times per epoch, at least every step.
-    const steps = Math.ceil(data.train.size / form.batchSize);
-    config = Object.freeze({ ...form, logInterval: Math.max(1, Math.round(steps / 25)) });
+    const steps = Math.ceil(data.train.size / fromForm.batchSize);
+    config = Object.freeze({ ...fromForm, logInterval: Math.max(1, Math.round(steps / 25)) });
     const runtime = await selectBackend(parseDevice(config.device));
     state.runtime = runtime;
     showBackend(runtime);
@@ -348,6 +356,7 @@ async function trainClicked(): Promise<void> {
   }
   state.epochs = [];
   state.error = null;
+  state.mlflow = null;
   state.valProbabilities = null;
   state.confusion = null;
   state.resultsFrom = null;
@@ -364,11 +373,7 @@ async function trainClicked(): Promise<void> {
   const started = performance.now();
   let totalSteps = 1;
   try {
-    const result = await train(config, {
-      train: data.train,
-      val: data.val,
-      featureStatsJson: data.featureStatsJson,
-    }, {
+    const pageHooks: TrainHooks = {
       onStart({ stepsPerEpoch }) {
         totalSteps = stepsPerEpoch * config.epochs;
         progress.max = totalSteps;
@@ -399,7 +404,45 @@ async function trainClicked(): Promise<void> {
       onCheckpoint(c) {
         checkpoints[c.kind] = c;
       },
-    }, { signal: controller.signal, stepMultiple: STEP_MULTIPLE });
+    };
+    let mlflowRun: DemoMlflowRun | null = null;
+    if (config.mlflow) {
+      mlflowRun = await startDemoMlflowRun(config, {
+        proxyUri: `${location.origin}/mlflow`,
+        runtime: state.runtime!,
+        windowSize: data.train.steps,
+        dataSource: data.source,
+        finalArtifacts: () => ({
+          "metrics.csv": new TextEncoder().encode(demoMetricsCsv(state.epochs)),
+          "feature_stats.json": new TextEncoder().encode(data.featureStatsJson),
+        }),
+        onWarning: (line) => log(`mlflow: ${line}`),
+      });
+      const { runId, runName, experimentId } = mlflowRun;
+      state.mlflow = { runId, runName, experimentId, sent: 0, spooled: 0 };
+      log(
+        `mlflow: run ${mlflowRun.runName} (${mlflowRun.runId}) in experiment ${mlflowRun.experimentId}`,
+      );
+    }
+    const hooks = mlflowRun ? combineHooks([pageHooks, mlflowRun.logger.hooks]) : pageHooks;
+    const result = await train(
+      config,
+      {
+        train: data.train,
+        val: data.val,
+        featureStatsJson: data.featureStatsJson,
+      },
+      hooks,
+      { signal: controller.signal, stepMultiple: STEP_MULTIPLE },
+    );
+    if (mlflowRun) {
+      const summary = mlflowRun.logger.summary();
+      state.mlflow = { ...state.mlflow!, sent: summary.sent, spooled: summary.spooled };
+      log(
+        `mlflow: ${summary.sent} records sent` +
+          (summary.spooled ? `, ${summary.spooled} NOT sent (server unreachable)` : ""),
+      );
+    }
     state.trainMillis = performance.now() - started;
     log(`training ${result.status.toLowerCase()} in ${(state.trainMillis / 1000).toFixed(1)} s`);
     await showResults(data, config);

@@ -10,6 +10,7 @@ export * from "./evaluation_index_html.ts";
 export * from "./predictions_csv.ts";
 export * from "./promotion_decision.ts";
 export * from "./review_store.ts";
-export * from "./review_store_rest.ts";
+export * from "./tracking_review_store.ts";
+export * from "./version_annotator_rest.ts";
 export * from "./run_review.ts";
 export * from "./promotion.ts";

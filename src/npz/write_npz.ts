@@ -14,6 +14,11 @@ export interface WriteNpzOptions {
   compress?: boolean;
   /** Deflate level 0..9 (default 6, zlib's default). */
   level?: number;
+  /**
+   * Write zip64 extras in every header and zip64 end records even when not needed
+   * (default false: only when sizes or offsets reach 4 GiB or there are 65535+ members).
+   */
+  forceZip64?: boolean;
 }
 
 const LEVELS = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] as const;
@@ -66,7 +71,8 @@ export function writeNpz(
       payload = [header, body];
       csize = size;
     }
-    const big = size >= 0xffffffff || csize >= 0xffffffff || offset >= 0xffffffff;
+    const big = options.forceZip64 === true || size >= 0xffffffff || csize >= 0xffffffff ||
+      offset >= 0xffffffff;
     const local = zipHeader(0x04034b50, name, crc, csize, size, compress, big, -1);
     parts.push(local, ...payload);
     central.push(zipHeader(0x02014b50, name, crc, csize, size, compress, big, offset));
@@ -76,7 +82,7 @@ export function writeNpz(
   const cdSize = central.reduce((a, c) => a + c.length, 0);
   const count = central.length;
   const tail: Uint8Array[] = [];
-  if (cdOffset + cdSize >= 0xffffffff || count >= 0xffff) {
+  if (options.forceZip64 === true || cdOffset + cdSize >= 0xffffffff || count >= 0xffff) {
     const rec = new Uint8Array(56 + 20);
     const dv = new DataView(rec.buffer);
     dv.setUint32(0, 0x06064b50, true);

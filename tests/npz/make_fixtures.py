@@ -112,6 +112,23 @@ with zipfile.ZipFile(os.path.join(out, "short_data.npz"), "w") as z:
 with open(os.path.join(out, "short_data.npy"), "wb") as f:
     f.write(bytes(b))
 
+# zip64 everywhere (central-directory extras, zip64 end records), as in files over 4 GB:
+# lower zipfile's zip64 threshold so that small members take the same code paths
+zip64_arrays = {
+    "x": np.arange(100, dtype="f8") / 3,
+    "y/z.w": np.arange(30, dtype=">i2"),
+    "k": np.ones((3, 4), "f4"),
+}
+saved_limit = zipfile.ZIP64_LIMIT
+zipfile.ZIP64_LIMIT = 64
+np.savez(os.path.join(out, "zip64_stored.npz"), **zip64_arrays)
+np.savez_compressed(os.path.join(out, "zip64_compressed.npz"), **zip64_arrays)
+zipfile.ZIP64_LIMIT = saved_limit
+for name in ["zip64_stored.npz", "zip64_compressed.npz"]:
+    with open(os.path.join(out, name), "rb") as f:
+        assert f.read().count(b"PK\x06\x06") == 1, "zip64 end record written"
+    manifest[name] = describe(zip64_arrays)
+
 # a zip whose member is not a .npy (bad magic inside the archive)
 with zipfile.ZipFile(os.path.join(out, "bad_member_magic.npz"), "w") as z:
     z.writestr("notnpy.npy", b"hello, this is not numpy data")

@@ -54,6 +54,21 @@ Deno.test({
 });
 
 Deno.test({
+  name: "readNpz() reads zip64 archives (zip64 extras and end records, as over 4 GB)",
+  ignore,
+  async fn(t) {
+    for (const file of ["zip64_stored.npz", "zip64_compressed.npz"]) {
+      await t.step(file, () => {
+        const arrays = readNpz(read(file));
+        for (const [key, exp] of Object.entries(fx!.manifest[file])) {
+          assertArrayMatches(arrays[key], exp, key);
+        }
+      });
+    }
+  },
+});
+
+Deno.test({
   name: "readNpz() reads .npy members of format versions 1.0, 2.0 and 3.0",
   ignore,
   fn() {

@@ -119,10 +119,20 @@ Deno.test({
     arrays["f16_src"] = { dtype: "float32", shape: [13], data: arrays["f16"].data };
     const dir = await Deno.makeTempDir();
     try {
-      for (const compress of [false, true]) {
-        await t.step(compress ? "compressed" : "stored", async () => {
-          const path = `${dir}/rt_${compress}.npz`;
-          await Deno.writeFile(path, writeNpz(arrays, { compress }));
+      const variants: [string, { compress: boolean; forceZip64?: boolean }][] = [
+        ["stored", { compress: false }],
+        ["compressed", { compress: true }],
+        ["stored, zip64", { compress: false, forceZip64: true }],
+        ["compressed, zip64", { compress: true, forceZip64: true }],
+      ];
+      for (const [name, options] of variants) {
+        await t.step(name, async () => {
+          const path = `${dir}/rt.npz`;
+          const bytes = writeNpz(arrays, options);
+          const zip64Records = new TextDecoder("latin1").decode(bytes).split("PK\x06\x06").length -
+            1;
+          assert.equal(zip64Records, options.forceZip64 ? 1 : 0, "zip64 end record");
+          await Deno.writeFile(path, bytes);
           const got = await pythonJson<Record<string, Summary> & { _f16_matches_astype: boolean }>(
             NP_SUMMARY,
             { args: [path] },

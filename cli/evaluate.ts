@@ -18,6 +18,7 @@ import { createSequenceDataset, parseFeatureStats, transformFeatures } from "../
 import { readNpz } from "../src/npz/mod.ts";
 import { parseDevice, selectBackend } from "../src/runtime/mod.ts";
 import { predictProbabilities, readCheckpoint, restoreClassifier } from "../src/train/mod.ts";
+import { readCheckpointDir } from "../src/train/checkpoint_dir_deno.ts";
 
 /** The resolved flags of `deno task evaluate`. */
 export interface EvaluateCliOptions {
@@ -180,31 +181,22 @@ async function loadPredictions(options: EvaluateCliOptions): Promise<EvaluationI
   return await predictFromCheckpoint(options);
 }
 
-/** Reads every file of a checkpoint folder (a file path means its folder). */
-async function readCheckpointFolder(
-  path: string,
-): Promise<{ dir: string; files: Record<string, Uint8Array> }> {
-  let dir = path.replace(/\/+$/, "");
+/** A checkpoint path names its folder; a file inside it (e.g. state.json) means that folder. */
+async function checkpointFolder(path: string): Promise<string> {
+  const dir = path.replace(/\/+$/, "");
   try {
     if ((await Deno.stat(dir)).isFile) {
-      dir = dir.includes("/") ? dir.slice(0, dir.lastIndexOf("/")) : ".";
+      return dir.includes("/") ? dir.slice(0, dir.lastIndexOf("/")) : ".";
     }
-    const files: Record<string, Uint8Array> = {};
-    for await (const e of Deno.readDir(dir)) {
-      if (e.isFile) files[e.name] = await Deno.readFile(`${dir}/${e.name}`);
-    }
-    return { dir, files };
-  } catch (cause) {
-    throw new Error(
-      `Cannot read --checkpoint ${path}: ${(cause as Error).message}; pass a checkpoint folder ` +
-        "such as artifacts/best (holding state.json and weights.safetensors)",
-      { cause },
-    );
+  } catch {
+    // readCheckpointDir reports a missing folder with a hint.
   }
+  return dir;
 }
 
 async function predictFromCheckpoint(options: EvaluateCliOptions): Promise<EvaluationInput> {
-  const { dir, files } = await readCheckpointFolder(options.checkpoint);
+  const dir = await checkpointFolder(options.checkpoint);
+  const files = await readCheckpointDir(dir);
   const checkpoint = readCheckpoint(files);
   let statsText: string;
   let statsSource: string;

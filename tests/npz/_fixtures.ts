@@ -22,6 +22,8 @@ export type Manifest = Record<string, Record<string, ExpectedArray>> & {
 export async function makeFixtures(): Promise<{ dir: string; manifest: Manifest }> {
   const dir = await Deno.makeTempDir({ prefix: "npz_fixtures_" });
   const script = await Deno.readTextFile(new URL("./make_fixtures.py", import.meta.url));
+  // removed when the test module's process ends
+  globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
   const manifest = JSON.parse(await runPython(script, { args: [dir] })) as Manifest;
   return { dir, manifest };
 }

@@ -341,6 +341,9 @@ async function trainClicked(): Promise<void> {
   if (!dataset) return;
   const data = dataset;
   let config: TrainConfig;
+  // Synchronously, so nobody reads the previous run's "done" after this click.
+  setStatus("training", "Starting…");
+  ($("train") as HTMLButtonElement).disabled = true;
   try {
     const fromForm = readConfig();
     // Report (and yield to the page) about 25 times per epoch, at least every step.
@@ -352,6 +355,7 @@ async function trainClicked(): Promise<void> {
     log(runtime.reason);
   } catch (error) {
     fail(error, "Cannot start training");
+    ($("train") as HTMLButtonElement).disabled = false;
     return;
   }
   state.epochs = [];

@@ -340,6 +340,24 @@ Deno.test({
       for (const [name, value] of Object.entries({ ...PARAMS, epochs: "1" })) {
         await page.fill(`[name=${name}]`, value);
       }
+      // Errors are shown, never a silent fallback: WebGPU asked for without an adapter, bad lr.
+      const errorAfterTrain = async () => {
+        await page.click("#train");
+        await page.waitForSelector("#status[data-state=error]");
+        return (await page.textContent("#status")) ?? "";
+      };
+      await page.selectOption("[name=device]", "webgpu");
+      assert.match(
+        await errorAfterTrain(),
+        /^Cannot start training: Cannot use --device webgpu: this runtime offers no WebGPU adapter/,
+      );
+      await page.selectOption("[name=device]", "wasm");
+      await page.fill("[name=lr]", "0");
+      assert.equal(
+        await errorAfterTrain(),
+        'Cannot start training: Cannot use learning rate "0": expected a number > 0',
+      );
+      await page.fill("[name=lr]", PARAMS.lr);
       await page.click("#train");
       await page.waitForFunction(
         () => {

@@ -5,10 +5,11 @@
  *
  * Design, driven by what is fast on tfjs-backend-wasm (measured on these machines):
  * - One input projection for all steps and both directions: [B*T, In] x [In, D*4H].
- * - Per step, both directions advance in ONE 2-D matmul, [B, D*H] x [D*H, D*4H], against a
- *   block-diagonal recurrent matrix: wasm hands only untransposed 2-D matmuls to XNNPACK
- *   (batched or transposed operands fall to a scalar loop, ~10x slower), and a small
- *   matmul costs about as much as this one, so the zero blocks are nearly free.
+ * - Per step and direction, one untransposed 2-D matmul [B, H] x [H, 4H]: wasm hands only
+ *   those to XNNPACK (batched or transposed operands fall to a scalar loop, ~10x slower;
+ *   a block-diagonal [B, 2H] x [2H, 8H] matmul for both directions measured ~2x slower
+ *   than two per-direction ones). State is direction-major, [D, B, H], so each
+ *   direction's rows are contiguous; gates and the masked update run on both at once.
  * - "Processing step" s of the forward direction is time s, of the backward direction time
  *   T-1-s. Moving big tensors between time order and per-step pieces ("layout") is done
  *   on the host on wasm: there `tf.slice`/`unstack`/`gather` copy the WHOLE tensor out of
@@ -64,14 +65,14 @@ interface Dims {
 
 /**
  * Moves tensors between natural layout ([B, T, ...], rows (b, t)) and per-step pieces in
- * processing order ([B, D, W] for step s, direction d read at time `d ? T-1-s : s`).
+ * processing order ([D, B, W] for step s, direction d read at time `d ? T-1-s : s`).
  */
 interface Layout {
-  /** [B*T, D*W] rows (b, t) -> T pieces [B, D*W], processing order. */
-  toSteps(t: tf.Tensor2D, width: number): tf.Tensor2D[];
-  /** T pieces [B, D, W] (processing order) -> [B*T, D*W] rows (b, t). */
+  /** [B*T, D*W] rows (b, t) -> T pieces [D, B, W], processing order. */
+  toSteps(t: tf.Tensor2D, width: number): tf.Tensor3D[];
+  /** T pieces [D, B, W] (processing order) -> [B*T, D*W] rows (b, t). */
   fromSteps(pieces: tf.Tensor[], width: number): tf.Tensor2D;
-  /** T pieces [B, D, W] -> per direction [B*T, W] rows (b, t) of that direction. */
+  /** T pieces [D, B, W] -> per direction [B*T, W] rows (b, t) of that direction. */
   fromStepsPerDir(pieces: tf.Tensor[], width: number): tf.Tensor2D[];
   /** Per direction [W, B*T]: the state before each (b, t) was read (h_{s-1}; 0 at s=0). */
   prevStatesT(hs: tf.Tensor[], width: number): tf.Tensor2D[];
@@ -86,16 +87,16 @@ function hostLayout(n: Dims): Layout {
   return {
     toSteps(t, w) {
       const src = read(t);
-      const out: tf.Tensor2D[] = [];
+      const out: tf.Tensor3D[] = [];
       for (let s = 0; s < T; s++) {
         const buf = new Float32Array(B * D * w);
         for (let b = 0; b < B; b++) {
           for (let d = 0; d < D; d++) {
             const from = ((b * T + timeOf(d, s, T)) * D + d) * w;
-            buf.set(src.subarray(from, from + w), (b * D + d) * w);
+            buf.set(src.subarray(from, from + w), (d * B + b) * w);
           }
         }
-        out.push(tf.tensor2d(buf, [B, D * w]));
+        out.push(tf.tensor3d(buf, [D, B, w]));
       }
       return out;
     },
@@ -105,7 +106,7 @@ function hostLayout(n: Dims): Layout {
         const v = read(p);
         for (let b = 0; b < B; b++) {
           for (let d = 0; d < D; d++) {
-            const from = (b * D + d) * w;
+            const from = (d * B + b) * w;
             buf.set(v.subarray(from, from + w), ((b * T + timeOf(d, s, T)) * D + d) * w);
           }
         }
@@ -118,7 +119,7 @@ function hostLayout(n: Dims): Layout {
         const v = read(p);
         for (let b = 0; b < B; b++) {
           for (let d = 0; d < D; d++) {
-            const from = (b * D + d) * w;
+            const from = (d * B + b) * w;
             bufs[d].set(v.subarray(from, from + w), (b * T + timeOf(d, s, T)) * w);
           }
         }
@@ -133,7 +134,7 @@ function hostLayout(n: Dims): Layout {
         for (let b = 0; b < B; b++) {
           for (let d = 0; d < D; d++) {
             const col = b * T + timeOf(d, s, T);
-            const from = (b * D + d) * w;
+            const from = (d * B + b) * w;
             const buf = bufs[d];
             for (let k = 0; k < w; k++) buf[k * rows + col] = v[from + k];
           }
@@ -159,14 +160,13 @@ function deviceLayout(n: Dims): Layout {
     const [, , b, w] = t.shape;
     return tf.reshape(tf.gather(tf.reshape(t, [D * T, b * w]), flipIdx), [D, T, b, w]);
   };
-  // T pieces [B, D, W], processing order -> [D, T, B, W] natural time.
+  // T pieces [D, B, W], processing order -> [D, T, B, W] natural time.
   const natural = (pieces: tf.Tensor[], w: number) =>
-    flip(tf.transpose(tf.reshape(tf.stack(pieces), [T, B, D, w]), [2, 0, 1, 3]));
+    flip(tf.transpose(tf.reshape(tf.stack(pieces), [T, D, B, w]), [1, 0, 2, 3]));
   return {
     toSteps(t, w) {
       const dtb = flip(tf.transpose(tf.reshape(t, [B, T, D, w]), [2, 1, 0, 3]));
-      const tbd = tf.reshape(tf.transpose(dtb, [1, 2, 0, 3]), [T, B, D * w]);
-      return tf.unstack(tbd) as tf.Tensor2D[];
+      return tf.unstack(tf.transpose(dtb, [1, 0, 2, 3])) as tf.Tensor3D[];
     },
     fromSteps(pieces, w) {
       return tf.reshape(tf.transpose(natural(pieces, w), [2, 1, 0, 3]), [B * T, D * w]);
@@ -183,7 +183,7 @@ function deviceLayout(n: Dims): Layout {
   };
 }
 
-/** Per-step masks [B, D, 1] in processing order, built on the host (the mask is small). */
+/** Per-step masks [D, B, 1] in processing order, built on the host (the mask is small). */
 function stepMasks(mask: tf.Tensor2D, n: Dims): tf.Tensor3D[] {
   const { batch: B, steps: T, dirs: D } = n;
   const m = mask.dataSync();
@@ -191,9 +191,9 @@ function stepMasks(mask: tf.Tensor2D, n: Dims): tf.Tensor3D[] {
   for (let s = 0; s < T; s++) {
     const buf = new Float32Array(B * D);
     for (let b = 0; b < B; b++) {
-      for (let d = 0; d < D; d++) buf[b * D + d] = m[b * T + timeOf(d, s, T)];
+      for (let d = 0; d < D; d++) buf[d * B + b] = m[b * T + timeOf(d, s, T)];
     }
-    out.push(tf.tensor3d(buf, [B, D, 1]));
+    out.push(tf.tensor3d(buf, [D, B, 1]));
   }
   return out;
 }
@@ -237,19 +237,22 @@ function makeOp(dirs: 1 | 2): Op {
     const xs = layout.toSteps(proj, g4);
     proj.dispose();
     const ms = stepMasks(mask, n);
-    const rBd = dirs === 1 ? recurrents[0] : tf.concat([
-      tf.concat([recurrents[0], tf.zeros([hidden, g4])], 1),
-      tf.concat([tf.zeros([hidden, g4]), recurrents[1]], 1),
-    ], 0); // [D*H, D*4H], block diagonal
+    // h [D, B, H] x per-direction recurrent [H, 4H] -> [D, B, 4H].
+    const recur = (h: tf.Tensor, w: tf.Tensor[], out: number): tf.Tensor => {
+      if (dirs === 1) {
+        return tf.reshape(tf.matMul(tf.reshape(h, [batch, -1]), w[0]), [1, batch, out]);
+      }
+      const parts = tf.unstack(h);
+      return tf.stack([tf.matMul(parts[0], w[0]), tf.matMul(parts[1], w[1])]);
+    };
 
-    let h: tf.Tensor = tf.zeros([batch, dirs, hidden]);
-    let c: tf.Tensor = tf.zeros([batch, dirs, hidden]);
+    let h: tf.Tensor = tf.zeros([dirs, batch, hidden]);
+    let c: tf.Tensor = tf.zeros([dirs, batch, hidden]);
     const saved: tf.Tensor[] = [];
     const hs: tf.Tensor[] = [];
     for (let s = 0; s < steps; s++) {
-      const z = tf.add(xs[s], tf.matMul(tf.reshape(h, [batch, dirs * hidden]), rBd));
-      const [zi, zf, zg, zo] = tf.split(tf.reshape(z, [batch, dirs, 4, hidden]), 4, 2)
-        .map((t) => tf.reshape(t, [batch, dirs, hidden]));
+      const z = tf.add(xs[s], recur(h, recurrents, g4)); // [D, B, 4H]
+      const [zi, zf, zg, zo] = tf.split(z, 4, 2);
       const i = tf.sigmoid(zi);
       const f = tf.sigmoid(zf);
       const g = tf.tanh(zg);
@@ -266,23 +269,23 @@ function makeOp(dirs: 1 | 2): Op {
       saved.push(i, f, g, o, tc, cPrev, h);
     }
     const out = tf.reshape(layout.fromSteps(hs, hidden), [batch, steps, dirs * hidden]);
-    save([x2, mask, kCat, rBd, ...saved]);
+    save([x2, mask, kCat, ...recurrents, ...saved]);
 
     const gradFunc = (dy: tf.Tensor, sv: tf.Tensor[]): tf.Tensor[] => {
-      const [x20, mask0, kCat0, rBd0] = sv;
-      const per = sv.slice(4);
+      const [x20, mask0, kCat0] = sv;
+      const rTs = sv.slice(3, 3 + dirs).map((r) => tf.transpose(r)); // [4H, H], pre-transposed
+      const per = sv.slice(3 + dirs);
       const hs0 = Array.from({ length: steps }, (_, s) => per[PER_STEP * s + 6]);
-      const rBdT = tf.transpose(rBd0); // [D*4H, D*H], pre-transposed for the hot loop
       const layout = makeLayout();
       const dys = layout.toSteps(tf.reshape(dy, [batch * steps, dirs * hidden]), hidden);
       const msB = stepMasks(mask0 as tf.Tensor2D, n);
-      let dh: tf.Tensor = tf.zeros([batch, dirs, hidden]);
-      let dc: tf.Tensor = tf.zeros([batch, dirs, hidden]);
+      let dh: tf.Tensor = tf.zeros([dirs, batch, hidden]);
+      let dc: tf.Tensor = tf.zeros([dirs, batch, hidden]);
       const dzs: tf.Tensor[] = new Array(steps);
       for (let s = steps - 1; s >= 0; s--) {
         const [i, f, g, o, tc, cPrev] = per.slice(PER_STEP * s, PER_STEP * s + 6);
         const m = msB[s];
-        const dhTot = tf.add(dh, tf.reshape(dys[s], [batch, dirs, hidden]));
+        const dhTot = tf.add(dh, dys[s]);
         const dhNew = tf.mul(m, dhTot);
         const dcIn = tf.mul(m, dc);
         const dcNew = tf.add(dcIn, tf.mul(tf.mul(dhNew, o), tf.sub(1, tf.square(tc))));
@@ -290,11 +293,10 @@ function makeOp(dirs: 1 | 2): Op {
         const dzf = tf.mul(tf.mul(dcNew, cPrev), tf.mul(f, tf.sub(1, f)));
         const dzg = tf.mul(tf.mul(dcNew, i), tf.sub(1, tf.square(g)));
         const dzo = tf.mul(tf.mul(dhNew, tc), tf.mul(o, tf.sub(1, o)));
-        const dz = tf.stack([dzi, dzf, dzg, dzo], 2); // [B, D, 4, H]
+        const dz = tf.concat([dzi, dzf, dzg, dzo], 2); // [D, B, 4H]
         dzs[s] = dz;
         // Padded steps pass the carried gradient through unchanged: (1 - m) * carry.
-        const back = tf.matMul(tf.reshape(dz, [batch, dirs * g4]), rBdT);
-        dh = tf.add(tf.sub(dhTot, dhNew), tf.reshape(back, [batch, dirs, hidden]));
+        dh = tf.add(tf.sub(dhTot, dhNew), recur(dz, rTs, hidden));
         dc = tf.add(tf.sub(dc, dcIn), tf.mul(dcNew, f));
       }
       const rows = batch * steps;

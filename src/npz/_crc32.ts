@@ -1,17 +1,17 @@
 // CRC-32 (IEEE 802.3, as used by zip), slicing-by-8 for throughput.
 
-const TABLES: Uint32Array = (() => {
-  const t = new Uint32Array(8 * 256);
+const TABLES: Int32Array = (() => {
+  const t = new Int32Array(8 * 256);
   for (let n = 0; n < 256; n++) {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
+    t[n] = c;
   }
   for (let n = 0; n < 256; n++) {
     let c = t[n];
     for (let k = 1; k < 8; k++) {
       c = t[c & 0xff] ^ (c >>> 8);
-      t[k * 256 + n] = c >>> 0;
+      t[k * 256 + n] = c;
     }
   }
   return t;
@@ -22,14 +22,14 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 /** Updates a running CRC-32 (start with 0) with `bytes`; returns the new CRC (unsigned). */
 export function crc32Update(crc: number, bytes: Uint8Array): number {
   const t = TABLES;
-  let c = ~crc >>> 0;
+  let c = ~crc | 0;
   let i = 0;
   const n = bytes.length;
   // bytes until 4-byte alignment, then two aligned 32-bit words per step
   while (i < n && (bytes.byteOffset + i) % 4 !== 0) c = t[(c ^ bytes[i++]) & 0xff] ^ (c >>> 8);
   const words = LITTLE_ENDIAN ? Math.floor((n - i) / 8) * 2 : 0;
   if (words > 0) {
-    const w = new Uint32Array(bytes.buffer, bytes.byteOffset + i, words);
+    const w = new Int32Array(bytes.buffer, bytes.byteOffset + i, words);
     for (let k = 0; k < words; k += 2) {
       const a = w[k] ^ c;
       const b = w[k + 1];

@@ -9,6 +9,7 @@ import { readCheckpoint, restoreClassifier } from "../../src/train/checkpoint.ts
 import { predictProbabilities } from "../../src/train/evaluate.ts";
 import { generateDemoDataset } from "../../web/_dataset.ts";
 import { startDemoServer } from "../../web/server_deno.ts";
+import { pythonJson, skipUnlessPython } from "../_python.ts";
 import { type BrowserSession, openBrowser, skipUnlessChromium } from "./_browser.ts";
 
 /** Small enough for SwiftShader, big enough that every class shows up in val. */
@@ -376,6 +377,97 @@ Deno.test({
       assert.equal(state.runtime?.adapter, null);
       assert.equal(state.epochs.length, 1);
       assert.ok(Number.isFinite(state.epochs[0].train_loss));
+      passed = true;
+    } finally {
+      if (!passed) {
+        console.error(`--- page console ---\n${browser.console.join("\n")}\n--- end ---`);
+      }
+      await browser.close();
+      await server.close();
+    }
+  },
+});
+
+const WRITE_NPZ = `
+import json, sys
+import numpy as np
+out = sys.argv[1]
+rng = np.random.default_rng(5)
+summary = {}
+for name, n in (("train", 20), ("val", 10)):
+    T, F = 12, 105
+    x = rng.normal(size=(n, T, F)).astype(np.float32)
+    x[rng.random(size=x.shape) < 0.05] = np.nan
+    lengths = rng.integers(1, T + 1, size=n)
+    for i, l in enumerate(lengths):
+        x[i, : T - l] = 0.0
+    labels = rng.integers(0, 5, size=n)
+    np.savez_compressed(f"{out}/{name}.npz", sequences=x, labels=labels.astype(np.int64),
+                        seq_lengths=lengths.astype(np.int64),
+                        vehicle_ids=np.arange(n, dtype=np.int64))
+    summary[name] = [str(n), str(T), str(F), float(lengths.mean())] + \\
+        [str(c) for c in np.bincount(labels, minlength=5)]
+np.savez_compressed(f"{out}/nolengths.npz", sequences=np.zeros((2, 3, 105), np.float32),
+                    labels=np.zeros(2, np.int64))
+print(json.dumps(summary))
+`;
+
+Deno.test({
+  name: "demo page loads numpy-written .npz files with a feature_stats.json and reports bad files",
+  ignore: ignore || await skipUnlessPython("numpy"),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn(t) {
+    const dir = await Deno.makeTempDir({ prefix: "demo-e2e-files-" });
+    const expected = await pythonJson(WRITE_NPZ, { args: [dir] }) as Record<string, string[]>;
+    const stats = "/work/shared/data/component-x/feature_stats.json";
+    const server = await startDemoServer({ port: 0 });
+    const browser = await openBrowser(dir);
+    let passed = false;
+    try {
+      const page = browser.page;
+      await page.goto(server.url);
+      await page.waitForFunction(() =>
+        (document.getElementById("log")?.textContent ?? "").includes("tfjs")
+      );
+      await t.step("the summary equals numpy's counts", async () => {
+        await page.setInputFiles("#train-file", `${dir}/train.npz`);
+        await page.setInputFiles("#val-file", `${dir}/val.npz`);
+        await page.setInputFiles("#stats-file", stats);
+        await page.click("#load-files");
+        await page.waitForSelector("#summary-table");
+        const cells = await page.$$eval(
+          "#summary-table tbody tr",
+          (rows) => rows.map((r) => Array.from(r.querySelectorAll("td")).map((c) => c.textContent)),
+        );
+        // Mean valid length is shown rounded to 0.1: compare it as a number.
+        const split = (row: (string | null)[]) => [row.slice(0, 3), Number(row[3]), row.slice(4)];
+        for (const [row, want] of [[cells[0], expected.train], [cells[1], expected.val]]) {
+          const [head, mean, counts] = split(row);
+          const [wantHead, wantMean, wantCounts] = split(want as (string | null)[]);
+          assert.deepEqual([head, counts], [wantHead, wantCounts]);
+          assert.ok(
+            Math.abs((mean as number) - (wantMean as number)) <= 0.05 + 1e-9,
+            `mean ${mean}`,
+          );
+        }
+        assert.match(
+          (await page.textContent("#data-summary")) ?? "",
+          /feature stats: feature_stats\.json/,
+        );
+        assert.equal(await page.isDisabled("#train"), false);
+      });
+      await t.step(
+        "a file without seq_lengths or mask is an error naming the members",
+        async () => {
+          await page.setInputFiles("#train-file", `${dir}/nolengths.npz`);
+          await page.click("#load-files");
+          await page.waitForSelector("#status[data-state=error]");
+          const text = (await page.textContent("#status")) ?? "";
+          assert.match(text, /^Cannot load the files: Cannot load sequences from nolengths\.npz: /);
+          assert.match(text, /members: sequences, labels/);
+        },
+      );
       passed = true;
     } finally {
       if (!passed) {

@@ -61,6 +61,8 @@ export async function openBrowser(
     acceptDownloads: true,
     viewport: { width: 1200, height: 1400 },
   });
+  // Under `deno task test --parallel` on 2 cores, loading the page alone can take a while.
+  context.setDefaultTimeout(120_000);
   const page = context.pages()[0] ?? await context.newPage();
   const lines: string[] = [];
   page.on("console", (message) => lines.push(`[${message.type()}] ${message.text()}`));

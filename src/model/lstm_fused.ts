@@ -76,6 +76,8 @@ interface Layout {
   fromStepsPerDir(pieces: tf.Tensor[], width: number): tf.Tensor2D[];
   /** Per direction [W, B*T]: the state before each (b, t) was read (h_{s-1}; 0 at s=0). */
   prevStatesT(hs: tf.Tensor[], width: number): tf.Tensor2D[];
+  /** Mask [B, T] -> T pieces [D, B, 1], processing order. */
+  stepMasks(mask: tf.Tensor2D): tf.Tensor3D[];
 }
 
 const timeOf = (d: number, s: number, steps: number) => (d === 0 ? s : steps - 1 - s);
@@ -142,6 +144,18 @@ function hostLayout(n: Dims): Layout {
       }
       return bufs.map((buf) => tf.tensor2d(buf, [w, rows]));
     },
+    stepMasks(mask) {
+      const m = read(mask);
+      const out: tf.Tensor3D[] = [];
+      for (let s = 0; s < T; s++) {
+        const buf = new Float32Array(B * D);
+        for (let b = 0; b < B; b++) {
+          for (let d = 0; d < D; d++) buf[d * B + b] = m[b * T + timeOf(d, s, T)];
+        }
+        out.push(tf.tensor3d(buf, [D, B, 1]));
+      }
+      return out;
+    },
   };
 }
 
@@ -180,22 +194,12 @@ function deviceLayout(n: Dims): Layout {
       const dbt = tf.transpose(natural(prev, w), [0, 3, 2, 1]); // [D, W, B, T]
       return tf.unstack(dbt).map((t) => tf.reshape(t, [w, B * T]));
     },
+    stepMasks(mask) {
+      const tm = tf.transpose(mask); // [T, B]
+      const dirsTm = D === 1 ? tf.expandDims(tm, 1) : tf.stack([tm, tf.reverse(tm, 0)], 1);
+      return tf.unstack(tf.expandDims(dirsTm, 3)) as tf.Tensor3D[]; // T x [D, B, 1]
+    },
   };
-}
-
-/** Per-step masks [D, B, 1] in processing order, built on the host (the mask is small). */
-function stepMasks(mask: tf.Tensor2D, n: Dims): tf.Tensor3D[] {
-  const { batch: B, steps: T, dirs: D } = n;
-  const m = mask.dataSync();
-  const out: tf.Tensor3D[] = [];
-  for (let s = 0; s < T; s++) {
-    const buf = new Float32Array(B * D);
-    for (let b = 0; b < B; b++) {
-      for (let d = 0; d < D; d++) buf[d * B + b] = m[b * T + timeOf(d, s, T)];
-    }
-    out.push(tf.tensor3d(buf, [D, B, 1]));
-  }
-  return out;
 }
 
 type Op = (
@@ -236,7 +240,7 @@ function makeOp(dirs: 1 | 2): Op {
     const proj = tf.add(tf.matMul(x2, kCat), bCat) as tf.Tensor2D; // [B*T, D*4H]
     const xs = layout.toSteps(proj, g4);
     proj.dispose();
-    const ms = stepMasks(mask, n);
+    const ms = layout.stepMasks(mask);
     // h [D, B, H] x per-direction recurrent [H, 4H] -> [D, B, 4H].
     const recur = (h: tf.Tensor, w: tf.Tensor[], out: number): tf.Tensor => {
       if (dirs === 1) {
@@ -278,7 +282,7 @@ function makeOp(dirs: 1 | 2): Op {
       const hs0 = Array.from({ length: steps }, (_, s) => per[PER_STEP * s + 6]);
       const layout = makeLayout();
       const dys = layout.toSteps(tf.reshape(dy, [batch * steps, dirs * hidden]), hidden);
-      const msB = stepMasks(mask0 as tf.Tensor2D, n);
+      const msB = layout.stepMasks(mask0 as tf.Tensor2D);
       let dh: tf.Tensor = tf.zeros([dirs, batch, hidden]);
       let dc: tf.Tensor = tf.zeros([dirs, batch, hidden]);
       const dzs: tf.Tensor[] = new Array(steps);

@@ -39,10 +39,10 @@ export interface Frame {
 }
 
 /** A frame of the given outer size with room for axis labels and a title. */
-export function frame(width: number, height: number, right = 20): Frame {
+export function frame(width: number, height: number, right = 20, extraBottom = 0): Frame {
   const left = 62;
   const top = 40;
-  const bottom = 52;
+  const bottom = 52 + extraBottom;
   return {
     width,
     height,
@@ -85,9 +85,9 @@ export function unitAxes(f: Frame, title: string, xLabel: string, yLabel: string
   }
   parts.push(
     `<rect x="${f.left}" y="${f.top}" width="${f.plotWidth}" height="${f.plotHeight}" fill="none" stroke="#333"/>`,
-    `<text x="${px(f.left + f.plotWidth / 2)}" y="${f.height - 12}" text-anchor="middle">${
-      escapeXml(xLabel)
-    }</text>`,
+    `<text x="${px(f.left + f.plotWidth / 2)}" y="${
+      f.top + f.plotHeight + 40
+    }" text-anchor="middle">${escapeXml(xLabel)}</text>`,
     `<text transform="translate(16 ${px(f.top + f.plotHeight / 2)}) rotate(-90)" ` +
       `text-anchor="middle">${escapeXml(yLabel)}</text>`,
   );
@@ -141,17 +141,23 @@ export function polyline(
     }/>`;
 }
 
-/** A legend box in one corner of the plot area. */
+/** A legend box in one corner of the plot area, or below it (`frame`'s `extraBottom`). */
 export function legend(
   f: Frame,
   entries: readonly { label: string; color: string; dash?: boolean }[],
-  corner: "lower-right" | "upper-right" | "lower-left" | "upper-left" = "lower-right",
+  corner: "lower-right" | "upper-right" | "lower-left" | "upper-left" | "below" = "lower-right",
 ): string {
   const rowH = 17;
   const w = 10 + Math.max(...entries.map((e) => e.label.length)) * 6.6 + 34;
   const h = entries.length * rowH + 10;
-  const x = corner.endsWith("left") ? f.left + 8 : f.left + f.plotWidth - w - 8;
-  const y = corner.startsWith("upper") ? f.top + 8 : f.top + f.plotHeight - h - 8;
+  const x = corner === "below" || corner.endsWith("left")
+    ? f.left + 8
+    : f.left + f.plotWidth - w - 8;
+  const y = corner === "below"
+    ? f.top + f.plotHeight + 52
+    : corner.startsWith("upper")
+    ? f.top + 8
+    : f.top + f.plotHeight - h - 8;
   const parts = [
     `<rect x="${px(x)}" y="${px(y)}" width="${
       px(w)

@@ -108,7 +108,10 @@ export function confusionMatrixSvg(
  * legend. Classes whose curve is undefined (absent from the labels) are listed as such.
  */
 export function curvesSvg(curves: CurvesJson, kind: "roc" | "pr", title?: string): string {
-  const f = frame(520, 460);
+  // The legend goes below the axes: one row per class never hides a curve.
+  const rows = Object.keys(curves).length + (kind === "roc" ? 1 : 0);
+  const legendHeight = rows * 17 + 20;
+  const f = frame(520, 460 + legendHeight, 20, legendHeight);
   const heading = title ??
     (kind === "roc" ? "ROC curves (one-vs-rest)" : "Precision-recall curves (one-vs-rest)");
   const parts = [
@@ -140,7 +143,7 @@ export function curvesSvg(curves: CurvesJson, kind: "roc" | "pr", title?: string
     });
   }
   if (kind === "roc") entries.push({ label: "chance", color: "#999", dash: true });
-  parts.push(legend(f, entries, kind === "roc" ? "lower-right" : "upper-right"), "</svg>");
+  parts.push(legend(f, entries, "below"), "</svg>");
   return parts.join("\n") + "\n";
 }
 

@@ -99,11 +99,12 @@ export async function collectRunRows(
   return rows.sort((a, b) => (b.valMacroF1 ?? -Infinity) - (a.valMacroF1 ?? -Infinity));
 }
 
-function table(header: string[], rows: string[][]): string {
+/** A plain-text table; columns listed in `left` are left-aligned, the rest right-aligned. */
+function table(header: string[], rows: string[][], left: readonly number[] = [0]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ")
-      .trimEnd();
+    cells.map((c, i) => (left.includes(i) ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join("  ").trimEnd();
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
@@ -134,6 +135,7 @@ export function formatRunsTable(rows: readonly RunRow[]): string {
       r.promoted,
       r.runId,
     ]),
+    [0, 1, 7, 8],
   );
 }
 

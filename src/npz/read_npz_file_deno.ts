@@ -1,15 +1,15 @@
 /**
- * `readNpzFile`: `readNpz` on a path, with `node:zlib`'s fast CRC-32 (Deno edge).
+ * `readNpzFile`: every array of a `.npz` file, read member by member (Deno edge).
  *
  * @module
  */
-import { readNpz, type ReadNpzOptions } from "./read_npz.ts";
-import { zlibCrc32Fn } from "./open_npz_deno.ts";
+import { openNpz, type OpenNpzOptions } from "./open_npz_deno.ts";
 import type { NpyArray } from "./npy_types.ts";
 
 /**
- * Reads a whole `.npz` file into memory and decodes every array (see `readNpz`). Memory:
- * the file plus one copy of the arrays; use `openNpz` to read one array at a time.
+ * Reads every array of a `.npz` file through `openNpz`: members are read (stored) or
+ * stream-inflated with zlib (deflated) one at a time, CRCs checked with `node:zlib`, so
+ * peak memory is about the arrays themselves, not the file plus the arrays.
  *
  * @throws {NpzFormatError} malformed archive; `Deno.errors.NotFound` for a missing file.
  * @example
@@ -20,7 +20,10 @@ import type { NpyArray } from "./npy_types.ts";
  */
 export async function readNpzFile(
   path: string,
-  options: ReadNpzOptions = {},
+  options: OpenNpzOptions = {},
 ): Promise<Record<string, NpyArray>> {
-  return readNpz(await Deno.readFile(path), { crc32: zlibCrc32Fn, ...options });
+  using npz = await openNpz(path, options);
+  const out: Record<string, NpyArray> = {};
+  for (const m of npz.members) out[m.name] = await npz.read(m.name);
+  return out;
 }

@@ -18,13 +18,13 @@ Deno.test({
       "zip64_stored.npz",
       "zip64_compressed.npz",
     ];
-    for (const file of files) {
+    for (const [file, inflate] of files.flatMap((f) => [[f, "native"], [f, "fflate"]] as const)) {
       // a tiny chunk size makes the streamed inflate cross many chunk boundaries
-      using npz = await openNpz(path(file), { chunkBytes: 7 });
+      using npz = await openNpz(path(file), { chunkBytes: 7, inflate });
       const expected = fx!.manifest[file];
       assert.deepEqual(npz.members.map((m) => m.name).sort(), Object.keys(expected).sort());
       for (const m of npz.members) {
-        await t.step(`${file} ${m.name}`, async () => {
+        await t.step(`${file} ${inflate} ${m.name}`, async () => {
           assert.equal(m.dtype, expected[m.name].dtype);
           assert.deepEqual(m.shape, expected[m.name].shape);
           assert.equal(m.compressed, file.includes("compressed"));
@@ -135,6 +135,24 @@ Deno.test({
         using npz = await openNpz(`${dir}/crc.npz`);
         await assertNpzErrorAsync(() => npz.read("b1_le"), "b1_le.npy", /CRC-32 mismatch/);
       });
+      for (const inflate of ["native", "fflate"] as const) {
+        await t.step(`corrupt deflate data (${inflate})`, async () => {
+          const b = (await Deno.readFile(path("layouts_compressed.npz"))).slice();
+          const dv = new DataView(b.buffer);
+          const start = 30 + dv.getUint16(26, true) + dv.getUint16(28, true);
+          for (let k = 5; k < 40; k += 3) b[start + k] ^= 0x5a;
+          await Deno.writeFile(`${dir}/bad_deflate.npz`, b);
+          // the header may already fail to inflate at open time; otherwise read() fails
+          await assertNpzErrorAsync(
+            async () => {
+              using npz = await openNpz(`${dir}/bad_deflate.npz`, { inflate });
+              await npz.read("fortran3d");
+            },
+            "fortran3d.npy",
+            /corrupt deflate stream|CRC-32 mismatch|inflated to|bad magic|header/,
+          );
+        });
+      }
       await t.step("over maxMemberBytes", async () => {
         using npz = await openNpz(path("dtypes_compressed.npz"), { maxMemberBytes: 150 });
         await assertNpzErrorAsync(

@@ -12,6 +12,7 @@
  */
 import { readNpz, writeNpz } from "../src/npz/mod.ts";
 import { openNpz } from "../src/npz/open_npz_deno.ts";
+import { readNpzFile } from "../src/npz/read_npz_file_deno.ts";
 
 /** Sample-like float32 windows: 64% zero pre-padding, noisy values elsewhere. */
 function sampleLike(rows: number, steps = 128, features = 105): Float32Array {
@@ -75,10 +76,18 @@ if (!import.meta.main) {
     },
   });
   Deno.bench({
-    name: "openNpz deflated read() (streamed inflate)",
+    name: "openNpz deflated read() (zlib streaming)",
     group: "openNpz",
     async fn() {
       using z = await openNpz(deflatedPath);
+      await z.read("sequences");
+    },
+  });
+  Deno.bench({
+    name: "openNpz deflated read() (fflate streaming)",
+    group: "openNpz",
+    async fn() {
+      using z = await openNpz(deflatedPath, { inflate: "fflate" });
       await z.read("sequences");
     },
   });
@@ -106,8 +115,10 @@ async function measureOne(method: string, path: string): Promise<void> {
   if (method === "readNpz") {
     const all = readNpz(await Deno.readFile(path));
     for (const a of Object.values(all)) bytes += a.data.byteLength;
+  } else if (method === "readNpzFile") {
+    for (const a of Object.values(await readNpzFile(path))) bytes += a.data.byteLength;
   } else {
-    using z = await openNpz(path);
+    using z = await openNpz(path, { inflate: "fflate" });
     for (const m of z.members) bytes += (await z.read(m.name)).data.byteLength;
   }
   const s = (performance.now() - t0) / 1000;
@@ -161,13 +172,13 @@ async function big(dir: string, mb: number): Promise<void> {
       const path = `${work}/${file}`;
       const size = (await Deno.stat(path)).size;
       console.log(`\n${file}: ${(size / 1e6).toFixed(0)} MB on disk`);
-      for (const method of ["readNpz", "openNpz", "numpy"]) {
+      for (const method of ["readNpz", "readNpzFile", "openNpz-fflate", "numpy"]) {
         const line = method === "numpy"
           ? await run("python3", ["-c", NUMPY_LOAD, path])
           : await run(Deno.execPath(), ["run", "-A", self, "--measure", method, path]);
         const r = JSON.parse(line) as { seconds: number; mb: number; peakRssMb: number };
         console.log(
-          `  ${method.padEnd(8)} ${(r.mb / r.seconds).toFixed(0).padStart(6)} MB/s  ` +
+          `  ${method.padEnd(14)} ${(r.mb / r.seconds).toFixed(0).padStart(6)} MB/s  ` +
             `${r.seconds.toFixed(2)} s  peak RSS ${r.peakRssMb.toFixed(0)} MB ` +
             `(array data ${r.mb.toFixed(0)} MB)`,
         );

@@ -65,7 +65,8 @@ export interface AdamWStepHyper {
 /**
  * One fused AdamW update of `param` on WebGPU. `state` is the previous return value (or
  * `tf.zeros([3 * param.size])` at the start): a packed `[p | m | v]` buffer. Assigns the
- * new value to `param` and returns the new state; the caller disposes the old one.
+ * new value to `param` and returns the new state (kept: it survives an enclosing
+ * `tf.tidy`); the caller disposes the old one.
  *
  * @example
  * ```ts
@@ -108,7 +109,8 @@ export function adamwStepWebGpu(
     const g = grad.dtype === "float32" ? grad : tf.cast(grad, "float32");
     const out = runProgram(new AdamWProgram(n), [param, g, state], uniforms);
     param.assign(tf.reshape(tf.slice(out, [0], [n]), param.shape));
-    return out;
+    // Kept: the state must outlive any tidy() the training step runs in.
+    return tf.keep(out);
   });
 }
 

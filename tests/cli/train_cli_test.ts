@@ -291,3 +291,81 @@ json.dump({"feature_order": ["a", "b"], "per_feature": {k: {"transform": "znorm"
     }
   },
 });
+
+Deno.test({
+  name: "cli/train.ts on SIGINT finishes the step, writes last/ mid-epoch and exits 130",
+  ignore: ignore || Deno.build.os === "windows",
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "train_cli_" });
+    try {
+      await runPython(
+        `
+import json, sys, numpy as np
+d = sys.argv[1]; rng = np.random.default_rng(1)
+for name, n in [("train", 400), ("val", 8)]:
+    np.savez_compressed(f"{d}/{name}.npz", sequences=rng.normal(size=(n, 6, 2)).astype(np.float32),
+                        labels=rng.integers(0, 5, size=n), seq_lengths=rng.integers(1, 7, size=n))
+json.dump({"feature_order": ["a", "b"], "per_feature": {k: {"transform": "znorm", "mean": 0, "std": 1} for k in "ab"}},
+          open(f"{d}/stats.json", "w"))`,
+        { args: [dir] },
+      );
+      const child = new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          `${ROOT}cli/train.ts`,
+          "--train-npz",
+          `${dir}/train.npz`,
+          "--val-npz",
+          `${dir}/val.npz`,
+          "--feature-stats",
+          `${dir}/stats.json`,
+          "--output-dir",
+          `${dir}/out`,
+          "--device",
+          "cpu",
+          "--batch-size",
+          "2",
+          "--hidden-size",
+          "4",
+          "--num-layers",
+          "1",
+          "--log-interval",
+          "1",
+        ],
+        stdout: "piped",
+        stderr: "piped",
+        env: { NO_COLOR: "1" },
+      }).spawn();
+      let out = "";
+      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      while (!out.includes("step 2/200")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += value;
+      }
+      child.kill("SIGINT");
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += value;
+      }
+      const status = await child.status;
+      await child.stderr.cancel();
+      assert.equal(status.code, 130, out);
+      assert.match(out, /interrupt: finishing the current step and writing last\//);
+      assert.match(out, /run KILLED/);
+      const state = JSON.parse(Deno.readTextFileSync(`${dir}/out/last/state.json`));
+      // Steps are fast: the signal may land in a later epoch; it is a mid-epoch position anyway.
+      assert.ok(state.epoch < 20, `epoch ${state.epoch}`);
+      assert.ok(
+        state.stepInEpoch >= 1 && state.stepInEpoch <= 200,
+        `stepInEpoch ${state.stepInEpoch}`,
+      );
+      assert.ok(state.epoch > 0 || state.stepInEpoch >= 2);
+      assert.equal(state.partial.seen, 2 * state.stepInEpoch);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -143,3 +143,26 @@ Deno.test("evaluate main() reports a missing predictions file with its path and 
   }
   assert.match(errors[0], /^error: Cannot read --predictions \/nonexistent\/p\.csv: /);
 });
+
+Deno.test("evaluate main() reports a missing checkpoint folder with a hint and exits 1", async () => {
+  const errors: string[] = [];
+  const original = console.error;
+  console.error = (msg: string) => errors.push(msg);
+  try {
+    const code = await main([
+      "--checkpoint",
+      "/nonexistent/best",
+      "--npz",
+      "/nonexistent/val.npz",
+      "--output-dir",
+      "/tmp/x",
+    ]);
+    assert.equal(code, 1);
+  } finally {
+    console.error = original;
+  }
+  assert.match(
+    errors[0],
+    /^error: Cannot read checkpoint \/nonexistent\/best: folder not found; pass a checkpoint folder/,
+  );
+});

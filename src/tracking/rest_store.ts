@@ -643,7 +643,13 @@ export class RestStore implements TrackingStore {
         runId: model_version.run_id,
       };
     } catch (error) {
-      if (error instanceof MlflowRequestError && error.errorCode === "RESOURCE_DOES_NOT_EXIST") {
+      // A missing model is RESOURCE_DOES_NOT_EXIST; a missing alias is (MLflow 3.x)
+      // INVALID_PARAMETER_VALUE "Registered model alias <a> not found".
+      if (
+        error instanceof MlflowRequestError &&
+        (error.errorCode === "RESOURCE_DOES_NOT_EXIST" ||
+          (error.status === 400 && /alias .* not found/i.test(error.message)))
+      ) {
         return null;
       }
       throw error;

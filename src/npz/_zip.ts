@@ -186,6 +186,18 @@ export function checkEntrySupported(entry: ZipEntry, maxMemberBytes: number): vo
       entry.localHeaderOffset,
     );
   }
+  // Deflate never expands data by more than zlib's deflateBound; a larger stream declares a
+  // size it cannot be, e.g. a zip bomb that lies about its uncompressed size.
+  const bound = entry.size + Math.floor(entry.size / 2048) + 1024;
+  if (entry.method === 8 && entry.compressedSize > bound) {
+    throw new NpzFormatError(
+      `Cannot read member "${entry.name}": ${entry.compressedSize} compressed bytes cannot ` +
+        `inflate to only the declared ${entry.size} bytes (deflate bound ${bound}); the ` +
+        `directory lies about the size (corrupt file or zip bomb)`,
+      entry.name,
+      entry.localHeaderOffset,
+    );
+  }
   if (entry.method === 0 && entry.compressedSize !== entry.size) {
     throw new NpzFormatError(
       `Cannot read member "${entry.name}": stored member has compressed size ` +

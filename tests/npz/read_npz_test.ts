@@ -1,5 +1,5 @@
 import assert from "#assert";
-import { NpzFormatError, readNpz } from "../../src/npz/mod.ts";
+import { NpzFormatError, readNpz, writeNpz } from "../../src/npz/mod.ts";
 import { skipUnlessPython } from "../_python.ts";
 import { assertArrayMatches, assertNpzError, makeFixtures } from "./_fixtures.ts";
 
@@ -176,6 +176,25 @@ Deno.test({
       /declares 140 uncompressed bytes, over the limit maxMemberBytes = 100/,
     );
     assert.equal(Object.keys(readNpz(bytes, { maxMemberBytes: 224 })).length, 21);
+  },
+});
+
+Deno.test({
+  name: "readNpz() refuses a deflated member whose declared size is smaller than deflate allows",
+  ignore,
+  fn() {
+    // random float64 data barely compresses: about 16 kB of deflate stream
+    const data = Float64Array.from({ length: 2000 }, (_, i) => Math.sin(i * 12.9898) * 43758.5);
+    const bytes = writeNpz({ x: { dtype: "float64", shape: [2000], data } }, { compress: true });
+    const cen = new TextDecoder("latin1").decode(bytes).indexOf("PK\x01\x02");
+    const dv = new DataView(bytes.buffer);
+    assert.equal(dv.getUint32(cen + 24, true), 16128, "x.npy has 128 + 16000 bytes");
+    dv.setUint32(cen + 24, 4, true); // the directory now claims 4 uncompressed bytes
+    assertNpzError(
+      () => readNpz(bytes),
+      "x.npy",
+      /compressed bytes cannot inflate to only the declared 4 bytes .*zip bomb/,
+    );
   },
 });
 

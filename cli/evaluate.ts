@@ -210,7 +210,17 @@ async function predictFromCheckpoint(options: EvaluateCliOptions): Promise<Evalu
     statsSource = "artifacts/feature_stats.json";
     statsText = await readText(statsSource, "feature-stats");
   }
-  const stats = parseFeatureStats(JSON.parse(statsText));
+  let statsJson: unknown;
+  try {
+    statsJson = JSON.parse(statsText);
+  } catch (cause) {
+    throw new SyntaxError(
+      `Cannot read feature stats ${statsSource}: not valid JSON (${(cause as Error).message}); ` +
+        "pass the feature_stats.json written by deno task sample or the training pipeline",
+      { cause },
+    );
+  }
+  const stats = parseFeatureStats(statsJson);
   let npzBytes: Uint8Array;
   try {
     npzBytes = await Deno.readFile(options.npz);

@@ -5,7 +5,7 @@
  */
 import { parseArgs } from "#args";
 import { generateSample } from "../src/data/mod.ts";
-import { writeNpz } from "../src/npz/mod.ts";
+import { writeNpzFile } from "../src/npz/write_npz_file_deno.ts";
 
 const HELP = `deno task sample [flags]
 
@@ -125,15 +125,14 @@ async function main(args: string[]): Promise<number> {
   }
   const t0 = performance.now();
   const sample = generateSample({ trainRows, valRows, seed, steps });
-  const outputs: [string, Uint8Array][] = [
-    [trainPath, writeNpz(sample.train, { compress: true })],
-    [valPath, writeNpz(sample.val, { compress: true })],
-    [statsPath, new TextEncoder().encode(JSON.stringify(sample.featureStats, null, 2) + "\n")],
-  ];
-  for (const [path, bytes] of outputs) {
-    await writeAtomic(path, bytes);
-    console.log(`wrote ${path} (${(bytes.length / 1e6).toFixed(1)} MB)`);
+  for (const [path, split] of [[trainPath, sample.train], [valPath, sample.val]] as const) {
+    await Deno.mkdir(dirname(path), { recursive: true });
+    await writeNpzFile(path, split, { compress: true });
+    console.log(`wrote ${path} (${((await Deno.stat(path)).size / 1e6).toFixed(1)} MB)`);
   }
+  const statsText = JSON.stringify(sample.featureStats, null, 2) + "\n";
+  await writeAtomic(statsPath, new TextEncoder().encode(statsText));
+  console.log(`wrote ${statsPath}`);
   for (const [name, split] of [["train", sample.train], ["val", sample.val]] as const) {
     const counts = [0, 0, 0, 0, 0];
     for (const y of split.labels.data) counts[Number(y)]++;

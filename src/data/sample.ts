@@ -24,9 +24,13 @@ import realStats from "./component_x_feature_stats.json" with { type: "json" };
 
 /** Per-feature transform statistics, the layout of `feature_stats.json`. */
 export interface SampleFeatureStats {
+  /** The 105 feature names in the column order of `sequences`. */
   feature_order: string[];
+  /** The 8 cumulative counters (transform `log1p-znorm`). */
   counters: string[];
+  /** The 97 histogram bins (transform `znorm`). */
   histograms: string[];
+  /** Transform and statistics per feature. */
   per_feature: Record<string, { transform: "log1p-znorm" | "znorm"; mean: number; std: number }>;
 }
 
@@ -37,6 +41,7 @@ export const COMPONENT_X_FEATURE_STATS: Readonly<SampleFeatureStats> = Object.fr
 
 /** One split in the data contract's layout (`train_sequences.npz` / `val_sequences.npz`). */
 export interface SampleSplit {
+  /** Any key (so a split can be passed to `writeNpz`); the contract's keys follow. */
   [key: string]: NpyArray;
   /** float32 (N, steps, 105), zero pre-padded, NaN holes. */
   sequences: NpyArray<"float32">;
@@ -52,8 +57,11 @@ export interface SampleSplit {
 
 /** Options for {@linkcode generateSample}. */
 export interface SampleOptions {
+  /** Training windows (>= 1). */
   trainRows: number;
+  /** Validation windows (>= 1). */
   valRows: number;
+  /** Seed: same seed and sizes, same data. */
   seed: number;
   /** Window length (default 128). */
   steps?: number;
@@ -63,7 +71,9 @@ export interface SampleOptions {
 
 /** What {@linkcode generateSample} returns. */
 export interface SampleData {
+  /** Training split, real training class mix. */
   train: SampleSplit;
+  /** Validation split, real validation class mix (a few rows of every class at least). */
   val: SampleSplit;
   /** Statistics recomputed on the generated training readouts (valid steps, NaN skipped). */
   featureStats: SampleFeatureStats;

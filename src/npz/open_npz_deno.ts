@@ -32,8 +32,11 @@ export interface NpzMemberInfo {
   name: string;
   /** Zip member name. */
   member: string;
+  /** Element type. */
   dtype: NpyDtype;
+  /** Dimensions. */
   shape: number[];
+  /** Stored in Fortran order (converted to C order on read). */
   fortranOrder: boolean;
   /** `.npy` format version, e.g. `"1.0"`. */
   version: string;
@@ -65,10 +68,12 @@ export interface OpenNpzOptions {
 }
 
 /** `node:zlib`'s CRC-32, several times faster than the portable one. */
-export const zlibCrc32Fn: Crc32Fn = (bytes, value) => zlibCrc32(bytes, value) >>> 0;
+export const zlibCrc32Fn: Crc32Fn = (bytes: Uint8Array, value: number): number =>
+  zlibCrc32(bytes, value) >>> 0;
 
 /** An open `.npz` file; close it (or use `using`) when done. */
 export interface NpzFile extends Disposable {
+  /** The path given to `openNpz`. */
   readonly path: string;
   /** Every `.npy` member, in archive order. */
   readonly members: readonly NpzMemberInfo[];

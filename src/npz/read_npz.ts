@@ -39,7 +39,8 @@ export interface ReadNpzOptions {
 export type Crc32Fn = (bytes: Uint8Array, value: number) => number;
 
 /** The portable JavaScript CRC-32 used when no faster one is given. */
-export const portableCrc32: Crc32Fn = (bytes, value) => crc32Update(value, bytes);
+export const portableCrc32: Crc32Fn = (bytes: Uint8Array, value: number): number =>
+  crc32Update(value, bytes);
 
 /** Lists the central directory of an in-memory zip. */
 function listZipEntries(bytes: Uint8Array): ZipEntry[] {

@@ -346,9 +346,12 @@ async function trainClicked(): Promise<void> {
   ($("train") as HTMLButtonElement).disabled = true;
   try {
     const fromForm = readConfig();
-    // Report (and yield to the page) about 25 times per epoch, at least every step.
+    // Report (read back, and yield to the page) about 25 times per epoch unless set.
     const steps = Math.ceil(data.train.size / fromForm.batchSize);
-    config = Object.freeze({ ...fromForm, logInterval: Math.max(1, Math.round(steps / 25)) });
+    const logInterval = field("logInterval").value === ""
+      ? Math.max(1, Math.round(steps / 25))
+      : positiveInt("logInterval");
+    config = Object.freeze({ ...fromForm, logInterval });
     const runtime = await selectBackend(parseDevice(config.device));
     state.runtime = runtime;
     showBackend(runtime);

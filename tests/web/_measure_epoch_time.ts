@@ -4,19 +4,21 @@
  * generated data and the same hyperparameters. Not a test: run it by hand.
  *
  *   MESA_SHADER_CACHE_DIR=.cache/mesa deno run -A tests/web/_measure_epoch_time.ts \
- *     [trainRows valRows steps hiddenSize epochs]
+ *     [trainRows valRows steps hiddenSize epochs pageLogInterval]
  */
 import { generateDemoDataset } from "../../web/_dataset.ts";
 import { startDemoServer } from "../../web/server_deno.ts";
 import { openBrowser } from "./_browser.ts";
 
-const [trainRows, valRows, steps, hiddenSize, epochs] = (Deno.args.length ? Deno.args : [
-  "512",
-  "256",
-  "32",
-  "32",
-  "3",
-]).map(Number);
+const [trainRows, valRows, steps, hiddenSize, epochs, logInterval] =
+  (Deno.args.length ? Deno.args : [
+    "512",
+    "256",
+    "32",
+    "32",
+    "3",
+    "0",
+  ]).map(Number);
 const SAMPLE = { trainRows, valRows, steps, seed: 11 };
 const PARAMS: Record<string, string> = {
   hiddenSize: String(hiddenSize),
@@ -25,6 +27,8 @@ const PARAMS: Record<string, string> = {
   batchSize: "64",
   lr: "0.001",
   seed: "5",
+  // 0 = the page's automatic interval (about 25 reports per epoch).
+  logInterval: logInterval ? String(logInterval) : "",
 };
 const ROOT = new URL("../../", import.meta.url).pathname;
 const dir = await Deno.makeTempDir({ prefix: "demo-measure-" });

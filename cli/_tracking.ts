@@ -106,10 +106,12 @@ async function sha256File(path: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** The commit of the toolkit's checkout (where cli/train.ts lives), like MLflow's source tag. */
 async function gitCommit(): Promise<string | null> {
   try {
     const out = await new Deno.Command("git", {
       args: ["rev-parse", "HEAD"],
+      cwd: new URL("..", import.meta.url).pathname,
       stdout: "piped",
       stderr: "null",
     }).output();

@@ -3,9 +3,11 @@
  * every time step of one layer in a single dispatch, keeping the hidden state (forward) or
  * the gate gradients (backward) in workgroup memory and synchronising with barriers.
  *
- * Thread `l` of the 64-thread workgroup owns hidden units `l, l + 64, ...` (`UPT` of them,
- * a compile-time constant: 1 for hidden <= 64, 2 for <= 128, 4 for <= 256), so only three
- * shader variants exist per direction of travel.
+ * A workgroup owns `RB` (4) batch rows of one direction: every recurrent weight it loads
+ * serves 4 rows (register tiling), which matters most on CPU adapters where each load is
+ * a gather. Thread `l` of the 64-thread workgroup owns hidden units `l, l + 64, ...` (`UPT`
+ * of them, a compile-time constant: 1 for hidden <= 64, 2 for <= 128, 4 for <= 256), so
+ * only three shader variants exist per direction of travel.
  *
  * Buffers (flat float32, row = b * T + t in natural time; d = direction, 1 = backward):
  * - forward output: `OUT[B*T, D*H]` (the layer output in the contract layout) followed by
@@ -20,6 +22,9 @@ import type { WebGpuProgramLike } from "./_webgpu_program.ts";
 
 /** Threads per workgroup of both LSTM programs. */
 export const LSTM_WORKGROUP = 64;
+
+/** Batch rows per workgroup. */
+export const LSTM_ROWS = 4;
 
 /** The largest hidden size the persistent programs handle (workgroup memory bound). */
 export const LSTM_MAX_HIDDEN = 256;
@@ -53,20 +58,20 @@ export class LstmForwardProgram implements WebGpuProgramLike {
   constructor(batch: number, steps: number, hidden: number, dirs: number) {
     this.upt = unitsPerThread(hidden);
     this.outputShape = [batch * steps * dirs * hidden * 6];
-    this.dispatch = [batch, dirs, 1];
-    this.shaderKey = `lstm_persistent_fwd_${this.upt}`;
+    this.dispatch = [Math.ceil(batch / LSTM_ROWS), dirs, 1];
+    this.shaderKey = `lstm_persistent_fwd_${this.upt}_${LSTM_ROWS}`;
   }
 
   getUserCode(): string {
     const upt = this.upt;
     const loop = (r: string) => `
       for (var k = 0; k < H; k++) {
-        let hk = hsh[k];
         let rb = k * G4;
         for (var u = 0; u < UPT; u++) {
-          let j = lid + u * WG;
-          if (j < H) {
-            acc[u] += hk * vec4<f32>(${r}[rb + j], ${r}[rb + H + j], ${r}[rb + 2 * H + j], ${r}[rb + 3 * H + j]);
+          let j = min(lid + u * WG, H - 1);
+          let w = vec4<f32>(${r}[rb + j], ${r}[rb + H + j], ${r}[rb + 2 * H + j], ${r}[rb + 3 * H + j]);
+          for (var q = 0; q < RB; q++) {
+            acc[q * UPT + u] += hsh[q * HS + k] * w;
           }
         }
       }`;
@@ -74,63 +79,72 @@ export class LstmForwardProgram implements WebGpuProgramLike {
 ${HELPERS}
 const UPT = ${upt};
 const WG = ${LSTM_WORKGROUP};
-var<workgroup> hsh : array<f32, ${upt * LSTM_WORKGROUP}>;
+const RB = ${LSTM_ROWS};
+const HS = ${upt * LSTM_WORKGROUP};
+var<workgroup> hsh : array<f32, ${LSTM_ROWS * upt * LSTM_WORKGROUP}>;
 
 // main(index) is tfjs' entry for a flat dispatch layout; the index is unused.
 fn main(index : i32) {
-  let b = i32(workgroupId.x);
+  let b0 = i32(workgroupId.x) * RB;
   let d = i32(workgroupId.y);
+  let B = uniforms.batch;
   let T = uniforms.steps;
   let H = uniforms.hidden;
   let D = uniforms.dirs;
   let G4 = 4 * H;
   let lid = i32(localId.x);
-  let saveBase = uniforms.batch * T * D * H;
-  var c : array<f32, UPT>;
-  for (var u = 0; u < UPT; u++) {
-    c[u] = 0.0;
-    hsh[lid + u * WG] = 0.0;
+  let saveBase = B * T * D * H;
+  var c : array<f32, ${LSTM_ROWS * upt}>;
+  for (var q = 0; q < RB; q++) {
+    for (var u = 0; u < UPT; u++) {
+      c[q * UPT + u] = 0.0;
+      hsh[q * HS + lid + u * WG] = 0.0;
+    }
   }
   workgroupBarrier();
   for (var s = 0; s < T; s++) {
     let t = select(s, T - 1 - s, d == 1);
-    let row = b * T + t;
-    let m = M[row];
-    var acc : array<vec4<f32>, UPT>;
-    for (var u = 0; u < UPT; u++) {
-      let j = lid + u * WG;
-      if (j < H) {
+    var acc : array<vec4<f32>, ${LSTM_ROWS * upt}>;
+    for (var q = 0; q < RB; q++) {
+      let row = min(b0 + q, B - 1) * T + t;
+      for (var u = 0; u < UPT; u++) {
+        let j = min(lid + u * WG, H - 1);
         let pb = row * D * G4 + d * G4 + j;
-        acc[u] = vec4<f32>(P[pb], P[pb + H], P[pb + 2 * H], P[pb + 3 * H]);
-      } else {
-        acc[u] = vec4<f32>(0.0);
+        acc[q * UPT + u] = vec4<f32>(P[pb], P[pb + H], P[pb + 2 * H], P[pb + 3 * H]);
       }
     }
     if (d == 0) {${loop("R0")}
     } else {${loop("R1")}
     }
     workgroupBarrier();
-    for (var u = 0; u < UPT; u++) {
-      let j = lid + u * WG;
-      if (j < H) {
-        let z = acc[u];
-        let gi = lstmSigmoid(z.x);
-        let gf = lstmSigmoid(z.y);
-        let gg = lstmTanh(z.z);
-        let go = lstmSigmoid(z.w);
-        let cNew = gf * c[u] + gi * gg;
-        let hNew = go * lstmTanh(cNew);
-        c[u] = c[u] + m * (cNew - c[u]);
-        let hOld = hsh[j];
-        let h = hOld + m * (hNew - hOld);
-        hsh[j] = h;
-        result[row * D * H + d * H + j] = h;
-        let sb = saveBase + (row * D + d) * 5 * H + j;
-        result[sb] = gi;
-        result[sb + H] = gf;
-        result[sb + 2 * H] = gg;
-        result[sb + 3 * H] = go;
-        result[sb + 4 * H] = c[u];
+    for (var q = 0; q < RB; q++) {
+      let b = b0 + q;
+      let row = b * T + t;
+      for (var u = 0; u < UPT; u++) {
+        let j = lid + u * WG;
+        if (j < H && b < B) {
+          let m = M[row];
+          let z = acc[q * UPT + u];
+          let gi = lstmSigmoid(z.x);
+          let gf = lstmSigmoid(z.y);
+          let gg = lstmTanh(z.z);
+          let go = lstmSigmoid(z.w);
+          let cOld = c[q * UPT + u];
+          let cNew = gf * cOld + gi * gg;
+          let hNew = go * lstmTanh(cNew);
+          let cHeld = cOld + m * (cNew - cOld);
+          c[q * UPT + u] = cHeld;
+          let hOld = hsh[q * HS + j];
+          let h = hOld + m * (hNew - hOld);
+          hsh[q * HS + j] = h;
+          result[row * D * H + d * H + j] = h;
+          let sb = saveBase + (row * D + d) * 5 * H + j;
+          result[sb] = gi;
+          result[sb + H] = gf;
+          result[sb + 2 * H] = gg;
+          result[sb + 3 * H] = go;
+          result[sb + 4 * H] = cHeld;
+        }
       }
     }
     workgroupBarrier();
@@ -142,10 +156,11 @@ fn main(index : i32) {
 
 /**
  * Backward: inputs DY [B, T, D*H] (upstream gradient), F (the forward program's output),
- * M [B, T], R0, R1 [H, 4H].
+ * M [B, T], RT0, RT1 [4H, H] (the recurrent weights transposed, so that neighbouring
+ * threads read neighbouring addresses).
  */
 export class LstmBackwardProgram implements WebGpuProgramLike {
-  variableNames = ["DY", "F", "M", "R0", "R1"];
+  variableNames = ["DY", "F", "M", "RT0", "RT1"];
   outputShape: number[];
   shaderKey: string;
   dispatchLayout = { x: [0] };
@@ -157,32 +172,32 @@ export class LstmBackwardProgram implements WebGpuProgramLike {
   constructor(batch: number, steps: number, hidden: number, dirs: number) {
     this.upt = unitsPerThread(hidden);
     this.outputShape = [batch * steps * dirs * hidden * 9];
-    this.dispatch = [batch, dirs, 1];
-    this.shaderKey = `lstm_persistent_bwd_${this.upt}`;
+    this.dispatch = [Math.ceil(batch / LSTM_ROWS), dirs, 1];
+    this.shaderKey = `lstm_persistent_bwd_${this.upt}_${LSTM_ROWS}`;
   }
 
   getUserCode(): string {
     const upt = this.upt;
     const loop = (r: string) => `
-      for (var u = 0; u < UPT; u++) {
-        let j = lid + u * WG;
-        if (j < H) {
-          var a = 0.0;
-          let rb = j * G4;
-          for (var n = 0; n < G4; n++) {
-            a += dzsh[n] * ${r}[rb + n];
+      for (var n = 0; n < G4; n++) {
+        let rb = n * H;
+        for (var u = 0; u < UPT; u++) {
+          let w = ${r}[rb + min(lid + u * WG, H - 1)];
+          for (var q = 0; q < RB; q++) {
+            a[q * UPT + u] += dzsh[q * ZS + n] * w;
           }
-          dh[u] = dh[u] + a;
         }
       }`;
     return `
 ${HELPERS}
 const UPT = ${upt};
 const WG = ${LSTM_WORKGROUP};
-var<workgroup> dzsh : array<f32, ${4 * upt * LSTM_WORKGROUP}>;
+const RB = ${LSTM_ROWS};
+const ZS = ${4 * upt * LSTM_WORKGROUP};
+var<workgroup> dzsh : array<f32, ${LSTM_ROWS * 4 * upt * LSTM_WORKGROUP}>;
 
 fn main(index : i32) {
-  let b = i32(workgroupId.x);
+  let b0 = i32(workgroupId.x) * RB;
   let d = i32(workgroupId.y);
   let B = uniforms.batch;
   let T = uniforms.steps;
@@ -194,63 +209,82 @@ fn main(index : i32) {
   let saveBase = BT * D * H;
   let dzdBase = BT * D * G4;
   let hpBase = 2 * BT * D * G4;
-  var dh : array<f32, UPT>;
-  var dc : array<f32, UPT>;
-  for (var u = 0; u < UPT; u++) {
-    dh[u] = 0.0;
-    dc[u] = 0.0;
+  var dh : array<f32, ${LSTM_ROWS * upt}>;
+  var dc : array<f32, ${LSTM_ROWS * upt}>;
+  for (var e = 0; e < RB * UPT; e++) {
+    dh[e] = 0.0;
+    dc[e] = 0.0;
   }
   for (var s = T - 1; s >= 0; s--) {
     let t = select(s, T - 1 - s, d == 1);
-    let row = b * T + t;
     let tp = select(t - 1, t + 1, d == 1);
-    let rowPrev = b * T + tp;
-    let m = M[row];
-    for (var u = 0; u < UPT; u++) {
-      let j = lid + u * WG;
-      if (j < H) {
-        let sb = saveBase + (row * D + d) * 5 * H + j;
-        let gi = F[sb];
-        let gf = F[sb + H];
-        let gg = F[sb + 2 * H];
-        let go = F[sb + 3 * H];
-        let tc = lstmTanh(F[sb + 4 * H]);
-        var cPrev = 0.0;
-        var hPrev = 0.0;
-        if (s > 0) {
-          cPrev = F[saveBase + (rowPrev * D + d) * 5 * H + 4 * H + j];
-          hPrev = F[rowPrev * D * H + d * H + j];
+    for (var q = 0; q < RB; q++) {
+      let b = b0 + q;
+      let row = b * T + t;
+      let rowPrev = b * T + tp;
+      for (var u = 0; u < UPT; u++) {
+        let j = lid + u * WG;
+        let e = q * UPT + u;
+        if (j < H && b < B) {
+          let m = M[row];
+          let sb = saveBase + (row * D + d) * 5 * H + j;
+          let gi = F[sb];
+          let gf = F[sb + H];
+          let gg = F[sb + 2 * H];
+          let go = F[sb + 3 * H];
+          let tc = lstmTanh(F[sb + 4 * H]);
+          var cPrev = 0.0;
+          var hPrev = 0.0;
+          if (s > 0) {
+            cPrev = F[saveBase + (rowPrev * D + d) * 5 * H + 4 * H + j];
+            hPrev = F[rowPrev * D * H + d * H + j];
+          }
+          let dhTot = dh[e] + DY[row * D * H + d * H + j];
+          let dhNew = m * dhTot;
+          let dcIn = m * dc[e];
+          let dcNew = dcIn + dhNew * go * (1.0 - tc * tc);
+          let dzi = dcNew * gg * gi * (1.0 - gi);
+          let dzf = dcNew * cPrev * gf * (1.0 - gf);
+          let dzg = dcNew * gi * (1.0 - gg * gg);
+          let dzo = dhNew * tc * go * (1.0 - go);
+          let zs = q * ZS + j;
+          dzsh[zs] = dzi;
+          dzsh[zs + H] = dzf;
+          dzsh[zs + 2 * H] = dzg;
+          dzsh[zs + 3 * H] = dzo;
+          let zb = row * D * G4 + d * G4 + j;
+          result[zb] = dzi;
+          result[zb + H] = dzf;
+          result[zb + 2 * H] = dzg;
+          result[zb + 3 * H] = dzo;
+          let zdb = dzdBase + (d * BT + row) * G4 + j;
+          result[zdb] = dzi;
+          result[zdb + H] = dzf;
+          result[zdb + 2 * H] = dzg;
+          result[zdb + 3 * H] = dzo;
+          result[hpBase + (d * BT + row) * H + j] = hPrev;
+          dh[e] = dhTot - dhNew;
+          dc[e] = dc[e] - dcIn + dcNew * gf;
+        } else if (j < H) {
+          let zs = q * ZS + j;
+          dzsh[zs] = 0.0;
+          dzsh[zs + H] = 0.0;
+          dzsh[zs + 2 * H] = 0.0;
+          dzsh[zs + 3 * H] = 0.0;
         }
-        let dhTot = dh[u] + DY[row * D * H + d * H + j];
-        let dhNew = m * dhTot;
-        let dcIn = m * dc[u];
-        let dcNew = dcIn + dhNew * go * (1.0 - tc * tc);
-        let dzi = dcNew * gg * gi * (1.0 - gi);
-        let dzf = dcNew * cPrev * gf * (1.0 - gf);
-        let dzg = dcNew * gi * (1.0 - gg * gg);
-        let dzo = dhNew * tc * go * (1.0 - go);
-        dzsh[j] = dzi;
-        dzsh[H + j] = dzf;
-        dzsh[2 * H + j] = dzg;
-        dzsh[3 * H + j] = dzo;
-        let zb = row * D * G4 + d * G4 + j;
-        result[zb] = dzi;
-        result[zb + H] = dzf;
-        result[zb + 2 * H] = dzg;
-        result[zb + 3 * H] = dzo;
-        let zdb = dzdBase + (d * BT + row) * G4 + j;
-        result[zdb] = dzi;
-        result[zdb + H] = dzf;
-        result[zdb + 2 * H] = dzg;
-        result[zdb + 3 * H] = dzo;
-        result[hpBase + (d * BT + row) * H + j] = hPrev;
-        dh[u] = dhTot - dhNew;
-        dc[u] = dc[u] - dcIn + dcNew * gf;
       }
     }
     workgroupBarrier();
-    if (d == 0) {${loop("R0")}
-    } else {${loop("R1")}
+    // Explicit zeroing: a declaration inside a loop is not re-zeroed by every WGSL compiler.
+    var a : array<f32, ${LSTM_ROWS * upt}>;
+    for (var e = 0; e < RB * UPT; e++) {
+      a[e] = 0.0;
+    }
+    if (d == 0) {${loop("RT0")}
+    } else {${loop("RT1")}
+    }
+    for (var e = 0; e < RB * UPT; e++) {
+      dh[e] += a[e];
     }
     workgroupBarrier();
   }

@@ -71,9 +71,11 @@ function makeOp(dirs: 1 | 2): Op {
 
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const [xs, m, k, rf, rb, fwd] = saved;
+      const rtf = tf.transpose(rf);
+      const rtb = dirs === 1 ? rtf : tf.transpose(rb);
       const g = runProgram(
         new LstmBackwardProgram(batch, steps, hidden, dirs),
-        [dy, fwd, m, rf, rb],
+        [dy, fwd, m, rtf, rtb],
         uniforms,
       );
       const g4 = 4 * hidden;

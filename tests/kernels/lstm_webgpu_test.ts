@@ -26,14 +26,14 @@ if (!adapter) {
 
 const CASES: LstmCase[] = [
   {
-    name: "uni 1 layer hidden 8",
-    batch: 3,
+    name: "uni 1 layer hidden 8, batch 6 (two row blocks)",
+    batch: 6,
     steps: 6,
     inputSize: 5,
     hidden: 8,
     layers: 1,
     bidirectional: false,
-    lengths: [6, 3, 1],
+    lengths: [6, 3, 1, 6, 2, 5],
     seed: 11,
   },
   {

@@ -161,7 +161,14 @@ export class RunLogger {
 
   #kick(): void {
     if (this.#drain !== null) return;
-    this.#drain = this.#drainLoop().finally(() => {
+    this.#drain = this.#drainLoop().catch((error) => {
+      // Only the spool itself failing lands here (disk full, ...): say so, keep training.
+      this.#offline = true;
+      this.#summary.failures++;
+      this.#options.onWarning?.(
+        `MLflow: cannot spool unsent records of run ${this.runId}: ${(error as Error).message}`,
+      );
+    }).finally(() => {
       this.#drain = null;
       // Records that arrived while the last send was failing wait for the next kick.
       if (this.#pending.length > 0 && !this.#offline) this.#kick();
@@ -175,7 +182,12 @@ export class RunLogger {
       if (this.#offline || this.#spooled > 0) {
         // Keep order: everything new goes behind what is already spooled, then replay.
         if (batch.length > 0) {
-          await this.#spool.append(batch);
+          try {
+            await this.#spool.append(batch);
+          } catch (error) {
+            this.#pending = [...batch, ...this.#pending]; // keep them in memory at least
+            throw error;
+          }
           this.#spooled += batch.length;
         }
         try {
@@ -205,9 +217,13 @@ export class RunLogger {
           load: () => Promise.resolve(batch),
           append: () => Promise.resolve(),
           replace: async (rest) => {
-            if (rest.length > 0) {
+            if (rest.length === 0) return;
+            try {
               await this.#spool.append(rest);
               this.#spooled += rest.length;
+            } catch (error) {
+              this.#pending = [...rest, ...this.#pending]; // keep them in memory at least
+              throw error;
             }
           },
         });

@@ -7,6 +7,7 @@ import { runPython } from "../_python.ts";
 import { credentialsFromEnv } from "../../cli/_tracking.ts";
 import { MlflowRequestError } from "../../src/tracking/mlflow_request_error.ts";
 import { LOG_BATCH_LIMITS, RestStore, splitLogBatch } from "../../src/tracking/rest_store.ts";
+import { RunLogger } from "../../src/tracking/run_logger.ts";
 
 interface Seen {
   method: string;
@@ -242,4 +243,47 @@ Deno.test("splitLogBatch() keeps every item within the server's limits", async (
     for (const part of parts) assert.ok(JSON.stringify(part).length < LOG_BATCH_LIMITS.bytes);
     assert.equal(parts.reduce((n, part) => n + Object.keys(part.tags ?? {}).length, 0), 300);
   });
+});
+
+Deno.test("RunLogger hooks return at once while a slow server takes 300 ms per call; end waits for the data", async () => {
+  const seen: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    seen.push(`${req.method} ${new URL(req.url).pathname}`);
+    await req.arrayBuffer();
+    await new Promise((r) => setTimeout(r, 300));
+    return new Response("{}", { headers: { "content-type": "application/json" } });
+  });
+  try {
+    const store = new RestStore({ uri: `http://127.0.0.1:${server.addr.port}` });
+    const logger = new RunLogger({ store, runId: "r1" });
+    const times: number[] = [];
+    for (let epoch = 1; epoch <= 3; epoch++) {
+      const t0 = performance.now();
+      await logger.hooks.onEpochEnd?.({
+        epoch,
+        train_loss: 1,
+        train_acc: 0.5,
+        val_loss: 1,
+        val_acc: 0.5,
+        val_macro_f1: 0.2,
+        lr: 0.001,
+        val_cost: 10,
+        epoch_seconds: 1,
+      }, { isBest: false });
+      times.push(performance.now() - t0);
+    }
+    assert.ok(Math.max(...times) < 50, `hooks took ${times.join(", ")} ms`);
+    const t0 = performance.now();
+    await logger.hooks.onEnd?.({ status: "FINISHED", bestValF1: 0.2 });
+    assert.ok(performance.now() - t0 >= 300);
+    assert.deepEqual(logger.summary().spooled, 0);
+    // Epoch 1 went alone; epochs 2-3 were batched while it was in flight; then the status.
+    assert.deepEqual(seen, [
+      "POST /api/2.0/mlflow/runs/log-batch",
+      "POST /api/2.0/mlflow/runs/log-batch",
+      "POST /api/2.0/mlflow/runs/update",
+    ]);
+  } finally {
+    await server.shutdown();
+  }
 });

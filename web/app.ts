@@ -32,6 +32,7 @@ import {
 } from "./_dataset.ts";
 import { downloadBytes, zipFolder } from "./_downloads.ts";
 import { renderLineChart } from "./_line_chart.ts";
+import { webgpuLstmAvailable, webgpuLstmSupportsHidden } from "../src/kernels/lstm_webgpu.ts";
 import { type DemoMlflowRun, startDemoMlflowRun } from "./_mlflow.ts";
 import { combineHooks } from "../src/train/combine_hooks.ts";
 import type { TrainHooks } from "../src/train/hooks.ts";
@@ -52,6 +53,8 @@ export interface DemoState {
   confusion: ConfusionMatrix | null;
   /** Milliseconds from pressing Train to the last epoch's end. */
   trainMillis: number | null;
+  /** Which LSTM implementation the last training ran. */
+  lstmPath: string | null;
   /** The MLflow run this training logged to, when "log to MLflow" was on. */
   mlflow:
     | { runId: string; runName: string; experimentId: string; sent: number; spooled: number }
@@ -68,6 +71,7 @@ const state: DemoState = {
   valProbabilities: null,
   confusion: null,
   trainMillis: null,
+  lstmPath: null,
   mlflow: null,
 };
 /** Rows per WebGPU batch window are rounded up to this, so fewer shaders get compiled. */
@@ -356,6 +360,13 @@ async function trainClicked(): Promise<void> {
     state.runtime = runtime;
     showBackend(runtime);
     log(runtime.reason);
+    state.lstmPath = config.lstmImpl !== "fused"
+      ? `tf.layers reference LSTM (${config.lstmImpl})`
+      : runtime.backend === "webgpu" && webgpuLstmAvailable() &&
+          webgpuLstmSupportsHidden(config.hiddenSize)
+      ? "fused WebGPU LSTM kernels (src/kernels)"
+      : "generic fused LSTM op (tf ops, hand-written BPTT)";
+    log(`LSTM: ${state.lstmPath}`);
   } catch (error) {
     fail(error, "Cannot start training");
     ($("train") as HTMLButtonElement).disabled = false;

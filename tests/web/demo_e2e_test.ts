@@ -34,6 +34,7 @@ interface PageState {
   valProbabilities: number[][] | null;
   confusion: number[][] | null;
   trainMillis: number | null;
+  lstmPath: string | null;
 }
 
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -119,6 +120,7 @@ Deno.test({
         assert.equal(state.status, "done");
         assert.equal(state.runtime?.backend, "webgpu", `backend: ${JSON.stringify(state.runtime)}`);
         assert.match(state.runtime!.adapter ?? "", /swiftshader/i);
+        assert.equal(state.lstmPath, "fused WebGPU LSTM kernels (src/kernels)");
         const badge = await page.textContent("#backend");
         assert.match(badge ?? "", /backend: webgpu/);
         assert.equal(state.epochs.length, 2);

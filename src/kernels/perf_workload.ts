@@ -75,7 +75,7 @@ export interface ImplPerf {
   readonly stepsMs: readonly number[];
   /** `dispatchWorkgroups` calls in one step; null off WebGPU. */
   readonly dispatchesPerStep: number | null;
-  /** tf kernels run in one step (`tf.profile`); a custom WebGPU program is not a tf kernel. */
+  /** tf kernels in one step (`tf.profile`; a custom WebGPU program is not one); -1 if skipped. */
   readonly kernelsPerStep: number;
   /** Which optimizer ran. */
   readonly optimizer: string;
@@ -169,11 +169,81 @@ function median(xs: readonly number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+/** A ready-to-run training step (see {@link createTrainingStep}). */
+export interface TrainingStep {
+  /** Runs forward, backward and the optimizer update; resolves with the loss (a sync point). */
+  step(): Promise<number>;
+  /** Which optimizer runs. */
+  readonly optimizer: string;
+  /** Frees the model, the optimizer and the batch. */
+  dispose(): void;
+}
+
 /**
- * Trains a fresh seeded classifier with `impl` for 1 warm-up + `steps` steps on the
- * active backend and reports timings and counts. The `fused` implementation uses the
- * fused WebGPU AdamW on webgpu; everything else uses `tf.train.adam` (tfjs' op-by-op
- * optimizer), the reference a tfjs user gets.
+ * Builds a seeded classifier (dropout 0, last pooling) for `w` with `impl`, a synthetic
+ * batch and an optimizer on the active backend: the fused WebGPU AdamW for `fused` on
+ * webgpu, `tf.train.adam` (tfjs' op-by-op optimizer, what a tfjs user gets) otherwise.
+ *
+ * @example
+ * ```ts
+ * const s = createTrainingStep(PERF_WORKLOADS["W-tiny"], "fused");
+ * await s.step();
+ * s.dispose();
+ * ```
+ */
+export function createTrainingStep(
+  w: PerfWorkload,
+  impl: PerfImpl,
+  seed = 1,
+  lr = 1e-3,
+): TrainingStep {
+  const model: LstmClassifier = createLstmClassifier({
+    inputSize: w.features,
+    hiddenSize: w.hidden,
+    numLayers: w.layers,
+    bidirectional: w.bidirectional,
+    dropout: 0,
+    pooling: "last",
+    numClasses: w.classes,
+    lstmImpl: impl,
+  }, { seed });
+  const vars = model.namedVariables.map((v) => v.variable);
+  const fusedOpt = impl === "fused" && isWebGpuBackendActive()
+    ? new AdamWWebGpu(vars, { weightDecay: 0 })
+    : null;
+  const adam = fusedOpt ? null : tf.train.adam(lr);
+  const batch = syntheticBatch(w, seed + 1);
+  const x = tf.tensor3d(batch.x, [w.batch, w.steps, w.features]);
+  const mask = tf.tensor2d(batch.mask, [w.batch, w.steps]);
+  const oneHot = tf.tidy(() => tf.oneHot(tf.tensor1d(batch.labels, "int32"), w.classes));
+  return {
+    optimizer: fusedOpt ? "fused AdamW (WebGPU, 2 dispatches/tensor)" : "tf.train.adam",
+    async step() {
+      const loss = tf.tidy(() => {
+        const { value, grads } = tf.variableGrads(
+          () => tf.losses.softmaxCrossEntropy(oneHot, model.apply(x, mask)) as tf.Scalar,
+          vars,
+        );
+        if (fusedOpt) fusedOpt.applyGradients(vars.map((v) => grads[v.name]), lr);
+        else adam!.applyGradients(grads as Parameters<tf.AdamOptimizer["applyGradients"]>[0]);
+        return value;
+      });
+      const v = (await loss.data())[0];
+      loss.dispose();
+      return v;
+    },
+    dispose() {
+      fusedOpt?.dispose();
+      adam?.dispose();
+      tf.dispose([x, mask, oneHot]);
+      model.dispose();
+    },
+  };
+}
+
+/**
+ * Trains a fresh seeded classifier with `impl` ({@link createTrainingStep}) for 1 warm-up
+ * + `steps` steps on the active backend and reports timings and counts.
  *
  * @example
  * ```ts
@@ -192,48 +262,13 @@ export async function measureTrainingStep(
       `Cannot measure ${impl}: steps must be an integer >= 1, received ${steps}`,
     );
   }
-  const seed = options.seed ?? 1;
-  const lr = options.lr ?? 1e-3;
   const onGpu = isWebGpuBackendActive();
   options.beforeRun?.();
-  const model: LstmClassifier = createLstmClassifier({
-    inputSize: w.features,
-    hiddenSize: w.hidden,
-    numLayers: w.layers,
-    bidirectional: w.bidirectional,
-    dropout: 0,
-    pooling: "last",
-    numClasses: w.classes,
-    lstmImpl: impl,
-  }, { seed });
-  const vars = model.namedVariables.map((v) => v.variable);
-  const fusedOpt = impl === "fused" && onGpu ? new AdamWWebGpu(vars, { weightDecay: 0 }) : null;
-  const adam = fusedOpt ? null : tf.train.adam(lr);
-  const batch = syntheticBatch(w, seed + 1);
-  const x = tf.tensor3d(batch.x, [w.batch, w.steps, w.features]);
-  const mask = tf.tensor2d(batch.mask, [w.batch, w.steps]);
-  const oneHot = tf.tidy(() => tf.oneHot(tf.tensor1d(batch.labels, "int32"), w.classes));
+  const run = createTrainingStep(w, impl, options.seed ?? 1, options.lr ?? 1e-3);
   const counter = onGpu ? installDispatchCounter() : null;
-
-  const step = async (): Promise<number> => {
-    const loss = tf.tidy(() => {
-      const { value, grads } = tf.variableGrads(
-        () => tf.losses.softmaxCrossEntropy(oneHot, model.apply(x, mask)) as tf.Scalar,
-        vars,
-      );
-      if (fusedOpt) fusedOpt.applyGradients(vars.map((v) => grads[v.name]), lr);
-      else adam!.applyGradients(grads as Parameters<tf.AdamOptimizer["applyGradients"]>[0]);
-      return value;
-    });
-    const v = (await loss.data())[0];
-    loss.dispose();
-    return v;
-  };
-
   try {
-    await x.data(); // uploads done before the clock starts
     let t0 = performance.now();
-    const lossFirst = await step();
+    const lossFirst = await run.step();
     const warmupMs = performance.now() - t0;
     options.onStep?.(`${impl} warm-up`, warmupMs);
     const stepsMs: number[] = [];
@@ -242,7 +277,7 @@ export async function measureTrainingStep(
     for (let s = 0; s < steps; s++) {
       counter?.reset();
       t0 = performance.now();
-      lossLast = await step();
+      lossLast = await run.step();
       const ms = performance.now() - t0;
       if (counter) dispatches = counter.count;
       stepsMs.push(ms);
@@ -251,7 +286,7 @@ export async function measureTrainingStep(
     let kernelsPerStep = -1;
     if (!options.skipKernelCount) {
       const info = await tf.profile(async () => {
-        lossLast = await step();
+        lossLast = await run.step();
       });
       kernelsPerStep = info.kernels.length;
     }
@@ -264,7 +299,7 @@ export async function measureTrainingStep(
       stepsMs,
       dispatchesPerStep: dispatches,
       kernelsPerStep,
-      optimizer: fusedOpt ? "fused AdamW (WebGPU, 2 dispatches/tensor)" : "tf.train.adam",
+      optimizer: run.optimizer,
       gflopPerStep: flops / 1e9,
       gflops: flops / 1e9 / (medianMs / 1000),
       lossFirst,
@@ -273,9 +308,6 @@ export async function measureTrainingStep(
     };
   } finally {
     counter?.uninstall();
-    fusedOpt?.dispose();
-    adam?.dispose();
-    tf.dispose([x, mask, oneHot]);
-    model.dispose();
+    run.dispose();
   }
 }

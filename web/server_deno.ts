@@ -209,7 +209,19 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
     wasmPath: "/wasm/",
   };
 
+  let allowedHosts: Set<string> = new Set();
   const handler = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
+    // DNS rebinding guard: a foreign name resolving to 127.0.0.1 must not reach the page or
+    // the proxy (its requests would otherwise look same-origin).
+    const hostHeader = (request.headers.get("host") ?? "").toLowerCase();
+    if (!allowedHosts.has(hostHeader)) {
+      return new Response(
+        `Cannot serve host ${JSON.stringify(hostHeader)}: expected one of ${
+          [...allowedHosts].join(", ")
+        }`,
+        { status: 421 },
+      );
+    }
     const url = new URL(request.url);
     const path = url.pathname;
     if (path.startsWith("/mlflow/")) return await proxy(request, url, info);
@@ -299,6 +311,9 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
 
   const server = Deno.serve({ hostname: host, port, onListen: () => {} }, handler);
   const bound = server.addr.port;
+  allowedHosts = new Set(
+    ["127.0.0.1", "localhost", "[::1]"].map((name) => `${name}:${bound}`),
+  );
   const urlHost = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
   const url = `http://${urlHost}:${bound}/`;
   log(`demo serving ${url}` + (target ? ` (mlflow proxy -> ${redactUrl(target.toString())})` : ""));

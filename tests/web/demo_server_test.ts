@@ -43,6 +43,27 @@ Deno.test("startDemoServer() serves the page, the bundle, the wasm binaries and 
         assert.equal(response.status, 404, path);
       }
     });
+    await t.step("a foreign Host header (DNS rebinding) is refused", async () => {
+      // fetch() sets Host itself, so speak HTTP/1.1 over a raw socket.
+      const raw = async (host: string) => {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+        await conn.write(
+          new TextEncoder().encode(
+            `GET /config.json HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+          ),
+        );
+        return await new Response(conn.readable).text();
+      };
+      const foreign = await raw(`evil.example:${server.port}`);
+      assert.match(foreign, /^HTTP\/1\.1 421 /);
+      assert.ok(
+        foreign.includes(
+          `Cannot serve host "evil.example:${server.port}": expected one of 127.0.0.1:${server.port}`,
+        ),
+        foreign,
+      );
+      assert.match(await raw(`localhost:${server.port}`), /^HTTP\/1\.1 200 /);
+    });
     await t.step("/mlflow answers 503 with a hint when no tracking URI was given", async () => {
       const response = await fetch(
         new URL("mlflow/api/2.0/mlflow/experiments/get-by-name?experiment_name=x", server.url),

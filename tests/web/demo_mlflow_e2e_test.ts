@@ -41,7 +41,7 @@ async function startMlflowServer(dir: string): Promise<{ uri: string; stop: () =
     } catch { /* already gone */ }
     await child.status;
   };
-  const deadline = Date.now() + 90_000;
+  const deadline = Date.now() + 180_000;
   while (Date.now() < deadline) {
     try {
       const response = await fetch(`${uri}/health`);
@@ -50,7 +50,7 @@ async function startMlflowServer(dir: string): Promise<{ uri: string; stop: () =
     await new Promise((r) => setTimeout(r, 500));
   }
   await stop();
-  throw new Error(`Cannot start mlflow server: no /health answer on ${uri} within 90 s`);
+  throw new Error(`Cannot start mlflow server: no /health answer on ${uri} within 180 s`);
 }
 
 const READ_RUN = `
@@ -124,7 +124,7 @@ Deno.test({
           return s === "done" || s === "error";
         },
         null,
-        { timeout: 180_000, polling: 500 },
+        { timeout: 300_000, polling: 500 },
       );
       const state = await page.evaluate(() =>
         (globalThis as unknown as { componentXDemo: unknown }).componentXDemo

@@ -211,7 +211,8 @@ export function createLstmClassifier(
       let seq: tf.Tensor3D = x;
       for (let l = 0; l < numLayers; l++) {
         if (l > 0) seq = drop(seq);
-        seq = lstmLayer(seq, mask, lstm[l], { impl: frozen.lstmImpl });
+        // The first layer's input is data: no gradient needed there.
+        seq = lstmLayer(seq, mask, lstm[l], { impl: frozen.lstmImpl, inputGradient: l > 0 });
       }
       const [batch, steps] = seq.shape;
       let pooled: tf.Tensor2D;

@@ -22,7 +22,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { LstmLayerFn, LstmLayerWeights } from "./lstm_types.ts";
+import type { LstmLayerWeights } from "./lstm_types.ts";
 
 function checkShapes(x: tf.Tensor, mask: tf.Tensor, weights: LstmLayerWeights): void {
   if (x.rank !== 3) {
@@ -219,7 +219,7 @@ const PER_STEP = 7; // i, f, g, o, tanh(c_new), c_prev, h
  * Builds the custom-gradient op for `dirs` directions. Inputs: x, mask, then per direction
  * kernel, recurrent, bias.
  */
-function makeOp(dirs: 1 | 2): Op {
+function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
   // deno-lint-ignore no-explicit-any
   return tf.customGrad((...args: any[]) => {
     const save = args[args.length - 1] as tf.GradSaveFunc;
@@ -329,19 +329,33 @@ function makeOp(dirs: 1 | 2): Op {
         );
       }
       // Input gradient for both directions in one matmul: [B*T, D*4H] x [D*4H, In].
-      const dzNat = layout.fromSteps(dzs, g4);
-      const dx = tf.reshape(tf.matMul(dzNat, tf.transpose(kCat0)), [batch, steps, inSize]);
+      const dx = inputGradient
+        ? tf.reshape(tf.matMul(layout.fromSteps(dzs, g4), tf.transpose(kCat0)), [
+          batch,
+          steps,
+          inSize,
+        ])
+        : tf.zeros([batch, steps, inSize]);
       return [dx, tf.zeros([batch, steps]), ...grads];
     };
     return { value: out, gradFunc };
   }) as unknown as Op;
 }
 
-const OP_UNI = makeOp(1);
-const OP_BI = makeOp(2);
+const OPS = [makeOp(1, true), makeOp(2, true), makeOp(1, false), makeOp(2, false)] as const;
+
+/** Options for {@link lstmLayerFused}. */
+export interface LstmFusedOptions {
+  /**
+   * Compute the gradient with respect to `x` (default true). Pass false only when `x` is
+   * data that nothing differentiates (the first layer): its gradient is then reported as
+   * zeros, which saves a [B*T, D*4H] x [D*4H, In] matmul and a layout pass per step.
+   */
+  readonly inputGradient?: boolean;
+}
 
 /**
- * The generic fused LSTM layer ({@link LstmLayerFn}): one batched input projection, a
+ * The generic fused LSTM layer (an `LstmLayerFn`, plus options): one batched input projection, a
  * short chain of tf ops per time step (both directions in one matmul), and a hand-written
  * reverse-time BPTT backward pass.
  *
@@ -350,9 +364,14 @@ const OP_BI = makeOp(2);
  * const out = lstmLayerFused(x, mask, layerWeights); // [B, T, dirs * hidden]
  * ```
  */
-export const lstmLayerFused: LstmLayerFn = (x, mask, weights) => {
+export const lstmLayerFused = (
+  x: tf.Tensor3D,
+  mask: tf.Tensor2D,
+  weights: LstmLayerWeights,
+  options: LstmFusedOptions = {},
+): tf.Tensor3D => {
   checkShapes(x, mask, weights);
-  const op = weights.backward ? OP_BI : OP_UNI;
+  const op = OPS[(weights.backward ? 1 : 0) + (options.inputGradient === false ? 2 : 0)];
   const w = weights.backward ? [weights.forward, weights.backward] : [weights.forward];
   const flat = w.flatMap((d) => [d.kernel, d.recurrent, d.bias]);
   return op(x, mask, ...flat) as tf.Tensor3D;

@@ -22,6 +22,12 @@ export const LSTM_IMPLS: readonly LstmImpl[] = Object.freeze(["fused", "layers"]
 export interface LstmLayerOptions {
   /** Implementation; default `"fused"`. */
   readonly impl?: LstmImpl;
+  /**
+   * Compute the gradient with respect to `x` (default true). False lets the generic fused
+   * op skip it (reported as zeros) when `x` is data, e.g. for the first layer; other
+   * implementations compute it anyway.
+   */
+  readonly inputGradient?: boolean;
 }
 
 interface LayerVariableLike {
@@ -111,7 +117,7 @@ export function lstmLayer(
       if (tf.getBackend() === "webgpu" && webgpuLstmAvailable()) {
         return lstmLayerWebGpu(x, mask, weights);
       }
-      return lstmLayerFused(x, mask, weights);
+      return lstmLayerFused(x, mask, weights, { inputGradient: options.inputGradient });
     case "layers":
       return lstmLayerLayers(x, mask, weights);
     default:

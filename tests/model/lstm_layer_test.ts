@@ -175,3 +175,23 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "lstmLayerFused({ inputGradient: false }) keeps every weight gradient and reports dx as zeros",
+  ignore,
+  async fn() {
+    const c = CASES[3];
+    const ref = await numpyLstmReference(c);
+    // Only the first layer skips its input gradient, as the classifier does.
+    let layer = 0;
+    const got = await runStack(
+      c,
+      ref,
+      (x, m, w) => lstmLayerFused(x, m, w, { inputGradient: layer++ % 2 !== 0 }),
+    );
+    assert.ok(got.dx.every((v) => v === 0), "dx must be zeros");
+    const full = assertMatchesReference({ ...got, dx: new Float32Array(ref.dx) }, ref, 1e-4);
+    console.log(`  wasm fused, no input gradient: ${full}`);
+  },
+});

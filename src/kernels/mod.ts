@@ -1,4 +1,6 @@
-// Custom WebGPU programs (WGSL): the persistent LSTM layer, fused AdamW, dispatch counting.
+// Custom WebGPU programs (WGSL): the persistent LSTM layer, fused AdamW, dispatch counting,
+// and the training-step benchmark behind `deno task perf`.
 export * from "./lstm_webgpu.ts";
 export * from "./adamw_webgpu.ts";
 export * from "./dispatch_counter.ts";
+export * from "./perf_workload.ts";

@@ -192,3 +192,16 @@ Deno.test({
     );
   },
 });
+
+Deno.test({
+  name: "train() stops early after --patience epochs without a val macro-F1 gain",
+  ignore,
+  async fn() {
+    // lr 0: the weights never change, so val macro-F1 never improves after epoch 1.
+    const r = recorder();
+    const result = await train(tinyConfig({ epochs: 5, patience: 2, lr: 0 }), data, r.hooks);
+    assert.equal(result.status, "FINISHED");
+    assert.deepEqual(r.epochs.map((m) => m.epoch), [1, 2, 3]);
+    assert.equal(new Set(r.epochs.map((m) => m.val_macro_f1)).size, 1);
+  },
+});

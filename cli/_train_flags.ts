@@ -39,6 +39,8 @@ Optimisation
   --weighted-sampler         sample rows with probability 1/n_c of their class
   --focal-loss               focal loss, gamma 2
   --grad-clip X              clip gradients to global L2 norm X; 0 = off (default ${D.gradClip})
+  --bucket-by-length         batch rows of similar valid length together, so trimming each
+                             batch to its longest row removes most padding (default off)
   --seed N                   seed of weights, shuffling and dropout (default ${D.seed})
   --patience N               stop after N epochs without a val macro-F1 gain; 0 = off (default ${D.patience})
 Run
@@ -99,6 +101,7 @@ const BOOLEAN_FLAGS = [
   "weighted-sampler",
   "focal-loss",
   "mlflow",
+  "bucket-by-length",
 ] as const;
 
 /** Every flag `deno task train` accepts. */
@@ -276,6 +279,7 @@ export function parseTrainArgs(args: readonly string[]): ParsedTrainArgs {
     dataVersion: textFlag("data-version", s("data-version"), D.dataVersion, true),
     modelTag: textFlag("model-tag", s("model-tag"), D.modelTag, true),
     lstmImpl: choiceFlag("lstm-impl", s("lstm-impl"), D.lstmImpl, ["fused", "layers"]),
+    bucketByLength: b("bucket-by-length"),
   });
   if (config.seed > 0xffffffff) {
     throw new RangeError(`Cannot use --seed ${config.seed}: expected an integer in 0..4294967295`);

@@ -16,7 +16,16 @@ export interface EpochOrderOptions {
   readonly weightedSampler?: boolean;
   /** Default true; false keeps file order (validation). */
   readonly shuffle?: boolean;
+  /**
+   * Valid lengths per row: when given, rows of similar length are batched together (sorted
+   * by length within chunks of 32 batches, then the batches are shuffled), so per-batch
+   * trimming cuts most of the padding. Off (undefined) = plain random batches.
+   */
+  readonly bucketLengths?: Int32Array;
 }
+
+/** Batches per chunk that length bucketing sorts within. */
+export const LENGTH_BUCKET_CHUNK = 32;
 
 /**
  * The row indices of every batch of one epoch. Deterministic in (seed, epoch), so a run
@@ -62,6 +71,21 @@ export function epochBatches(labels: Int32Array, options: EpochOrderOptions): In
     }
   }
   const batches: Int32Array[] = [];
+  const lengths = options.bucketLengths;
+  if (lengths) {
+    const chunk = batchSize * LENGTH_BUCKET_CHUNK;
+    for (let c = 0; c < n; c += chunk) {
+      const part = order.slice(c, Math.min(n, c + chunk)).sort((a, b) => lengths[a] - lengths[b]);
+      for (let s = 0; s < part.length; s += batchSize) {
+        batches.push(part.subarray(s, s + batchSize));
+      }
+    }
+    for (let i = batches.length - 1; i > 0; i--) {
+      const j = rng.nextInt(i + 1);
+      [batches[i], batches[j]] = [batches[j], batches[i]];
+    }
+    return batches;
+  }
   for (let s = 0; s < n; s += batchSize) {
     batches.push(order.subarray(s, Math.min(n, s + batchSize)));
   }

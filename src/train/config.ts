@@ -54,6 +54,11 @@ export interface TrainConfig {
   readonly dataVersion: string;
   readonly modelTag: string;
   readonly lstmImpl: LstmImpl;
+  /**
+   * Batch rows of similar valid length together so per-batch trimming removes most padding
+   * (`--bucket-by-length`). Optional so configs built before it existed stay valid; absent = off.
+   */
+  readonly bucketByLength?: boolean;
 }
 
 /** The data contract's defaults, plus ours. */
@@ -92,6 +97,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = Object.freeze({
   dataVersion: "",
   modelTag: "",
   lstmImpl: "fused",
+  bucketByLength: false,
 });
 
 /** camelCase -> snake_case, the pipeline's param names. */

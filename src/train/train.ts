@@ -256,6 +256,7 @@ async function trainEpoch(
     seed: config.seed,
     epoch,
     weightedSampler: config.weightedSampler,
+    bucketLengths: config.bucketByLength ? data.lengths : undefined,
   });
   const variables = model.namedVariables.map((v) => v.variable);
   let lossSum = tf.scalar(ctx.partial?.lossSum ?? 0);

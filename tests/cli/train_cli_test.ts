@@ -71,6 +71,7 @@ Deno.test("parseTrainArgs() gives the contract's defaults and reads every flag",
     "v1",
     "--model-tag",
     "m",
+    "--bucket-by-length",
   ]);
   assert.equal(config.batchSize, 32);
   assert.equal(config.bidirectional, true);
@@ -78,6 +79,7 @@ Deno.test("parseTrainArgs() gives the contract's defaults and reads every flag",
   assert.equal(config.gradClip, 1.5);
   assert.equal(config.device, "cuda");
   assert.equal(config.lstmImpl, "layers");
+  assert.equal(config.bucketByLength, true);
   assert.equal(config.weightedSampler && config.focalLoss && config.mlflow, true);
   assert.deepEqual([config.xKey, config.yKey, config.lengthsKey], ["X", "Y", "L"]);
   assert.ok(Object.isFrozen(config));

@@ -124,3 +124,24 @@ Deno.test("epochBatches() weighted sampler draws each class about equally often"
   // Binomial(5000, 0.5): sd ~35, so +-200 is > 5 sd.
   assert.ok(Math.abs(ones - 2500) < 200, `class 1 drawn ${ones} of ${total}`);
 });
+
+Deno.test("epochBatches() with bucketLengths groups similar lengths and still covers every row once", () => {
+  // Lengths 1..128 in a scrambled order: random batches of 16 nearly always hold a long row.
+  const n = 1024;
+  const lengths = Int32Array.from({ length: n }, (_, i) => 1 + ((i * 37) % 128));
+  const labels = new Int32Array(n);
+  const meanMax = (bs: Int32Array[]) =>
+    bs.reduce((a, b) => a + Math.max(...[...b].map((r) => lengths[r])), 0) / bs.length;
+  const plain = epochBatches(labels, { batchSize: 16, seed: 3, epoch: 1 });
+  const bucketed = epochBatches(labels, {
+    batchSize: 16,
+    seed: 3,
+    epoch: 1,
+    bucketLengths: lengths,
+  });
+  assert.deepEqual(bucketed.flatMap((b) => [...b]).sort((a, b) => a - b), [...Array(n).keys()]);
+  assert.ok(meanMax(plain) > 110, `plain mean trimmed length ${meanMax(plain)}`);
+  assert.ok(meanMax(bucketed) < 75, `bucketed mean trimmed length ${meanMax(bucketed)}`);
+  const again = epochBatches(labels, { batchSize: 16, seed: 3, epoch: 1, bucketLengths: lengths });
+  assert.deepEqual(again.map((b) => [...b]), bucketed.map((b) => [...b]), "deterministic");
+});

@@ -28,7 +28,7 @@ export interface PredictOptions {
 /**
  * Softmax probabilities for every row of `data`, in row order: one `Float32Array` of
  * `numClasses` per row (views of one buffer). Runs in eval mode (no dropout), batch by
- * batch, each batch trimmed to its longest valid length.
+ * batch over rows sorted by valid length, each batch trimmed to its longest valid length.
  */
 export async function predictProbabilities(
   model: LstmClassifier,
@@ -54,18 +54,22 @@ async function predictLogProbabilities(
   }
   const k = model.config.numClasses;
   const out = new Float32Array(data.size * k);
+  // Rows sorted by valid length: each batch is trimmed to similar lengths (exact; results
+  // are written back to each row's own place).
+  const order = Int32Array.from({ length: data.size }, (_, i) => i)
+    .sort((a, b) => data.lengths[a] - data.lengths[b]);
   for (let start = 0; start < data.size; start += batchSize) {
-    const rows = Int32Array.from(
-      { length: Math.min(batchSize, data.size - start) },
-      (_, i) => start + i,
-    );
+    const rows = order.subarray(start, Math.min(data.size, start + batchSize));
     const b = gatherBatch(data, rows, options.stepMultiple ?? 1);
     const logp = tf.tidy(() => {
       const { x, mask } = batchTensors(b);
       return tf.logSoftmax(model.apply(x, mask, { training: false }));
     });
-    out.set((await logp.data()) as Float32Array, start * k);
+    const values = (await logp.data()) as Float32Array;
     logp.dispose();
+    for (let r = 0; r < rows.length; r++) {
+      out.set(values.subarray(r * k, (r + 1) * k), rows[r] * k);
+    }
   }
   return out;
 }

@@ -5,6 +5,7 @@ import { pythonJson, skipUnlessPython } from "../_python.ts";
 import {
   type CheckpointFiles,
   type EpochMetrics,
+  modelConfigFor,
   predictProbabilities,
   readCheckpoint,
   restoreClassifier,
@@ -12,6 +13,7 @@ import {
   train,
   type TrainHooks,
 } from "../../src/train/mod.ts";
+import { createLstmClassifier } from "../../src/model/mod.ts";
 import { smallData, tinyConfig } from "./_data.ts";
 
 const ignore = await skipUnlessPython("numpy", "sklearn");
@@ -209,5 +211,27 @@ Deno.test({
     assert.equal(result.status, "FINISHED");
     assert.deepEqual(r.epochs.map((m) => m.epoch), [1, 2, 3]);
     assert.equal(new Set(r.epochs.map((m) => m.val_macro_f1)).size, 1);
+  },
+});
+
+Deno.test({
+  name: "predictProbabilities() in length-sorted batches equals row-by-row prediction",
+  ignore,
+  async fn() {
+    const model = createLstmClassifier(
+      modelConfigFor(tinyConfig({ bidirectional: true }), data.val),
+      { seed: 5 },
+    );
+    try {
+      const batched = await predictProbabilities(model, data.val, { batchSize: 32 });
+      const single = await predictProbabilities(model, data.val, { batchSize: 1 });
+      assert.equal(batched.length, data.val.size);
+      batched.forEach((p, i) => {
+        assert.ok(Math.abs(p.reduce((a, b) => a + b, 0) - 1) < 1e-5, `row ${i} sums to 1`);
+        p.forEach((v, c) => assert.ok(Math.abs(v - single[i][c]) < 1e-5, `row ${i} class ${c}`));
+      });
+    } finally {
+      model.dispose();
+    }
   },
 });

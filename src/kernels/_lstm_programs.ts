@@ -44,9 +44,14 @@ fn lstmTanh(x : f32) -> f32 {
 }
 `;
 
-/** Forward: inputs P (projection [B*T, D*4H], bias included), M [B, T], R0, R1 [H, 4H]. */
+/**
+ * Forward: inputs P (projection [B*T, D*4H], bias included), M [B, T], and R0, R1 the
+ * recurrent weights gate-interleaved, [H, H, 4] (`R[k, g*H + j]` at `[k, j, g]`), read as
+ * one vec4 per (k, j).
+ */
 export class LstmForwardProgram implements WebGpuProgramLike {
   variableNames = ["P", "M", "R0", "R1"];
+  variableComponents = [1, 1, 4, 4];
   outputShape: number[];
   shaderKey: string;
   dispatchLayout = { x: [0] };
@@ -59,17 +64,16 @@ export class LstmForwardProgram implements WebGpuProgramLike {
     this.upt = unitsPerThread(hidden);
     this.outputShape = [batch * steps * dirs * hidden * 6];
     this.dispatch = [Math.ceil(batch / LSTM_ROWS), dirs, 1];
-    this.shaderKey = `lstm_persistent_fwd_${this.upt}_${LSTM_ROWS}`;
+    this.shaderKey = `lstm_persistent_fwd_v4_${this.upt}_${LSTM_ROWS}`;
   }
 
   getUserCode(): string {
     const upt = this.upt;
     const loop = (r: string) => `
       for (var k = 0; k < H; k++) {
-        let rb = k * G4;
+        let rb = k * H;
         for (var u = 0; u < UPT; u++) {
-          let j = min(lid + u * WG, H - 1);
-          let w = vec4<f32>(${r}[rb + j], ${r}[rb + H + j], ${r}[rb + 2 * H + j], ${r}[rb + 3 * H + j]);
+          let w = ${r}[rb + min(lid + u * WG, H - 1)];
           for (var q = 0; q < RB; q++) {
             acc[q * UPT + u] += hsh[q * HS + k] * w;
           }
@@ -156,11 +160,11 @@ fn main(index : i32) {
 
 /**
  * Backward: inputs DY [B, T, D*H] (upstream gradient), F (the forward program's output),
- * M [B, T], RT0, RT1 [4H, H] (the recurrent weights transposed, so that neighbouring
- * threads read neighbouring addresses).
+ * M [B, T], R0, R1 [H, 4H] read as vec4 (4 consecutive gate columns of one row).
  */
 export class LstmBackwardProgram implements WebGpuProgramLike {
-  variableNames = ["DY", "F", "M", "RT0", "RT1"];
+  variableNames = ["DY", "F", "M", "R0", "R1"];
+  variableComponents = [1, 1, 1, 4, 4];
   outputShape: number[];
   shaderKey: string;
   dispatchLayout = { x: [0] };
@@ -173,18 +177,18 @@ export class LstmBackwardProgram implements WebGpuProgramLike {
     this.upt = unitsPerThread(hidden);
     this.outputShape = [batch * steps * dirs * hidden * 9];
     this.dispatch = [Math.ceil(batch / LSTM_ROWS), dirs, 1];
-    this.shaderKey = `lstm_persistent_bwd_${this.upt}_${LSTM_ROWS}`;
+    this.shaderKey = `lstm_persistent_bwd_v4_${this.upt}_${LSTM_ROWS}`;
   }
 
   getUserCode(): string {
     const upt = this.upt;
     const loop = (r: string) => `
-      for (var n = 0; n < G4; n++) {
-        let rb = n * H;
+      for (var n4 = 0; n4 < H; n4++) {
         for (var u = 0; u < UPT; u++) {
-          let w = ${r}[rb + min(lid + u * WG, H - 1)];
+          let w = ${r}[min(lid + u * WG, H - 1) * H + n4];
           for (var q = 0; q < RB; q++) {
-            a[q * UPT + u] += dzsh[q * ZS + n] * w;
+            let zb = q * ZS + 4 * n4;
+            a[q * UPT + u] += dot(vec4<f32>(dzsh[zb], dzsh[zb + 1], dzsh[zb + 2], dzsh[zb + 3]), w);
           }
         }
       }`;
@@ -280,8 +284,8 @@ fn main(index : i32) {
     for (var e = 0; e < RB * UPT; e++) {
       a[e] = 0.0;
     }
-    if (d == 0) {${loop("RT0")}
-    } else {${loop("RT1")}
+    if (d == 0) {${loop("R0")}
+    } else {${loop("R1")}
     }
     for (var e = 0; e < RB * UPT; e++) {
       dh[e] += a[e];

@@ -59,9 +59,12 @@ function makeOp(dirs: 1 | 2): Op {
     const x2 = padColumns(tf.reshape(x, [bt, inSize]), inPad);
     const proj = tf.fused.matMul({ a: x2, b: kCat, bias: bCat });
     const uniforms = intUniforms(batch, steps, hidden, dirs);
+    // Gate-interleave the recurrent weights ([H, 4H] -> [H, H, 4]) for vec4 loads.
+    const inter = (r: tf.Tensor2D) => tf.transpose(tf.reshape(r, [hidden, 4, hidden]), [0, 2, 1]);
+    const r0i = inter(r0);
     const packed = runProgram(
       new LstmForwardProgram(batch, steps, hidden, dirs),
-      [proj, mask, r0, r1],
+      [proj, mask, r0i, dirs === 1 ? r0i : inter(r1)],
       uniforms,
     );
     const out = tf.reshape(
@@ -72,11 +75,9 @@ function makeOp(dirs: 1 | 2): Op {
 
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const [xs, m, k, rf, rb, fwd] = saved;
-      const rtf = tf.transpose(rf);
-      const rtb = dirs === 1 ? rtf : tf.transpose(rb);
       const g = runProgram(
         new LstmBackwardProgram(batch, steps, hidden, dirs),
-        [dy, fwd, m, rtf, rtb],
+        [dy, fwd, m, rf, rb],
         uniforms,
       );
       const g4 = 4 * hidden;

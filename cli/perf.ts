@@ -15,7 +15,8 @@ import {
 } from "../src/kernels/perf_workload.ts";
 import { peakRssMb, resetPeakRss, timeNumpyStep } from "../src/kernels/perf_deno.ts";
 
-const IMPLS: readonly PerfImpl[] = ["layers", "fused"];
+// fused first: its peak-memory figure is then not inflated by buffers tfjs pooled for layers.
+const IMPLS: readonly PerfImpl[] = ["fused", "layers"];
 const BACKENDS = ["webgpu", "wasm", "cpu"];
 
 const HELP = `deno task perf [flags]
@@ -33,8 +34,12 @@ Flags:
   --backend webgpu|wasm|cpu  tfjs backend (cpu = wasm, as everywhere in this toolkit;
                              default webgpu)
   --steps N                  timed steps per implementation (default 5)
-  --impls LIST               comma-separated subset of: layers, fused (default both)
-  --numpy                    also time a numpy forward + BPTT + Adam step (python3)
+  --impls LIST               comma-separated subset of fused, layers, run in the order
+                             given (default fused,layers: memory tfjs pools for one
+                             implementation stays in the process and counts in the next
+                             one's peak)
+  --numpy                    also time a numpy forward + BPTT + Adam step (python3, one
+                             BLAS thread unless OPENBLAS_NUM_THREADS is set)
   --no-kernel-count          skip the profiled step that counts tf kernels
   --json                     print one JSON line instead of a table
   -h, --help                 print this help

@@ -102,12 +102,22 @@ for s in range(n_steps):
 print(json.dumps({"medianMs": float(np.median(ts)) * 1000, "warmupMs": warm * 1000, "numpyVersion": np.__version__}))
 `;
 
-/** Times the numpy forward + BPTT + Adam step on `w` via python3 (1 warm-up + `steps`). */
+/**
+ * Times the numpy forward + BPTT + Adam step on `w` via python3 (1 warm-up + `steps`),
+ * with one BLAS thread unless `OPENBLAS_NUM_THREADS` / `OMP_NUM_THREADS` are set.
+ */
 export async function timeNumpyStep(w: PerfWorkload, steps: number): Promise<NumpyPerf> {
   let out: Deno.CommandOutput;
   try {
     out = await new Deno.Command("python3", {
       args: ["-c", NUMPY_STEP, JSON.stringify(w), String(steps)],
+      // One BLAS thread unless the caller says otherwise: on a shared 2-core machine
+      // OpenBLAS' spinning threads made the W-small step 6-20x slower (12 ms vs 69-244 ms).
+      env: {
+        OPENBLAS_NUM_THREADS: Deno.env.get("OPENBLAS_NUM_THREADS") ?? "1",
+        OMP_NUM_THREADS: Deno.env.get("OMP_NUM_THREADS") ?? "1",
+        MKL_NUM_THREADS: Deno.env.get("MKL_NUM_THREADS") ?? "1",
+      },
       stdout: "piped",
       stderr: "piped",
     }).output();

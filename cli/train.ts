@@ -8,6 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { parseFeatureStats } from "../src/data/feature_stats.ts";
 import { loadSequenceFile } from "../src/data/load_sequences_deno.ts";
 import { parseDevice, selectBackend } from "../src/runtime/backend.ts";
+import { readCheckpoint } from "../src/train/checkpoint.ts";
 import { readCheckpointDir } from "../src/train/checkpoint_dir_deno.ts";
 import { combineHooks } from "../src/train/combine_hooks.ts";
 import type { TrainConfig } from "../src/train/config.ts";
@@ -54,6 +55,25 @@ export async function main(args: readonly string[]): Promise<number> {
   );
   const stats = parseFeatureStats(statsJson);
   const resume = config.resumeFrom ? await readCheckpointDir(config.resumeFrom) : undefined;
+  if (resume) {
+    // Resuming is exact only with the same data and optimisation settings; say what differs.
+    const at = readCheckpoint(resume);
+    const saved = at.config as unknown as Record<string, unknown>;
+    const free = new Set(["epochs", "resumeFrom", "outputDir", "device", "logInterval"]);
+    const differs = Object.entries(config)
+      .filter(([k, v]) => !free.has(k) && !k.startsWith("mlflow") && saved[k] !== v)
+      .map(([k, v]) => `${k} ${JSON.stringify(saved[k])} -> ${JSON.stringify(v)}`);
+    console.log(
+      `resuming from ${config.resumeFrom}: epoch ${at.epoch} done` +
+        (at.stepInEpoch > 0 ? `, ${at.stepInEpoch} steps into epoch ${at.epoch + 1}` : ""),
+    );
+    if (differs.length > 0) {
+      console.log(
+        `note: settings differ from the checkpoint (${differs.join(", ")}); ` +
+          "the result will not match an uninterrupted run",
+      );
+    }
+  }
 
   const runtime = await selectBackend(parseDevice(config.device));
   console.log(

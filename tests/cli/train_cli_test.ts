@@ -233,6 +233,8 @@ json.dump(stats, open(f"{d}/stats.json", "w"))`,
       ]);
       assert.equal(resumed.code, 0, resumed.stderr);
       assert.match(resumed.stdout, /training epochs 2\.\.2/);
+      assert.match(resumed.stdout, /resuming from .*\/out\/last: epoch 1 done\n/);
+      assert.doesNotMatch(resumed.stdout, /note: settings differ/);
       const csv = Deno.readTextFileSync(`${dir}/out/metrics.csv`).trim().split("\n");
       assert.equal(
         csv[0],
@@ -242,6 +244,20 @@ json.dump(stats, open(f"{d}/stats.json", "w"))`,
       assert.equal(
         Deno.readTextFileSync(`${dir}/out/feature_stats.json`),
         Deno.readTextFileSync(`${dir}/stats.json`),
+      );
+      const changed = await trainCli([
+        ...common,
+        "--epochs",
+        "2",
+        "--lr",
+        "0.5",
+        "--resume-from",
+        `${dir}/out/last`,
+      ]);
+      assert.equal(changed.code, 0, changed.stderr);
+      assert.match(
+        changed.stdout,
+        /note: settings differ from the checkpoint \(lr 0\.001 -> 0\.5\); the result will not match/,
       );
       const state = JSON.parse(Deno.readTextFileSync(`${dir}/out/last/state.json`));
       assert.equal(state.epoch, 2);

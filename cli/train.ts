@@ -16,6 +16,7 @@ import type { TrainHooks } from "../src/train/hooks.ts";
 import { train } from "../src/train/train.ts";
 import { parseTrainArgs, TRAIN_HELP } from "./_train_flags.ts";
 import { checkpointDirHooks, consoleHooks, metricsCsvHooks } from "./_train_hooks.ts";
+import { startMlflowTracking } from "./_tracking.ts";
 
 /** Exit status of a run stopped by Ctrl-C (128 + SIGINT). */
 export const EXIT_INTERRUPTED = 130;
@@ -102,14 +103,19 @@ export async function main(args: readonly string[]): Promise<number> {
   await Deno.mkdir(config.outputDir, { recursive: true });
   await Deno.writeTextFile(`${config.outputDir}/feature_stats.json`, statsJson);
 
-  // Subscribers, in order. The lead adds the MLflow hooks here (one line) when --mlflow is on.
+  // Subscribers, in order: MLflow comes after metrics.csv so the file is complete at the end.
   const hooks: TrainHooks[] = [
     consoleHooks({ isTerminal: Deno.stdout.isTerminal(), epochs: config.epochs }),
     metricsCsvHooks(config.outputDir),
     checkpointDirHooks(config.outputDir, (line) => console.log(line)),
   ];
   if (config.mlflow) {
-    console.log("note: --mlflow given; MLflow logging is wired by the tracking module");
+    const tracking = await startMlflowTracking(config, {
+      windowSize: trainData.steps,
+      runtime,
+      inputFiles: { train_npz: config.trainNpz, val_npz: config.valNpz },
+    });
+    hooks.push(tracking.hooks);
   }
 
   // Ctrl-C: finish the current step, write last/, exit 130. A second Ctrl-C exits at once.

@@ -12,7 +12,7 @@ import {
 } from "../model/_lstm_reference.ts";
 
 // The software adapter compiles each new shader for seconds: cases stay tiny, and hidden
-// sizes are chosen to hit the 1- and 2-units-per-thread shader variants only.
+// sizes are chosen to hit the 1-, 2- and 4-units-per-thread shader variants.
 const adapter = await probeWebGpuAdapter();
 let ignore = await skipUnlessPython("numpy");
 if (!adapter) {
@@ -57,6 +57,17 @@ const CASES: LstmCase[] = [
     bidirectional: true,
     lengths: [4, 2],
     seed: 13,
+  },
+  {
+    name: "uni 1 layer hidden 130 (four units per thread)",
+    batch: 2,
+    steps: 3,
+    inputSize: 3,
+    hidden: 130,
+    layers: 1,
+    bidirectional: false,
+    lengths: [3, 2],
+    seed: 14,
   },
 ];
 

@@ -49,7 +49,12 @@ export async function skipUnlessPython(...modules: string[]): Promise<boolean> {
 /** Runs a python3 script, feeding `stdin`; throws with stderr when it fails. */
 export async function runPython(
   script: string,
-  options: { args?: string[]; stdin?: Uint8Array | string; cwd?: string; env?: Record<string, string> } = {},
+  options: {
+    args?: string[];
+    stdin?: Uint8Array | string;
+    cwd?: string;
+    env?: Record<string, string>;
+  } = {},
 ): Promise<string> {
   const child = new Deno.Command("python3", {
     args: ["-c", script, ...(options.args ?? [])],

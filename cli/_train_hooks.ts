@@ -5,19 +5,7 @@
  */
 import type { EpochMetrics, StepProgress, TrainHooks } from "../src/train/hooks.ts";
 import { writeCheckpointDir } from "../src/train/checkpoint_dir_deno.ts";
-
-/** Columns of `metrics.csv`: the contract's header, then our extras at the end. */
-export const METRICS_CSV_COLUMNS: readonly (keyof EpochMetrics)[] = Object.freeze([
-  "epoch",
-  "train_loss",
-  "train_acc",
-  "val_loss",
-  "val_acc",
-  "val_macro_f1",
-  "lr",
-  "val_cost",
-  "epoch_seconds",
-]);
+import { metricsCsvHeader, metricsCsvRow } from "../src/train/metrics_csv.ts";
 
 function clock(seconds: number): string {
   if (!Number.isFinite(seconds)) return "--:--";
@@ -103,16 +91,10 @@ export function metricsCsvHooks(outputDir: string): TrainHooks {
         if (!(e instanceof Deno.errors.NotFound)) throw e;
       }
       if (startEpoch > 1 && exists) return;
-      await Deno.writeTextFile(path, METRICS_CSV_COLUMNS.join(",") + "\n");
+      await Deno.writeTextFile(path, metricsCsvHeader() + "\n");
     },
     async onEpochEnd(m) {
-      await Deno.writeTextFile(
-        path,
-        METRICS_CSV_COLUMNS.map((c) => String(m[c])).join(",") + "\n",
-        {
-          append: true,
-        },
-      );
+      await Deno.writeTextFile(path, metricsCsvRow(m) + "\n", { append: true });
     },
   };
 }

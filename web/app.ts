@@ -36,7 +36,7 @@ import { webgpuLstmAvailable, webgpuLstmSupportsHidden } from "../src/kernels/ls
 import { type DemoMlflowRun, startDemoMlflowRun } from "./_mlflow.ts";
 import { combineHooks } from "../src/train/combine_hooks.ts";
 import type { TrainHooks } from "../src/train/hooks.ts";
-import { demoMetricsCsv } from "./_metrics_csv.ts";
+import { metricsCsv } from "../src/train/metrics_csv.ts";
 import { renderConfusionMatrix, renderPerClassTable } from "./_results_view.ts";
 
 /** What the page exposes for tests and curious users (`globalThis.componentXDemo`). */
@@ -215,7 +215,7 @@ async function start(): Promise<void> {
   });
   $("download-checkpoint").addEventListener("click", downloadCheckpoint);
   $("download-metrics").addEventListener("click", () => {
-    downloadBytes("metrics.csv", demoMetricsCsv(state.epochs), "text/csv");
+    downloadBytes("metrics.csv", metricsCsv(state.epochs), "text/csv");
   });
   log(`tfjs ${tf.version.tfjs} loaded`);
 }
@@ -431,7 +431,7 @@ async function trainClicked(): Promise<void> {
         windowSize: data.train.steps,
         dataSource: data.source,
         finalArtifacts: () => ({
-          "metrics.csv": new TextEncoder().encode(demoMetricsCsv(state.epochs)),
+          "metrics.csv": new TextEncoder().encode(metricsCsv(state.epochs)),
           "feature_stats.json": new TextEncoder().encode(data.featureStatsJson),
         }),
         onWarning: (line) => log(`mlflow: ${line}`),
@@ -517,7 +517,7 @@ function downloadCheckpoint(): void {
     for (const [name, bytes] of Object.entries(c.files)) files[`${kind}/${name}`] = bytes;
   }
   const encoder = new TextEncoder();
-  files["metrics.csv"] = encoder.encode(demoMetricsCsv(state.epochs));
+  files["metrics.csv"] = encoder.encode(metricsCsv(state.epochs));
   files["feature_stats.json"] = encoder.encode(dataset.featureStatsJson);
   Object.assign(files, dataset.npzFiles);
   const stamp = new Date().toISOString().replace(/[-:]/g, "").slice(0, 15);

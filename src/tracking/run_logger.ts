@@ -6,6 +6,7 @@
  * @module
  */
 import type { EpochMetrics, RunStatus, TrainHooks } from "../train/hooks.ts";
+import { METRICS_CSV_COLUMNS, metricsCsv } from "../train/metrics_csv.ts";
 import { memorySpool, replaySpool, type SpoolRecord, type SpoolSink } from "./spool.ts";
 import type { MlflowMetric, TrackingStore } from "./tracking_store.ts";
 
@@ -45,18 +46,8 @@ const STATUS: Record<RunStatus, "FINISHED" | "FAILED" | "KILLED"> = {
   KILLED: "KILLED",
 };
 
-/** The `metrics.csv` columns, in order. */
-export const EPOCH_METRIC_COLUMNS: readonly (keyof EpochMetrics)[] = Object.freeze([
-  "epoch",
-  "train_loss",
-  "train_acc",
-  "val_loss",
-  "val_acc",
-  "val_macro_f1",
-  "lr",
-  "val_cost",
-  "epoch_seconds",
-]);
+/** The `metrics.csv` columns, in order (an alias of {@linkcode METRICS_CSV_COLUMNS}). */
+export const EPOCH_METRIC_COLUMNS: readonly (keyof EpochMetrics)[] = METRICS_CSV_COLUMNS;
 
 /**
  * Logs one run. Use `logger.hooks` as the training loop's hooks.
@@ -144,11 +135,7 @@ export class RunLogger {
 
   /** The epochs logged so far as `metrics.csv` text. */
   metricsCsv(): string {
-    const lines = [EPOCH_METRIC_COLUMNS.join(",")];
-    for (const row of this.#rows) {
-      lines.push(EPOCH_METRIC_COLUMNS.map((k) => String(row[k])).join(","));
-    }
-    return lines.join("\n") + "\n";
+    return metricsCsv(this.#rows);
   }
 
   #enqueue(record: SpoolRecord): void {

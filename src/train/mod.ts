@@ -9,3 +9,4 @@ export * from "./evaluate.ts";
 export * from "./checkpoint.ts";
 export * from "./train.ts";
 export * from "./combine_hooks.ts";
+export * from "./metrics_csv.ts";

@@ -7,6 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { createLstmClassifier, type LstmClassifier } from "../model/classifier.ts";
+import { mulberry32 } from "../model/_prng.ts";
 import { AdamWWebGpu } from "./adamw_webgpu.ts";
 import { installDispatchCounter } from "./dispatch_counter.ts";
 import { isWebGpuBackendActive } from "./_webgpu_program.ts";
@@ -123,17 +124,6 @@ export function lstmStepFlops(w: PerfWorkload): number {
   return flops;
 }
 
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * A seeded synthetic batch: standard-normal features, pre-padded lengths drawn in
  * [steps/2, steps], uniform labels. Returns host arrays (no tensors).
@@ -143,7 +133,7 @@ export function syntheticBatch(w: PerfWorkload, seed: number): {
   mask: Float32Array;
   labels: Int32Array;
 } {
-  const rand = mulberry(seed);
+  const rand = mulberry32(seed);
   const x = new Float32Array(w.batch * w.steps * w.features);
   for (let i = 0; i < x.length; i += 2) {
     const u = Math.max(rand(), 1e-12);

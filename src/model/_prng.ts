@@ -1,6 +1,7 @@
 /**
  * A small seeded PRNG (mulberry32) for host-side weight initialisation and for deriving
- * per-site dropout seeds. Private to `src/model/`.
+ * per-site dropout seeds. Private to `src/model/`, and the synthetic batches of
+ * `src/kernels/perf_workload.ts`.
  *
  * @module
  */

@@ -1,55 +1,11 @@
 import assert from "#assert";
 import { pythonJson, skipUnlessPython } from "../_python.ts";
+import { sqliteServerArgs, startMlflowServer } from "../_mlflow_server.ts";
 import { main as evaluateMain } from "../../cli/evaluate.ts";
 import { main as promoteMain } from "../../cli/promote.ts";
 import { main as runsMain } from "../../cli/runs.ts";
 
 const ignore = await skipUnlessPython("numpy", "mlflow");
-
-/** Starts a real `mlflow server` (sqlite + proxied artifacts) on a free loopback port. */
-async function startServer(dir: string): Promise<{ uri: string; stop: () => Promise<void> }> {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  const child = new Deno.Command("python3", {
-    args: [
-      "-m",
-      "mlflow",
-      "server",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--workers",
-      "1",
-      "--backend-store-uri",
-      `sqlite:///${dir}/mlflow.db`,
-      "--artifacts-destination",
-      `${dir}/server-artifacts`,
-    ],
-    stdout: "null",
-    stderr: "null",
-    env: { MLFLOW_ALLOW_FILE_STORE: "true", GIT_PYTHON_REFRESH: "quiet" },
-  }).spawn();
-  const uri = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* already gone */ }
-    await child.status;
-  };
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    try {
-      const res = await fetch(`${uri}/health`);
-      const text = await res.text();
-      if (res.ok && text.includes("OK")) return { uri, stop };
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  await stop();
-  throw new Error(`mlflow server did not answer /health on ${uri} within 90 s`);
-}
 
 const MAKE_RUNS = `
 import json, os, sys, warnings
@@ -114,7 +70,10 @@ Deno.test({
   ignore,
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "promote_server_test_" });
-    const server = await startServer(dir);
+    const server = await startMlflowServer(sqliteServerArgs(dir), {
+      logFile: `${dir}/mlflow-server.log`,
+      timeoutMs: 90_000,
+    });
     try {
       const runs = await pythonJson<Record<string, string>>(MAKE_RUNS, { args: [server.uri, dir] });
       const common = ["--mlflow-tracking-uri", server.uri];

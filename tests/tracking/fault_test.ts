@@ -1,6 +1,6 @@
 import assert from "#assert";
 import { skipUnlessPython } from "../_python.ts";
-import { startMlflowServer } from "./_mlflow_server.ts";
+import { sqliteServerArgs, startMlflowServer } from "../_mlflow_server.ts";
 import { pyRuns } from "./_py_dump.ts";
 import { checkpointBytes, epochMetrics, feedEpochs, simConfig, writeMetricsCsv } from "./_sim.ts";
 import { startMlflowTracking } from "../../cli/_tracking.ts";
@@ -27,15 +27,9 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "mlflow_fault_" });
-    const server = await startMlflowServer(
-      [
-        "--backend-store-uri",
-        `sqlite:///${dir}/mlflow.db`,
-        "--artifacts-destination",
-        `${dir}/artifacts`,
-      ],
-      { logFile: `${dir}/server.log` },
-    );
+    const server = await startMlflowServer(sqliteServerArgs(dir), {
+      logFile: `${dir}/server.log`,
+    });
     try {
       const retry = { maxRetries: 1, baseDelayMs: 50, jitterMs: 10, maxDelayMs: 200 };
       const warningsA: string[] = [];

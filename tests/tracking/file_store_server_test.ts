@@ -1,6 +1,6 @@
 import assert from "#assert";
 import { skipUnlessPython } from "../_python.ts";
-import { startMlflowServer } from "./_mlflow_server.ts";
+import { startMlflowServer } from "../_mlflow_server.ts";
 import { feedEpochs, simConfig, writeMetricsCsv } from "./_sim.ts";
 import { startMlflowTracking } from "../../cli/_tracking.ts";
 import { RestStore } from "../../src/tracking/rest_store.ts";

@@ -1,6 +1,6 @@
 import assert from "#assert";
 import { runPython, skipUnlessPython } from "../_python.ts";
-import { startMlflowServer } from "./_mlflow_server.ts";
+import { sqliteServerArgs, startMlflowServer } from "../_mlflow_server.ts";
 import { pyRuns, pySha256 } from "./_py_dump.ts";
 import { checkpointBytes, epochMetrics, feedEpochs, simConfig, writeMetricsCsv } from "./_sim.ts";
 import { startMlflowTracking } from "../../cli/_tracking.ts";
@@ -41,15 +41,9 @@ Deno.test({
   sanitizeOps: false,
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "mlflow_rest_" });
-    const server = await startMlflowServer(
-      [
-        "--backend-store-uri",
-        `sqlite:///${dir}/mlflow.db`,
-        "--artifacts-destination",
-        `${dir}/artifacts`,
-      ],
-      { logFile: `${dir}/server.log` },
-    );
+    const server = await startMlflowServer(sqliteServerArgs(dir), {
+      logFile: `${dir}/server.log`,
+    });
     console.log(`mlflow server up in ${server.startSeconds.toFixed(1)} s at ${server.uri}`);
     const store = new RestStore({ uri: server.uri });
     try {

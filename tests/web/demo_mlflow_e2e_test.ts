@@ -4,54 +4,11 @@
  */
 import assert from "#assert";
 import { pythonJson, skipUnlessPython } from "../_python.ts";
+import { sqliteServerArgs, startMlflowServer } from "../_mlflow_server.ts";
 import { startDemoServer } from "../../web/server_deno.ts";
 import { type BrowserSession, openBrowser, skipUnlessChromium } from "./_browser.ts";
 
 const ignore = (await skipUnlessChromium()) || (await skipUnlessPython("mlflow"));
-
-/** A real MLflow server (sqlite + proxied artifacts) on a free loopback port. */
-async function startMlflowServer(dir: string): Promise<{ uri: string; stop: () => Promise<void> }> {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  const child = new Deno.Command("python3", {
-    args: [
-      "-m",
-      "mlflow",
-      "server",
-      "--host",
-      "127.0.0.1",
-      "--port",
-      String(port),
-      "--workers",
-      "1",
-      "--backend-store-uri",
-      `sqlite:///${dir}/mlflow.db`,
-      "--artifacts-destination",
-      `${dir}/server-artifacts`,
-    ],
-    stdout: "null",
-    stderr: "null",
-    env: { MLFLOW_ALLOW_FILE_STORE: "true", GIT_PYTHON_REFRESH: "quiet" },
-  }).spawn();
-  const uri = `http://127.0.0.1:${port}`;
-  const stop = async () => {
-    try {
-      child.kill("SIGTERM");
-    } catch { /* already gone */ }
-    await child.status;
-  };
-  const deadline = Date.now() + 180_000;
-  while (Date.now() < deadline) {
-    try {
-      const response = await fetch(`${uri}/health`);
-      if (response.ok && (await response.text()).includes("OK")) return { uri, stop };
-    } catch { /* not up yet */ }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  await stop();
-  throw new Error(`Cannot start mlflow server: no /health answer on ${uri} within 180 s`);
-}
 
 const READ_RUN = `
 import json, sys, warnings
@@ -91,7 +48,9 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "demo-mlflow-e2e-" });
-    const mlflow = await startMlflowServer(dir);
+    const mlflow = await startMlflowServer(sqliteServerArgs(dir), {
+      logFile: `${dir}/mlflow-server.log`,
+    });
     const server = await startDemoServer({ port: 0, mlflowTrackingUri: mlflow.uri });
     let browser: BrowserSession | null = null;
     let passed = false;

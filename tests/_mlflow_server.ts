@@ -32,6 +32,19 @@ async function healthy(uri: string): Promise<boolean> {
 }
 
 /**
+ * Server arguments for a sqlite backend store and a proxied artifacts destination, both
+ * inside the (temporary) directory `dir`.
+ */
+export function sqliteServerArgs(dir: string): string[] {
+  return [
+    "--backend-store-uri",
+    `sqlite:///${dir}/mlflow.db`,
+    "--artifacts-destination",
+    `${dir}/server-artifacts`,
+  ];
+}
+
+/**
  * Starts a server with `backendArgs` (e.g. `--backend-store-uri sqlite:///...`).
  * Waits until `GET /health` is OK (at most `timeoutMs`).
  */
@@ -63,6 +76,7 @@ export async function startMlflowServer(
       env: {
         MLFLOW_SERVER_ENABLE_JOB_EXECUTION: "false",
         MLFLOW_ALLOW_FILE_STORE: "true",
+        GIT_PYTHON_REFRESH: "quiet",
         ...options.env,
       },
       stdout: "piped",

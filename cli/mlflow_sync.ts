@@ -12,6 +12,7 @@ import { redactUri } from "../src/tracking/rest_store.ts";
 import { replaySpool } from "../src/tracking/spool.ts";
 import { denoSpool, readSpoolTarget } from "../src/tracking/spool_deno.ts";
 import { openTrackingStore } from "./_tracking.ts";
+import { runMain } from "./_cli.ts";
 
 /** `--help` text: documents every flag. */
 export const MLFLOW_SYNC_HELP =
@@ -177,11 +178,4 @@ export async function main(
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runMain(main);

@@ -6,6 +6,7 @@
 import { parseArgs } from "#args";
 import { type NpyArray, readNpy } from "../src/npz/mod.ts";
 import { openNpz } from "../src/npz/open_npz_deno.ts";
+import { runMain } from "./_cli.ts";
 
 const HELP = `deno task npz [flags] <file.npz|file.npy>...
 
@@ -146,11 +147,4 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runMain(main);

@@ -9,6 +9,7 @@ import { generateSample } from "../src/data/sample.ts";
 import { openNpz } from "../src/npz/open_npz_deno.ts";
 import { writeNpz } from "../src/npz/write_npz.ts";
 import { main as trainMain } from "./train.ts";
+import { runMain } from "./_cli.ts";
 
 /** The seed guide's example flags (the PyTorch pipeline's README). */
 export const GUIDE_FLAGS: readonly string[] = Object.freeze([
@@ -140,11 +141,4 @@ export async function main(extraArgs: readonly string[] = []): Promise<number> {
   return status;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runMain(main);

@@ -6,6 +6,7 @@
 import { parseArgs } from "#args";
 import { generateSample } from "../src/data/mod.ts";
 import { writeNpzFile } from "../src/npz/write_npz_file_deno.ts";
+import { runMain } from "./_cli.ts";
 
 const HELP = `deno task sample [flags]
 
@@ -148,11 +149,4 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runMain(main);

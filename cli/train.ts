@@ -17,6 +17,7 @@ import { train } from "../src/train/train.ts";
 import { parseTrainArgs, TRAIN_HELP } from "./_train_flags.ts";
 import { checkpointDirHooks, consoleHooks, metricsCsvHooks } from "./_train_hooks.ts";
 import { startMlflowTracking } from "./_tracking.ts";
+import { runMain } from "./_cli.ts";
 
 /** Exit status of a run stopped by Ctrl-C (128 + SIGINT). */
 export const EXIT_INTERRUPTED = 130;
@@ -147,11 +148,4 @@ export async function main(args: readonly string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (e) {
-    console.error(`error: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runMain(main);

@@ -1,0 +1,18 @@
+/**
+ * Helpers shared by the CLI commands.
+ *
+ * @module
+ */
+
+/**
+ * Runs a command's `main` with `Deno.args` and exits with its status; an error thrown by
+ * `main` is printed as `error: <message>` and exits 1.
+ */
+export async function runMain(main: (args: string[]) => Promise<number>): Promise<never> {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (e) {
+    console.error(`error: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}

@@ -2,18 +2,11 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import assert from "#assert";
 import { pythonJson, skipUnlessPython } from "../_python.ts";
-import { probeWebGpuAdapter } from "../../src/runtime/mod.ts";
+import { useWebGpuOrSkip } from "../_webgpu.ts";
 import { adamwStepWebGpu, AdamWWebGpu, installDispatchCounter } from "../../src/kernels/mod.ts";
 
-const adapter = await probeWebGpuAdapter();
-let ignore = await skipUnlessPython("numpy");
-if (!adapter) {
-  console.warn("\n*** SKIPPING fused AdamW tests: no WebGPU adapter in this runtime ***\n");
-  ignore = true;
-} else {
-  await tf.setBackend("webgpu");
-  await tf.ready();
-}
+const adapter = await useWebGpuOrSkip("fused AdamW tests");
+const ignore = (await skipUnlessPython("numpy")) || !adapter;
 
 // numpy draws parameters and 3 gradients per tensor, and runs torch.optim.AdamW's formula
 // in float64 (written from the paper / PyTorch docs, independently of the kernel).

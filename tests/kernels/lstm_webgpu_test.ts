@@ -1,8 +1,7 @@
-import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import assert from "#assert";
 import { skipUnlessPython } from "../_python.ts";
-import { probeWebGpuAdapter } from "../../src/runtime/mod.ts";
+import { useWebGpuOrSkip } from "../_webgpu.ts";
 import { lstmLayerWebGpu, webgpuLstmAvailable } from "../../src/kernels/mod.ts";
 import {
   assertMatchesReference,
@@ -13,16 +12,8 @@ import {
 
 // The software adapter compiles each new shader for seconds: cases stay tiny, and hidden
 // sizes are chosen to hit the 1-, 2- and 4-units-per-thread shader variants.
-const adapter = await probeWebGpuAdapter();
-let ignore = await skipUnlessPython("numpy");
-if (!adapter) {
-  console.warn("\n*** SKIPPING WebGPU LSTM kernel tests: no WebGPU adapter in this runtime ***\n");
-  ignore = true;
-} else {
-  await tf.setBackend("webgpu");
-  await tf.ready();
-  assert.equal(tf.getBackend(), "webgpu");
-}
+const adapter = await useWebGpuOrSkip("WebGPU LSTM kernel tests");
+const ignore = (await skipUnlessPython("numpy")) || !adapter;
 
 const CASES: LstmCase[] = [
   {

@@ -1,24 +1,14 @@
-import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
-import assert from "#assert";
 import { skipUnlessPython } from "../_python.ts";
-import { probeWebGpuAdapter } from "../../src/runtime/mod.ts";
+import { useWebGpuOrSkip } from "../_webgpu.ts";
 import { lstmLayer, lstmLayerFused } from "../../src/model/mod.ts";
 import { webgpuLstmAvailable } from "../../src/kernels/mod.ts";
 import { assertMatchesReference, CASES, numpyLstmReference, runStack } from "./_lstm_reference.ts";
 
 // WebGPU in Deno here is a software adapter: every new shader compiles for seconds, so the
 // cases stay tiny.
-const adapter = await probeWebGpuAdapter();
-let ignore = await skipUnlessPython("numpy");
-if (!adapter) {
-  console.warn("\n*** SKIPPING WebGPU LSTM tests: no WebGPU adapter in this runtime ***\n");
-  ignore = true;
-} else {
-  await tf.setBackend("webgpu");
-  await tf.ready();
-  assert.equal(tf.getBackend(), "webgpu");
-}
+const adapter = await useWebGpuOrSkip("WebGPU LSTM tests");
+const ignore = (await skipUnlessPython("numpy")) || !adapter;
 
 const kernels = !ignore && webgpuLstmAvailable();
 const runners = [

@@ -16,3 +16,16 @@ export async function runMain(main: (args: string[]) => Promise<number>): Promis
     Deno.exit(1);
   }
 }
+
+/**
+ * The error for flags that `parseArgs` rejected: "Cannot parse the <command> flags:
+ * <reason>; allowed flags: <flags> (see --help)", with the rejection as its cause.
+ */
+export function flagsError(command: string, cause: unknown, flags: readonly string[]): TypeError {
+  return new TypeError(
+    `Cannot parse the ${command} flags: ${(cause as Error).message}; allowed flags: ${
+      flags.join(", ")
+    } (see --help)`,
+    { cause },
+  );
+}

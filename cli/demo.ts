@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "#args";
 import { DEMO_LOOPBACK_HOSTS, startDemoServer } from "../web/server_deno.ts";
+import { flagsError } from "./_cli.ts";
 
 const HELP = `deno task demo [flags]
 
@@ -67,12 +68,7 @@ function parseFlags(args: string[]) {
       },
     });
   } catch (cause) {
-    throw new TypeError(
-      `Cannot parse the demo flags: ${(cause as Error).message}; allowed flags: ${
-        FLAGS.join(", ")
-      } (see --help)`,
-      { cause },
-    );
+    throw flagsError("demo", cause, FLAGS);
   }
 }
 

@@ -6,7 +6,7 @@
 import { parseArgs } from "#args";
 import { type NpyArray, readNpy } from "../src/npz/mod.ts";
 import { openNpz } from "../src/npz/open_npz_deno.ts";
-import { runMain } from "./_cli.ts";
+import { flagsError, runMain } from "./_cli.ts";
 
 const HELP = `deno task npz [flags] <file.npz|file.npy>...
 
@@ -37,12 +37,7 @@ function parseFlags(args: string[]) {
       },
     });
   } catch (cause) {
-    throw new TypeError(
-      `Cannot parse the npz flags: ${(cause as Error).message}; allowed flags: ${
-        FLAGS.join(", ")
-      } (see --help)`,
-      { cause },
-    );
+    throw flagsError("npz", cause, FLAGS);
   }
 }
 

@@ -6,7 +6,7 @@
 import { parseArgs } from "#args";
 import { generateSample } from "../src/data/mod.ts";
 import { writeNpzFile } from "../src/npz/write_npz_file_deno.ts";
-import { runMain } from "./_cli.ts";
+import { flagsError, runMain } from "./_cli.ts";
 
 const HELP = `deno task sample [flags]
 
@@ -58,12 +58,7 @@ function parseFlags(args: string[]) {
       },
     });
   } catch (cause) {
-    throw new TypeError(
-      `Cannot parse the sample flags: ${(cause as Error).message}; allowed flags: ${
-        FLAGS.join(", ")
-      } (see --help)`,
-      { cause },
-    );
+    throw flagsError("sample", cause, FLAGS);
   }
 }
 

@@ -1,5 +1,6 @@
 import assert from "#assert";
 import { pythonJson, skipUnlessPython } from "../_python.ts";
+import { capture } from "./_capture.ts";
 import { sqliteServerArgs, startMlflowServer } from "../_mlflow_server.ts";
 import { main as evaluateMain } from "../../cli/evaluate.ts";
 import { main as promoteMain } from "../../cli/promote.ts";
@@ -51,19 +52,6 @@ print(json.dumps({"version": str(mv.version), "run_id": mv.run_id, "tags": mv.ta
   "eval_macro_f1": run.data.metrics.get("eval_macro_f1"),
   "artifacts": sorted(a.path for a in c.list_artifacts(mv.run_id, "evaluations/val_sequences"))}))
 `;
-
-async function capture(fn: () => Promise<number>): Promise<{ code: number; out: string }> {
-  const lines: string[] = [];
-  const [log, error] = [console.log, console.error];
-  console.log = (...a: unknown[]) => lines.push(a.join(" "));
-  console.error = (...a: unknown[]) => lines.push(a.join(" "));
-  try {
-    return { code: await fn(), out: lines.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
 
 Deno.test({
   name: "promote against a real mlflow server: worse refused, better aliased, bundle via the proxy",

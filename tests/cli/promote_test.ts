@@ -1,5 +1,6 @@
 import assert from "#assert";
 import { pythonJson, skipUnlessPython } from "../_python.ts";
+import { capture } from "./_capture.ts";
 import { main as evaluateMain } from "../../cli/evaluate.ts";
 import { main as promoteMain, parsePromoteArgs } from "../../cli/promote.ts";
 import { main as runsMain } from "../../cli/runs.ts";
@@ -65,19 +66,6 @@ print(json.dumps({"version": str(mv.version), "run_id": mv.run_id, "tags": mv.ta
   "eval_metrics": sorted(k for k in run.data.metrics if k.startswith("eval_")),
   "artifacts": sorted(a.path for a in c.list_artifacts(mv.run_id, "evaluations/val_sequences"))}))
 `;
-
-async function capture(fn: () => Promise<number>): Promise<{ code: number; out: string }> {
-  const lines: string[] = [];
-  const [log, error] = [console.log, console.error];
-  console.log = (...a: unknown[]) => lines.push(a.join(" "));
-  console.error = (...a: unknown[]) => lines.push(a.join(" "));
-  try {
-    return { code: await fn(), out: lines.join("\n") };
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
 
 Deno.test({
   name: "promote refuses a worse run and accepts a better one; MlflowClient sees the alias",

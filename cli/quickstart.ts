@@ -111,8 +111,21 @@ async function prepareData(): Promise<{ train: string; val: string; stats: strin
   return paths;
 }
 
+const QUICKSTART_HELP = `deno task quickstart [train flags]
+
+End to end on sample data: writes data/train_sequences.npz, data/val_sequences.npz and
+artifacts/feature_stats.json when missing (as \`deno task sample\`), then trains the guide's
+BiLSTM (--batch-size 64 --hidden-size 128 --num-layers 2 --bidirectional --weighted-loss) for
+3 epochs into artifacts_quickstart/ and logs the run to ./mlruns (or MLFLOW_TRACKING_URI).
+It prints every setting it changed from the guide and why. Any flag of \`deno task train\`
+given here is passed on and wins (see \`deno task train --help\`).`;
+
 /** Runs the quickstart; returns the exit status. `extraArgs` are passed on to train. */
 export async function main(extraArgs: readonly string[] = []): Promise<number> {
+  if (extraArgs.includes("--help") || extraArgs.includes("-h")) {
+    console.log(QUICKSTART_HELP);
+    return 0;
+  }
   const t0 = performance.now();
   const data = await prepareData();
   const changed = QUICKSTART_CHANGES.flatMap((c) => c.flags);
@@ -131,6 +144,11 @@ export async function main(extraArgs: readonly string[] = []): Promise<number> {
     "--log-interval",
     "8",
     "--mlflow",
+    // Names the run by the team's convention: sample-l128-biLSTM-quickstart-run<N>.
+    "--data-version",
+    "sample",
+    "--model-tag",
+    "biLSTM-quickstart",
     ...extraArgs,
   ];
   console.log(`quickstart: deno task train ${args.join(" ")}`);

@@ -92,6 +92,25 @@ export async function bundleDemo(outDir: string): Promise<string> {
   return output;
 }
 
+/**
+ * Deno's npm cache keeps one folder per registry host; the package lives under whichever
+ * holds it. Returns the first match, or the first candidate (reported as missing below).
+ */
+async function findInNpmCache(npmCache: string, packagePath: string): Promise<string> {
+  const candidates: string[] = [];
+  for await (const entry of Deno.readDir(npmCache)) {
+    if (entry.isDirectory) candidates.push(`${npmCache}/${entry.name}/${packagePath}`);
+  }
+  for (const dir of candidates) {
+    try {
+      if ((await Deno.stat(dir)).isDirectory) return dir;
+    } catch {
+      // not in this registry's folder
+    }
+  }
+  return candidates[0] ?? `${npmCache}/${packagePath}`;
+}
+
 /** The folder holding tfjs-backend-wasm's `.wasm` files (in Deno's npm cache). */
 export async function wasmDistDir(): Promise<string> {
   const specifier = import.meta.resolve("@tensorflow/tfjs-backend-wasm");
@@ -110,7 +129,7 @@ export async function wasmDistDir(): Promise<string> {
     const { npmCache } = JSON.parse(new TextDecoder().decode((await info.output()).stdout)) as {
       npmCache: string;
     };
-    dir = `${npmCache}/${"<registry host folder>"}/${match[1]}/${match[2]}/dist`;
+    dir = await findInNpmCache(npmCache, `${match[1]}/${match[2]}/dist`);
   }
   try {
     await Deno.stat(`${dir}/tfjs-backend-wasm-simd.wasm`);

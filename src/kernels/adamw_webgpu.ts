@@ -196,6 +196,37 @@ export class AdamWWebGpu {
     return { m, v };
   }
 
+  /**
+   * Restores the step count and both moments (e.g. from a checkpoint written by
+   * {@link AdamWWebGpu.readMoments}), in the order of the variables; sizes must match.
+   */
+  restoreMoments(step: number, m: readonly Float32Array[], v: readonly Float32Array[]): void {
+    if (m.length !== this.#vars.length || v.length !== this.#vars.length) {
+      throw new RangeError(
+        `Cannot restore AdamWWebGpu moments: expected ${this.#vars.length} m and v arrays, received ${m.length} and ${v.length}`,
+      );
+    }
+    const packed = this.#vars.map((p, i) => {
+      const n = p.size;
+      if (m[i].length !== n || v[i].length !== n) {
+        throw new RangeError(
+          `Cannot restore AdamWWebGpu moments of ${p.name}: expected ${n} values each, received m ${
+            m[i].length
+          } and v ${v[i].length}`,
+        );
+      }
+      const all = new Float32Array(3 * n); // [p | m | v]; the p slot is only written
+      all.set(m[i], n);
+      all.set(v[i], 2 * n);
+      return all;
+    });
+    // Kept: the state must survive an enclosing tf.tidy().
+    const next = packed.map((all) => tf.keep(tf.tensor1d(all, "float32")));
+    tf.dispose(this.#state);
+    this.#state = next;
+    this.step = step;
+  }
+
   /** Frees the optimizer state. */
   dispose(): void {
     tf.dispose(this.#state);

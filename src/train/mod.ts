@@ -3,6 +3,7 @@ export * from "./config.ts";
 export * from "./hooks.ts";
 export * from "./losses.ts";
 export * from "./adamw.ts";
+export * from "./create_optimizer.ts";
 export * from "./step_lr.ts";
 export * from "./clip_by_global_norm.ts";
 export * from "./evaluate.ts";

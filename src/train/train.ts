@@ -15,7 +15,6 @@ import {
 } from "../model/classifier.ts";
 import { exportTorchStateDict } from "../model/safetensors.ts";
 import { batchTensors } from "./_batch_tensors.ts";
-import { AdamW } from "./adamw.ts";
 import {
   assignCheckpointWeights,
   type HostTensor,
@@ -25,6 +24,7 @@ import {
   writeCheckpoint,
 } from "./checkpoint.ts";
 import { clipByGlobalNorm } from "./clip_by_global_norm.ts";
+import { createOptimizer, type TrainOptimizer } from "./create_optimizer.ts";
 import type { TrainConfig } from "./config.ts";
 import { evaluate } from "./evaluate.ts";
 import type { EpochMetrics, RunStatus, TrainHooks } from "./hooks.ts";
@@ -104,7 +104,8 @@ export async function train(
     );
   }
   const model = createLstmClassifier(modelConfig, { seed: config.seed });
-  const optimizer = new AdamW(model.namedVariables, { weightDecay: config.weightDecay });
+  // Fused WebGPU AdamW on webgpu, tf-op AdamW elsewhere; same checkpoint state either way.
+  const optimizer = createOptimizer(model.namedVariables, { weightDecay: config.weightDecay });
   const weights = config.weightedLoss
     ? classWeights(classCounts(data.train.labels, data.train.numClasses))
     : undefined;
@@ -246,7 +247,7 @@ interface EpochContext {
  */
 async function trainEpoch(
   model: LstmClassifier,
-  optimizer: AdamW,
+  optimizer: TrainOptimizer,
   data: SequenceDataset,
   ctx: EpochContext,
 ): Promise<{ interrupted: boolean; steps: number; sums: PartialEpoch }> {

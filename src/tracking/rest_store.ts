@@ -331,35 +331,34 @@ export class RestStore implements TrackingStore {
     return (text === "" ? {} : JSON.parse(text)) as T;
   }
 
-  async getExperimentByName(name: string): Promise<MlflowExperiment | null> {
-    try {
-      const { experiment } = await this.#call<{ experiment: Record<string, string> }>(
-        "GET",
-        "experiments/get-by-name",
-        { experiment_name: name },
-        `get experiment "${name}"`,
-      );
-      return {
-        experimentId: experiment.experiment_id,
-        name: experiment.name,
-        artifactLocation: experiment.artifact_location ?? "",
-        lifecycleStage: experiment.lifecycle_stage ?? "active",
-      };
-    } catch (error) {
-      if (error instanceof MlflowRequestError && error.errorCode === "RESOURCE_DOES_NOT_EXIST") {
-        return null;
-      }
-      throw error;
-    }
+  getExperimentByName(name: string): Promise<MlflowExperiment | null> {
+    return this.#getExperiment(
+      "experiments/get-by-name",
+      { experiment_name: name },
+      `get experiment "${name}"`,
+    );
   }
 
-  async getExperiment(experimentId: string): Promise<MlflowExperiment | null> {
+  getExperiment(experimentId: string): Promise<MlflowExperiment | null> {
+    return this.#getExperiment(
+      "experiments/get",
+      { experiment_id: experimentId },
+      `get experiment ${experimentId}`,
+    );
+  }
+
+  /** One experiment by id or name; null when the server says RESOURCE_DOES_NOT_EXIST. */
+  async #getExperiment(
+    endpoint: string,
+    query: Record<string, string>,
+    action: string,
+  ): Promise<MlflowExperiment | null> {
     try {
       const { experiment } = await this.#call<{ experiment: Record<string, string> }>(
         "GET",
-        "experiments/get",
-        { experiment_id: experimentId },
-        `get experiment ${experimentId}`,
+        endpoint,
+        query,
+        action,
       );
       return {
         experimentId: experiment.experiment_id,

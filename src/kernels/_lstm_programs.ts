@@ -64,18 +64,27 @@ export class LstmForwardProgram implements WebGpuProgramLike {
     this.upt = unitsPerThread(hidden);
     this.outputShape = [batch * steps * dirs * hidden * 6];
     this.dispatch = [Math.ceil(batch / LSTM_ROWS), dirs, 1];
-    this.shaderKey = `lstm_persistent_fwd_v4_${this.upt}_${LSTM_ROWS}`;
+    this.shaderKey = `lstm_persistent_fwd_v5_${this.upt}_${LSTM_ROWS}`;
   }
 
   getUserCode(): string {
     const upt = this.upt;
+    // Four k per iteration: the hidden states come from workgroup memory as one vec4 per
+    // batch row, shared by every unit of the thread (on CPU adapters each load instruction,
+    // not each FLOP, is what costs).
     const loop = (r: string) => `
-      for (var k = 0; k < H; k++) {
-        let rb = k * H;
-        for (var u = 0; u < UPT; u++) {
-          let w = ${r}[rb + min(lid + u * WG, H - 1)];
-          for (var q = 0; q < RB; q++) {
-            acc[q * UPT + u] += hsh[q * HS + k] * w;
+      for (var k4 = 0; k4 < H4; k4++) {
+        var hv : array<vec4<f32>, RB>;
+        for (var q = 0; q < RB; q++) {
+          hv[q] = hsh[q * HS4 + k4];
+        }
+        for (var kk = 0; kk < 4; kk++) {
+          let rb = min(4 * k4 + kk, H - 1) * H;
+          for (var u = 0; u < UPT; u++) {
+            let w = ${r}[rb + min(lid + u * WG, H - 1)];
+            for (var q = 0; q < RB; q++) {
+              acc[q * UPT + u] += hv[q][kk] * w;
+            }
           }
         }
       }`;
@@ -84,8 +93,9 @@ ${HELPERS}
 const UPT = ${upt};
 const WG = ${LSTM_WORKGROUP};
 const RB = ${LSTM_ROWS};
-const HS = ${upt * LSTM_WORKGROUP};
-var<workgroup> hsh : array<f32, ${LSTM_ROWS * upt * LSTM_WORKGROUP}>;
+const HS4 = ${(upt * LSTM_WORKGROUP) / 4};
+// h of batch row q, unit j at hsh[q * HS4 + j / 4][j % 4]; units >= H stay zero.
+var<workgroup> hsh : array<vec4<f32>, ${(LSTM_ROWS * upt * LSTM_WORKGROUP) / 4}>;
 
 // main(index) is tfjs' entry for a flat dispatch layout; the index is unused.
 fn main(index : i32) {
@@ -96,14 +106,15 @@ fn main(index : i32) {
   let H = uniforms.hidden;
   let D = uniforms.dirs;
   let G4 = 4 * H;
+  let H4 = (H + 3) / 4;
   let lid = i32(localId.x);
   let saveBase = B * T * D * H;
   var c : array<f32, ${LSTM_ROWS * upt}>;
-  for (var q = 0; q < RB; q++) {
-    for (var u = 0; u < UPT; u++) {
-      c[q * UPT + u] = 0.0;
-      hsh[q * HS + lid + u * WG] = 0.0;
-    }
+  for (var e = 0; e < RB * UPT; e++) {
+    c[e] = 0.0;
+  }
+  for (var e = lid; e < RB * HS4; e += WG) {
+    hsh[e] = vec4<f32>(0.0);
   }
   workgroupBarrier();
   for (var s = 0; s < T; s++) {
@@ -138,9 +149,9 @@ fn main(index : i32) {
           let hNew = go * lstmTanh(cNew);
           let cHeld = cOld + m * (cNew - cOld);
           c[q * UPT + u] = cHeld;
-          let hOld = hsh[q * HS + j];
+          let hOld = hsh[q * HS4 + j / 4][j % 4];
           let h = hOld + m * (hNew - hOld);
-          hsh[q * HS + j] = h;
+          hsh[q * HS4 + j / 4][j % 4] = h;
           result[row * D * H + d * H + j] = h;
           let sb = saveBase + (row * D + d) * 5 * H + j;
           result[sb] = gi;
@@ -160,7 +171,8 @@ fn main(index : i32) {
 
 /**
  * Backward: inputs DY [B, T, D*H] (upstream gradient), F (the forward program's output),
- * M [B, T], R0, R1 [H, 4H] read as vec4 (4 consecutive gate columns of one row).
+ * M [B, T], and R0, R1 the recurrent weights transposed and gate-interleaved, [H, H, 4]
+ * (`R[j, g*H + n]` at `[n, j, g]`), read as one vec4 per (n, j).
  */
 export class LstmBackwardProgram implements WebGpuProgramLike {
   variableNames = ["DY", "F", "M", "R0", "R1"];
@@ -177,18 +189,25 @@ export class LstmBackwardProgram implements WebGpuProgramLike {
     this.upt = unitsPerThread(hidden);
     this.outputShape = [batch * steps * dirs * hidden * 9];
     this.dispatch = [Math.ceil(batch / LSTM_ROWS), dirs, 1];
-    this.shaderKey = `lstm_persistent_bwd_v4_${this.upt}_${LSTM_ROWS}`;
+    this.shaderKey = `lstm_persistent_bwd_v5_${this.upt}_${LSTM_ROWS}`;
   }
 
   getUserCode(): string {
     const upt = this.upt;
+    // One vec4 of gate gradients per (batch row, n) from workgroup memory, shared by the
+    // thread's units; the weights come gate-interleaved and transposed so that the lanes of
+    // a workgroup read consecutive vec4s.
     const loop = (r: string) => `
-      for (var n4 = 0; n4 < H; n4++) {
+      for (var n = 0; n < H; n++) {
+        let rb = n * H;
+        var wv : array<vec4<f32>, UPT>;
         for (var u = 0; u < UPT; u++) {
-          let w = ${r}[min(lid + u * WG, H - 1) * H + n4];
-          for (var q = 0; q < RB; q++) {
-            let zb = q * ZS + 4 * n4;
-            a[q * UPT + u] += dot(vec4<f32>(dzsh[zb], dzsh[zb + 1], dzsh[zb + 2], dzsh[zb + 3]), w);
+          wv[u] = ${r}[rb + min(lid + u * WG, H - 1)];
+        }
+        for (var q = 0; q < RB; q++) {
+          let z = dzsh[q * HS + n];
+          for (var u = 0; u < UPT; u++) {
+            a[q * UPT + u] += dot(z, wv[u]);
           }
         }
       }`;
@@ -197,8 +216,9 @@ ${HELPERS}
 const UPT = ${upt};
 const WG = ${LSTM_WORKGROUP};
 const RB = ${LSTM_ROWS};
-const ZS = ${4 * upt * LSTM_WORKGROUP};
-var<workgroup> dzsh : array<f32, ${LSTM_ROWS * 4 * upt * LSTM_WORKGROUP}>;
+const HS = ${upt * LSTM_WORKGROUP};
+// Gate gradients (i, f, g, o) of batch row q, unit n at dzsh[q * HS + n].
+var<workgroup> dzsh : array<vec4<f32>, ${LSTM_ROWS * upt * LSTM_WORKGROUP}>;
 
 fn main(index : i32) {
   let b0 = i32(workgroupId.x) * RB;
@@ -251,11 +271,7 @@ fn main(index : i32) {
           let dzf = dcNew * cPrev * gf * (1.0 - gf);
           let dzg = dcNew * gi * (1.0 - gg * gg);
           let dzo = dhNew * tc * go * (1.0 - go);
-          let zs = q * ZS + j;
-          dzsh[zs] = dzi;
-          dzsh[zs + H] = dzf;
-          dzsh[zs + 2 * H] = dzg;
-          dzsh[zs + 3 * H] = dzo;
+          dzsh[q * HS + j] = vec4<f32>(dzi, dzf, dzg, dzo);
           let zb = row * D * G4 + d * G4 + j;
           result[zb] = dzi;
           result[zb + H] = dzf;
@@ -270,11 +286,7 @@ fn main(index : i32) {
           dh[e] = dhTot - dhNew;
           dc[e] = dc[e] - dcIn + dcNew * gf;
         } else if (j < H) {
-          let zs = q * ZS + j;
-          dzsh[zs] = 0.0;
-          dzsh[zs + H] = 0.0;
-          dzsh[zs + 2 * H] = 0.0;
-          dzsh[zs + 3 * H] = 0.0;
+          dzsh[q * HS + j] = vec4<f32>(0.0);
         }
       }
     }

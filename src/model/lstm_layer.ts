@@ -115,7 +115,7 @@ export function lstmLayer(
   switch (impl) {
     case "fused":
       if (tf.getBackend() === "webgpu" && webgpuLstmAvailable()) {
-        return lstmLayerWebGpu(x, mask, weights);
+        return lstmLayerWebGpu(x, mask, weights, { inputGradient: options.inputGradient });
       }
       return lstmLayerFused(x, mask, weights, { inputGradient: options.inputGradient });
     case "layers":

@@ -66,35 +66,81 @@ interface Dims {
 /**
  * Moves tensors between natural layout ([B, T, ...], rows (b, t)) and per-step pieces in
  * processing order ([D, B, W] for step s, direction d read at time `d ? T-1-s : s`).
+ *
+ * The big matmuls (input projection, weight and input gradients) run on "matmul rows": a
+ * layout may drop the padded (b, t) rows there, whose projection is never read and whose
+ * gate gradients are exactly zero (the host layout does; the device layout keeps all).
  */
 interface Layout {
-  /** [B*T, D*W] rows (b, t) -> T pieces [D, B, W], processing order. */
-  toSteps(t: tf.Tensor2D, width: number): tf.Tensor3D[];
-  /** T pieces [D, B, W] (processing order) -> [B*T, D*W] rows (b, t). */
-  fromSteps(pieces: tf.Tensor[], width: number): tf.Tensor2D;
-  /** T pieces [D, B, W] -> per direction [W, B*T], columns (b, t): a transposed layout. */
+  /** [B*T, W] natural rows -> [R, W] matmul rows. */
+  rows(t: tf.Tensor2D): tf.Tensor2D;
+  /** [R, W] matmul rows -> [B*T, W] natural rows, zeros in dropped rows. */
+  unrows(t: tf.Tensor2D): tf.Tensor2D;
+  /** [B*T, D*W] natural rows, or [R, D*W] -> T pieces [D, B, W], processing order. */
+  toSteps(t: tf.Tensor2D, width: number, matmulRows?: boolean): tf.Tensor3D[];
+  /** T pieces [D, B, W] (processing order) -> [B*T, D*W] natural rows, or [R, D*W]. */
+  fromSteps(pieces: tf.Tensor[], width: number, matmulRows?: boolean): tf.Tensor2D;
+  /** T pieces [D, B, W] -> per direction [W, R], columns = matmul rows: transposed. */
   fromStepsPerDirT(pieces: tf.Tensor[], width: number): tf.Tensor2D[];
-  /** Per direction [B*T, W]: the state before each (b, t) was read (h_{s-1}; 0 at s=0). */
+  /** Per direction [R, W]: the state before each matmul row was read (h_{s-1}; 0 at s=0). */
   prevStates(hs: tf.Tensor[], width: number): tf.Tensor2D[];
   /** Mask [B, T] -> T pieces [D, B, 1], processing order. */
-  stepMasks(mask: tf.Tensor2D): tf.Tensor3D[];
+  stepMasks(): tf.Tensor3D[];
 }
 
 const timeOf = (d: number, s: number, steps: number) => (d === 0 ? s : steps - 1 - s);
 
-/** Host layout for wasm: one read of each big tensor, JS copies, one upload per piece. */
-function hostLayout(n: Dims): Layout {
+/**
+ * Host layout for wasm: one read of each big tensor, JS copies, one upload per piece.
+ * Matmul rows are the valid (unmasked) rows only, in natural order.
+ */
+function hostLayout(n: Dims, mask: tf.Tensor2D): Layout {
   const { batch: B, steps: T, dirs: D } = n;
   const read = (t: tf.Tensor) => t.dataSync() as Float32Array; // a memcpy on wasm
+  const m = read(mask);
+  // rowOf[natural row] = its matmul row, or -1 when dropped. All rows when none is valid.
+  const rowOf = new Int32Array(B * T);
+  let rows = 0;
+  for (let r = 0; r < B * T; r++) rowOf[r] = m[r] !== 0 ? rows++ : -1;
+  if (rows === 0 || rows === B * T) {
+    for (let r = 0; r < B * T; r++) rowOf[r] = r;
+    rows = B * T;
+  }
+  const R = rows;
   return {
-    toSteps(t, w) {
+    rows(t) {
+      if (R === B * T) return t;
+      const w = t.shape[1];
+      const src = read(t);
+      const buf = new Float32Array(R * w);
+      for (let r = 0; r < B * T; r++) {
+        const to = rowOf[r];
+        if (to >= 0) buf.set(src.subarray(r * w, (r + 1) * w), to * w);
+      }
+      return tf.tensor2d(buf, [R, w]);
+    },
+    unrows(t) {
+      if (R === B * T) return t;
+      const w = t.shape[1];
+      const src = read(t);
+      const buf = new Float32Array(B * T * w);
+      for (let r = 0; r < B * T; r++) {
+        const from = rowOf[r];
+        if (from >= 0) buf.set(src.subarray(from * w, (from + 1) * w), r * w);
+      }
+      return tf.tensor2d(buf, [B * T, w]);
+    },
+    toSteps(t, w, matmulRows = false) {
       const src = read(t);
       const out: tf.Tensor3D[] = [];
       for (let s = 0; s < T; s++) {
         const buf = new Float32Array(B * D * w);
         for (let b = 0; b < B; b++) {
           for (let d = 0; d < D; d++) {
-            const from = ((b * T + timeOf(d, s, T)) * D + d) * w;
+            const nat = b * T + timeOf(d, s, T);
+            const r = matmulRows ? rowOf[nat] : nat;
+            if (r < 0) continue; // a dropped row: zeros, never read through the mask
+            const from = (r * D + d) * w;
             buf.set(src.subarray(from, from + w), (d * B + b) * w);
           }
         }
@@ -102,54 +148,58 @@ function hostLayout(n: Dims): Layout {
       }
       return out;
     },
-    fromSteps(pieces, w) {
-      const buf = new Float32Array(B * T * D * w);
+    fromSteps(pieces, w, matmulRows = false) {
+      const buf = new Float32Array((matmulRows ? R : B * T) * D * w);
       pieces.forEach((p, s) => {
         const v = read(p);
         for (let b = 0; b < B; b++) {
           for (let d = 0; d < D; d++) {
+            const nat = b * T + timeOf(d, s, T);
+            const r = matmulRows ? rowOf[nat] : nat;
+            if (r < 0) continue;
             const from = (d * B + b) * w;
-            buf.set(v.subarray(from, from + w), ((b * T + timeOf(d, s, T)) * D + d) * w);
+            buf.set(v.subarray(from, from + w), (r * D + d) * w);
           }
         }
       });
-      return tf.tensor2d(buf, [B * T, D * w]);
+      return tf.tensor2d(buf, [matmulRows ? R : B * T, D * w]);
     },
     fromStepsPerDirT(pieces, w) {
-      const rows = B * T;
       const vs = pieces.map(read);
       const TILE = 16; // rows of the output written together: keeps the writes cache-local
       return Array.from({ length: D }, (_, d) => {
-        const buf = new Float32Array(w * rows);
+        const buf = new Float32Array(w * R);
         for (let b = 0; b < B; b++) {
           const from = (d * B + b) * w;
           for (let k0 = 0; k0 < w; k0 += TILE) {
             const k1 = Math.min(w, k0 + TILE);
             for (let t = 0; t < T; t++) {
+              const col = rowOf[b * T + t];
+              if (col < 0) continue;
               const v = vs[timeOf(d, t, T)]; // the step at which direction d read time t
-              const col = b * T + t;
-              for (let k = k0; k < k1; k++) buf[k * rows + col] = v[from + k];
+              for (let k = k0; k < k1; k++) buf[k * R + col] = v[from + k];
             }
           }
         }
-        return tf.tensor2d(buf, [w, rows]);
+        return tf.tensor2d(buf, [w, R]);
       });
     },
     prevStates(hs, w) {
-      const bufs = Array.from({ length: D }, () => new Float32Array(B * T * w));
+      const bufs = Array.from({ length: D }, () => new Float32Array(R * w));
       for (let s = 1; s < T; s++) {
         const v = read(hs[s - 1]);
         for (let b = 0; b < B; b++) {
           for (let d = 0; d < D; d++) {
+            const r = rowOf[b * T + timeOf(d, s, T)];
+            if (r < 0) continue;
             const from = (d * B + b) * w;
-            bufs[d].set(v.subarray(from, from + w), (b * T + timeOf(d, s, T)) * w);
+            bufs[d].set(v.subarray(from, from + w), r * w);
           }
         }
       }
-      return bufs.map((buf) => tf.tensor2d(buf, [B * T, w]));
+      return bufs.map((buf) => tf.tensor2d(buf, [R, w]));
     },
-    stepMasks(mask) {
-      const m = read(mask);
+    stepMasks() {
       const out: tf.Tensor3D[] = [];
       for (let s = 0; s < T; s++) {
         const buf = new Float32Array(B * D);
@@ -164,7 +214,7 @@ function hostLayout(n: Dims): Layout {
 }
 
 /** Device layout (webgpu, cpu): transposes, a row gather for the time flip, unstack. */
-function deviceLayout(n: Dims): Layout {
+function deviceLayout(n: Dims, mask: tf.Tensor2D): Layout {
   const { batch: B, steps: T, dirs: D } = n;
   let flipIdx: tf.Tensor1D | null = null;
   // [D, T, B, W] -> the same with direction 1 reversed in time.
@@ -182,6 +232,8 @@ function deviceLayout(n: Dims): Layout {
   const natural = (pieces: tf.Tensor[], w: number) =>
     flip(tf.transpose(tf.reshape(tf.stack(pieces), [T, D, B, w]), [1, 0, 2, 3]));
   return {
+    rows: (t) => t,
+    unrows: (t) => t,
     toSteps(t, w) {
       const dtb = flip(tf.transpose(tf.reshape(t, [B, T, D, w]), [2, 1, 0, 3]));
       return tf.unstack(tf.transpose(dtb, [1, 0, 2, 3])) as tf.Tensor3D[];
@@ -198,7 +250,7 @@ function deviceLayout(n: Dims): Layout {
       const dbt = tf.transpose(natural(prev, w), [0, 2, 1, 3]); // [D, B, T, W]
       return tf.unstack(dbt).map((t) => tf.reshape(t, [B * T, w]));
     },
-    stepMasks(mask) {
+    stepMasks() {
       const tm = tf.transpose(mask); // [T, B]
       const dirsTm = D === 1 ? tf.expandDims(tm, 1) : tf.stack([tm, tf.reverse(tm, 0)], 1);
       return tf.unstack(tf.expandDims(dirsTm, 3)) as tf.Tensor3D[]; // T x [D, B, 1]
@@ -235,12 +287,13 @@ function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
     const n: Dims = { batch, steps, dirs, hidden, inSize };
     // A fresh layout per pass: the device layout caches an index tensor that the forward
     // pass's scope disposes.
-    const makeLayout = () => tf.getBackend() === "wasm" ? hostLayout(n) : deviceLayout(n);
-    const layout = makeLayout();
+    const makeLayout = (m: tf.Tensor2D) =>
+      tf.getBackend() === "wasm" ? hostLayout(n, m) : deviceLayout(n, m);
+    const layout = makeLayout(mask);
 
     const kCat = dirs === 1 ? kernels[0] : tf.concat(kernels, 1); // [In, D*4H]
     const bCat = dirs === 1 ? biases[0] : tf.concat(biases, 0);
-    const x2 = tf.reshape(x, [batch * steps, inSize]); // rows (b, t)
+    const x2 = tf.reshape(x, [batch * steps, inSize]) as tf.Tensor2D; // rows (b, t)
     // tanh(z) = 2 sigmoid(2z) - 1: tfjs-wasm's tanh is a scalar loop (~8x slower than its
     // SIMD sigmoid), so the forward pass computes the g-gate pre-activation doubled (its
     // weight columns scaled by 2) and runs ONE sigmoid over all four gates. The backward
@@ -249,10 +302,12 @@ function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
       tf.concat([tf.ones([2 * hidden]), tf.fill([hidden], 2), tf.ones([hidden])]),
       [dirs],
     );
-    const proj = tf.mul(tf.add(tf.matMul(x2, kCat), bCat), gateScale) as tf.Tensor2D; // [B*T, D*4H]
-    const xs = layout.toSteps(proj, g4);
+    // (x k + b) * scale == x (k * scale) + b * scale exactly: the scale is a power of two.
+    const xRows = layout.rows(x2); // [R, In]
+    const proj = tf.add(tf.matMul(xRows, tf.mul(kCat, gateScale)), tf.mul(bCat, gateScale));
+    const xs = layout.toSteps(proj as tf.Tensor2D, g4, true);
     proj.dispose();
-    const ms = layout.stepMasks(mask);
+    const ms = layout.stepMasks();
     // h [D, B, H] x per-direction recurrent [H, 4H] -> [D, B, 4H].
     const recur = (h: tf.Tensor, w: tf.Tensor[], out: number): tf.Tensor => {
       if (dirs === 1) {
@@ -283,16 +338,16 @@ function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
       saved.push(i, f, g, o, tc, cPrev, h);
     }
     const out = tf.reshape(layout.fromSteps(hs, hidden), [batch, steps, dirs * hidden]);
-    save([x2, mask, kCat, ...recurrents, ...saved]);
+    save([xRows, mask, kCat, ...recurrents, ...saved]);
 
     const gradFunc = (dy: tf.Tensor, sv: tf.Tensor[]): tf.Tensor[] => {
-      const [x20, mask0, kCat0] = sv;
+      const [xRows0, mask0, kCat0] = sv;
       const rTs = sv.slice(3, 3 + dirs).map((r) => tf.transpose(r)); // [4H, H], pre-transposed
       const per = sv.slice(3 + dirs);
       const hs0 = Array.from({ length: steps }, (_, s) => per[PER_STEP * s + 6]);
-      const layout = makeLayout();
+      const layout = makeLayout(mask0 as tf.Tensor2D);
       const dys = layout.toSteps(tf.reshape(dy, [batch * steps, dirs * hidden]), hidden);
-      const msB = layout.stepMasks(mask0 as tf.Tensor2D);
+      const msB = layout.stepMasks();
       let dh: tf.Tensor = tf.zeros([dirs, batch, hidden]);
       let dc: tf.Tensor = tf.zeros([dirs, batch, hidden]);
       const dzs: tf.Tensor[] = new Array(steps);
@@ -313,28 +368,28 @@ function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
         dh = tf.add(tf.sub(dhTot, dhNew), recur(dz, rTs, hidden));
         dc = tf.add(tf.sub(dc, dcIn), tf.mul(dcNew, f));
       }
-      // Sums over all B*T rows as matmuls whose long B*T axis is the inner dimension of the
-      // left operand: tfjs-wasm packs the right operand per call, and [4H, B*T] x [B*T, n]
-      // measured 2x faster than [n, B*T] x [B*T, 4H].
-      const rows = batch * steps;
-      const dzT = layout.fromStepsPerDirT(dzs, g4); // per direction [4H, B*T]
-      const hPrev = layout.prevStates(hs0, hidden); // per direction [B*T, H]
-      const ones = tf.ones([rows, 1]);
+      // Sums over the R matmul rows as matmuls whose long R axis is the inner dimension of
+      // the left operand: tfjs-wasm packs the right operand per call, and [4H, R] x [R, n]
+      // measured 2x faster than [n, R] x [R, 4H]. Dropped (padded) rows have zero gate
+      // gradients, so leaving them out changes no sum.
+      const dzT = layout.fromStepsPerDirT(dzs, g4); // per direction [4H, R]
+      const hPrev = layout.prevStates(hs0, hidden); // per direction [R, H]
+      const ones = tf.ones([xRows0.shape[0], 1]);
       const grads: tf.Tensor[] = [];
       for (let d = 0; d < dirs; d++) {
         grads.push(
-          tf.transpose(tf.matMul(dzT[d], x20)), // kernel [In, 4H]
+          tf.transpose(tf.matMul(dzT[d], xRows0)), // kernel [In, 4H]
           tf.transpose(tf.matMul(dzT[d], hPrev[d])), // recurrent [H, 4H]
           tf.reshape(tf.matMul(dzT[d], ones), [g4]), // bias [4H]
         );
       }
-      // Input gradient for both directions in one matmul: [B*T, D*4H] x [D*4H, In].
+      // Input gradient for both directions in one matmul: [R, D*4H] x [D*4H, In]; zero in
+      // the dropped rows, whose gate gradients are zero.
       const dx = inputGradient
-        ? tf.reshape(tf.matMul(layout.fromSteps(dzs, g4), tf.transpose(kCat0)), [
-          batch,
-          steps,
-          inSize,
-        ])
+        ? tf.reshape(
+          layout.unrows(tf.matMul(layout.fromSteps(dzs, g4, true), tf.transpose(kCat0))),
+          [batch, steps, inSize],
+        )
         : tf.zeros([batch, steps, inSize]);
       return [dx, tf.zeros([batch, steps]), ...grads];
     };

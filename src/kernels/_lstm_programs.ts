@@ -4,10 +4,13 @@
  * the gate gradients (backward) in workgroup memory and synchronising with barriers.
  *
  * A workgroup owns `RB` (4) batch rows of one direction: every recurrent weight it loads
- * serves 4 rows (register tiling), which matters most on CPU adapters where each load is
- * a gather. Thread `l` of the 64-thread workgroup owns hidden units `l, l + 64, ...` (`UPT`
- * of them, a compile-time constant: 1 for hidden <= 64, 2 for <= 128, 4 for <= 256), so
- * only three shader variants exist per direction of travel.
+ * serves 4 rows (register tiling), which matters most on CPU adapters, where each load
+ * instruction is a loop over the SIMD lanes. Thread `l` of the 32-thread workgroup owns
+ * hidden units `l, l + 32, ...` (`UPT` of them, a compile-time constant: 1, 2, 4 or 8),
+ * so few shader variants exist (see {@link lstmProgramShape}). Measured on llvmpipe for
+ * W's layer (hidden 128): 32 threads x 4 units ran forward 10 % and backward 25 % faster
+ * than 64 x 2; 8 rows per workgroup made the forward 3x slower (its per-thread arrays
+ * outgrow what the compiler unrolls and keeps in registers).
  *
  * Buffers (flat float32, row = b * T + t in natural time; d = direction, 1 = backward):
  * - forward output: `OUT[B*T, D*H]` (the layer output in the contract layout) followed by
@@ -20,19 +23,29 @@
  */
 import type { WebGpuProgramLike } from "./_webgpu_program.ts";
 
-/** Threads per workgroup of both LSTM programs. */
-export const LSTM_WORKGROUP = 64;
-
-/** Batch rows per workgroup. */
-export const LSTM_ROWS = 4;
-
 /** The largest hidden size the persistent programs handle (workgroup memory bound). */
 export const LSTM_MAX_HIDDEN = 256;
 
-/** Units per thread for `hidden`: 1, 2 or 4. */
-export function unitsPerThread(hidden: number): number {
-  const n = Math.ceil(hidden / LSTM_WORKGROUP);
-  return n <= 1 ? 1 : n <= 2 ? 2 : 4;
+/**
+ * How a program's workgroup is laid out: `threads` threads own `units` hidden units each
+ * (thread `l` owns `l, l + threads, ...`) for `rows` batch rows.
+ */
+export interface LstmProgramShape {
+  readonly threads: number;
+  readonly rows: number;
+  readonly units: number;
+}
+
+/**
+ * The layout for `hidden`: 32 threads and 4 batch rows per workgroup, 1, 2, 4 or 8 units
+ * per thread (few shader variants). More units and rows per thread mean more
+ * multiply-adds per loaded value, which is what counts on CPU adapters.
+ */
+export function lstmProgramShape(hidden: number): LstmProgramShape {
+  const threads = 32;
+  const n = Math.ceil(hidden / threads);
+  const units = n <= 1 ? 1 : n <= 2 ? 2 : n <= 4 ? 4 : 8;
+  return { threads, rows: 4, units };
 }
 
 const HELPERS = `
@@ -56,19 +69,24 @@ export class LstmForwardProgram implements WebGpuProgramLike {
   shaderKey: string;
   dispatchLayout = { x: [0] };
   dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [LSTM_WORKGROUP, 1, 1];
+  workgroupSize: [number, number, number];
   uniforms = "batch : i32, steps : i32, hidden : i32, dirs : i32,";
-  readonly upt: number;
 
-  constructor(batch: number, steps: number, hidden: number, dirs: number) {
-    this.upt = unitsPerThread(hidden);
+  constructor(
+    batch: number,
+    steps: number,
+    hidden: number,
+    dirs: number,
+    private readonly shape: LstmProgramShape = lstmProgramShape(hidden),
+  ) {
     this.outputShape = [batch * steps * dirs * hidden * 6];
-    this.dispatch = [Math.ceil(batch / LSTM_ROWS), dirs, 1];
-    this.shaderKey = `lstm_persistent_fwd_v5_${this.upt}_${LSTM_ROWS}`;
+    this.workgroupSize = [shape.threads, 1, 1];
+    this.dispatch = [Math.ceil(batch / shape.rows), dirs, 1];
+    this.shaderKey = `lstm_persistent_fwd_v6_${shape.threads}_${shape.units}_${shape.rows}`;
   }
 
   getUserCode(): string {
-    const upt = this.upt;
+    const { threads, rows, units } = this.shape;
     // Four k per iteration: the hidden states come from workgroup memory as one vec4 per
     // batch row, shared by every unit of the thread (on CPU adapters each load instruction,
     // not each FLOP, is what costs).
@@ -90,12 +108,12 @@ export class LstmForwardProgram implements WebGpuProgramLike {
       }`;
     return `
 ${HELPERS}
-const UPT = ${upt};
-const WG = ${LSTM_WORKGROUP};
-const RB = ${LSTM_ROWS};
-const HS4 = ${(upt * LSTM_WORKGROUP) / 4};
+const UPT = ${units};
+const WG = ${threads};
+const RB = ${rows};
+const HS4 = ${(units * threads) / 4};
 // h of batch row q, unit j at hsh[q * HS4 + j / 4][j % 4]; units >= H stay zero.
-var<workgroup> hsh : array<vec4<f32>, ${(LSTM_ROWS * upt * LSTM_WORKGROUP) / 4}>;
+var<workgroup> hsh : array<vec4<f32>, ${(rows * units * threads) / 4}>;
 
 // main(index) is tfjs' entry for a flat dispatch layout; the index is unused.
 fn main(index : i32) {
@@ -109,7 +127,7 @@ fn main(index : i32) {
   let H4 = (H + 3) / 4;
   let lid = i32(localId.x);
   let saveBase = B * T * D * H;
-  var c : array<f32, ${LSTM_ROWS * upt}>;
+  var c : array<f32, ${rows * units}>;
   for (var e = 0; e < RB * UPT; e++) {
     c[e] = 0.0;
   }
@@ -119,7 +137,7 @@ fn main(index : i32) {
   workgroupBarrier();
   for (var s = 0; s < T; s++) {
     let t = select(s, T - 1 - s, d == 1);
-    var acc : array<vec4<f32>, ${LSTM_ROWS * upt}>;
+    var acc : array<vec4<f32>, ${rows * units}>;
     for (var q = 0; q < RB; q++) {
       let row = min(b0 + q, B - 1) * T + t;
       for (var u = 0; u < UPT; u++) {
@@ -181,19 +199,24 @@ export class LstmBackwardProgram implements WebGpuProgramLike {
   shaderKey: string;
   dispatchLayout = { x: [0] };
   dispatch: [number, number, number];
-  workgroupSize: [number, number, number] = [LSTM_WORKGROUP, 1, 1];
+  workgroupSize: [number, number, number];
   uniforms = "batch : i32, steps : i32, hidden : i32, dirs : i32,";
-  readonly upt: number;
 
-  constructor(batch: number, steps: number, hidden: number, dirs: number) {
-    this.upt = unitsPerThread(hidden);
+  constructor(
+    batch: number,
+    steps: number,
+    hidden: number,
+    dirs: number,
+    private readonly shape: LstmProgramShape = lstmProgramShape(hidden),
+  ) {
     this.outputShape = [batch * steps * dirs * hidden * 9];
-    this.dispatch = [Math.ceil(batch / LSTM_ROWS), dirs, 1];
-    this.shaderKey = `lstm_persistent_bwd_v5_${this.upt}_${LSTM_ROWS}`;
+    this.workgroupSize = [shape.threads, 1, 1];
+    this.dispatch = [Math.ceil(batch / shape.rows), dirs, 1];
+    this.shaderKey = `lstm_persistent_bwd_v6_${shape.threads}_${shape.units}_${shape.rows}`;
   }
 
   getUserCode(): string {
-    const upt = this.upt;
+    const { threads, rows, units } = this.shape;
     // One vec4 of gate gradients per (batch row, n) from workgroup memory, shared by the
     // thread's units; the weights come gate-interleaved and transposed so that the lanes of
     // a workgroup read consecutive vec4s.
@@ -213,12 +236,12 @@ export class LstmBackwardProgram implements WebGpuProgramLike {
       }`;
     return `
 ${HELPERS}
-const UPT = ${upt};
-const WG = ${LSTM_WORKGROUP};
-const RB = ${LSTM_ROWS};
-const HS = ${upt * LSTM_WORKGROUP};
+const UPT = ${units};
+const WG = ${threads};
+const RB = ${rows};
+const HS = ${units * threads};
 // Gate gradients (i, f, g, o) of batch row q, unit n at dzsh[q * HS + n].
-var<workgroup> dzsh : array<vec4<f32>, ${LSTM_ROWS * upt * LSTM_WORKGROUP}>;
+var<workgroup> dzsh : array<vec4<f32>, ${rows * units * threads}>;
 
 fn main(index : i32) {
   let b0 = i32(workgroupId.x) * RB;
@@ -233,8 +256,8 @@ fn main(index : i32) {
   let saveBase = BT * D * H;
   let dzdBase = BT * D * G4;
   let hpBase = 2 * BT * D * G4;
-  var dh : array<f32, ${LSTM_ROWS * upt}>;
-  var dc : array<f32, ${LSTM_ROWS * upt}>;
+  var dh : array<f32, ${rows * units}>;
+  var dc : array<f32, ${rows * units}>;
   for (var e = 0; e < RB * UPT; e++) {
     dh[e] = 0.0;
     dc[e] = 0.0;
@@ -292,7 +315,7 @@ fn main(index : i32) {
     }
     workgroupBarrier();
     // Explicit zeroing: a declaration inside a loop is not re-zeroed by every WGSL compiler.
-    var a : array<f32, ${LSTM_ROWS * upt}>;
+    var a : array<f32, ${rows * units}>;
     for (var e = 0; e < RB * UPT; e++) {
       a[e] = 0.0;
     }

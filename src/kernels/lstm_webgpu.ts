@@ -12,6 +12,7 @@ import type { LstmLayerWeights } from "../model/lstm_types.ts";
 import { lstmLayerFused } from "../model/lstm_fused.ts";
 import { isWebGpuBackendActive, runProgram } from "./_webgpu_program.ts";
 import { intUniforms } from "./_webgpu_program.ts";
+import { matMulWebGpu } from "./matmul_webgpu.ts";
 import { LSTM_MAX_HIDDEN, LstmBackwardProgram, LstmForwardProgram } from "./_lstm_programs.ts";
 
 /** True when the active backend is WebGPU and the fused kernels can run on it. */
@@ -26,9 +27,8 @@ export function webgpuLstmSupportsHidden(hidden: number): boolean {
 
 type Op = (x: tf.Tensor, mask: tf.Tensor, ...weights: tf.Tensor[]) => tf.Tensor;
 
-// Padding the projection's inner dimension to a multiple of 32 (tfjs' matmul tile) avoids
-// its bounds-checked edge path: on the software adapter [8192,128]x[128,1024] runs in 1.0 s
-// where [8192,108]x[108,1024] takes 3.7 s (measured with tfjs 4.22 on llvmpipe).
+// The projection's inner dimension is padded to a multiple of 4 (vec4 loads in
+// matMulWebGpu): W's 105 features become 108.
 function padColumns(t: tf.Tensor2D, to: number): tf.Tensor2D {
   const extra = to - t.shape[1];
   return extra === 0 ? t : tf.pad(t, [[0, 0], [0, extra]]);
@@ -52,12 +52,12 @@ function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
     const [batch, steps, inSize] = x.shape;
     const hidden = r0.shape[0];
     const bt = batch * steps;
-    const inPad = Math.ceil(inSize / 32) * 32;
+    const inPad = Math.ceil(inSize / 4) * 4;
 
     const kCat = padRows(dirs === 1 ? kernels[0] : tf.concat(kernels, 1), inPad);
     const bCat = dirs === 1 ? biases[0] : tf.concat(biases, 0);
     const x2 = padColumns(tf.reshape(x, [bt, inSize]), inPad);
-    const proj = tf.fused.matMul({ a: x2, b: kCat, bias: bCat });
+    const proj = matMulWebGpu(x2, kCat, { bias: bCat as tf.Tensor1D });
     const uniforms = intUniforms(batch, steps, hidden, dirs);
     // Gate-interleave the recurrent weights ([H, 4H] -> [H, H, 4]) for vec4 loads.
     const inter = (r: tf.Tensor2D) => tf.transpose(tf.reshape(r, [hidden, 4, hidden]), [0, 2, 1]);
@@ -73,11 +73,9 @@ function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
     ) as tf.Tensor3D;
     save([x2, mask, kCat, r0, r1, packed]);
 
-    // dx = dz K^T, with K transposed first (a small tensor): tfjs' matmul with a transposed
-    // right operand ran 2.5x slower than the plain one for W's [8192,1024] x [1024,256].
     const inputGrad = (dz: tf.Tensor2D, k: tf.Tensor2D): tf.Tensor => {
       if (!inputGradient) return tf.zeros([batch, steps, inSize]);
-      let dx2 = tf.matMul(dz, tf.transpose(k)); // [B*T, inPad]
+      let dx2 = matMulWebGpu(dz, k, { transposeB: true }); // [B*T, inPad]
       if (inPad !== inSize) dx2 = tf.slice(dx2, [0, 0], [bt, inSize]);
       return tf.reshape(dx2, [batch, steps, inSize]);
     };
@@ -96,12 +94,12 @@ function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
       const dz = tf.reshape(tf.slice(g, [0], [nz]), [bt, dirs * g4]) as tf.Tensor2D;
       const dzd = tf.reshape(tf.slice(g, [nz], [nz]), [dirs, bt, g4]) as tf.Tensor3D;
       const hp = tf.reshape(tf.slice(g, [2 * nz], [dirs * bt * hidden]), [dirs, bt, hidden]);
-      const dR = tf.matMul(hp as tf.Tensor3D, dzd, true, false); // [D, H, 4H]
-      let dK = tf.matMul(xs as tf.Tensor2D, dz, true, false); // [inPad, D*4H]
+      const dR = matMulWebGpu(hp, dzd, { transposeA: true }); // [D, H, 4H]
+      let dK = matMulWebGpu(xs, dz, { transposeA: true }); // [inPad, D*4H]
       if (inPad !== inSize) dK = tf.slice(dK, [0, 0], [inSize, dirs * g4]);
       // Column sums as a [1, B*T] x [B*T, D*4H] matmul: tf.sum over axis 0 transposes the
       // whole of dz first (2.3 s for W on llvmpipe, against 0.1 s for the matmul).
-      const dB = tf.reshape(tf.matMul(tf.ones([1, bt]), dz), [dirs * g4]);
+      const dB = tf.reshape(matMulWebGpu(tf.ones([1, bt]), dz), [dirs * g4]);
       const grads: tf.Tensor[] = [inputGrad(dz, k as tf.Tensor2D), tf.zerosLike(m)];
       if (dirs === 1) {
         grads.push(dK, tf.reshape(dR, [hidden, g4]), dB);

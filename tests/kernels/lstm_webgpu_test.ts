@@ -11,17 +11,17 @@ import {
 } from "../model/_lstm_reference.ts";
 
 // The software adapter compiles each new shader for seconds: cases stay tiny, and hidden
-// sizes are chosen to hit the 1-, 2- and 4-units-per-thread shader variants.
+// sizes are chosen to hit the 1-, 2-, 4- and 8-units-per-thread shader variants.
 const adapter = await useWebGpuOrSkip("WebGPU LSTM kernel tests");
 const ignore = (await skipUnlessPython("numpy")) || !adapter;
 
 const CASES: LstmCase[] = [
   {
-    name: "uni 1 layer hidden 8, batch 6 (two row blocks)",
+    name: "uni 1 layer hidden 40, batch 6 (two row blocks, two units per thread)",
     batch: 6,
     steps: 6,
     inputSize: 5,
-    hidden: 8,
+    hidden: 40,
     layers: 1,
     bidirectional: false,
     lengths: [6, 3, 1, 6, 2, 5],
@@ -39,7 +39,7 @@ const CASES: LstmCase[] = [
     seed: 12,
   },
   {
-    name: "bi 2 layers hidden 70 (two units per thread)",
+    name: "bi 2 layers hidden 70 (four units per thread)",
     batch: 2,
     steps: 4,
     inputSize: 7,
@@ -50,7 +50,7 @@ const CASES: LstmCase[] = [
     seed: 13,
   },
   {
-    name: "uni 1 layer hidden 130 (four units per thread)",
+    name: "uni 1 layer hidden 130 (eight units per thread)",
     batch: 2,
     steps: 3,
     inputSize: 3,

@@ -3,14 +3,13 @@
  * every time step of one layer in a single dispatch, keeping the hidden state (forward) or
  * the gate gradients (backward) in workgroup memory and synchronising with barriers.
  *
- * A workgroup owns `RB` (4) batch rows of one direction: every recurrent weight it loads
- * serves 4 rows (register tiling), which matters most on CPU adapters, where each load
- * instruction is a loop over the SIMD lanes. Thread `l` of the 32-thread workgroup owns
- * hidden units `l, l + 32, ...` (`UPT` of them, a compile-time constant: 1, 2, 4 or 8),
- * so few shader variants exist (see {@link lstmProgramShape}). Measured on llvmpipe for
- * W's layer (hidden 128): 32 threads x 4 units ran forward 10 % and backward 25 % faster
- * than 64 x 2; 8 rows per workgroup made the forward 3x slower (its per-thread arrays
- * outgrow what the compiler unrolls and keeps in registers).
+ * A workgroup owns `RB` batch rows of one direction: every recurrent weight it loads
+ * serves all of them (register tiling), which matters most on CPU adapters, where each
+ * load instruction is a loop over the SIMD lanes. Thread `l` of the 32-thread workgroup
+ * owns hidden units `l, l + 32, ...` (1, 2, 4 or 8 of them, a compile-time constant), so
+ * few shader variants exist (see {@link lstmProgramShape}). Measured on llvmpipe for W's
+ * layer (hidden 128): 32 threads x 4 units ran forward 10 % and backward 25 % faster than
+ * 64 x 2.
  *
  * Buffers (flat float32, row = b * T + t in natural time; d = direction, 1 = backward):
  * - forward output: `OUT[B*T, D*H]` (the layer output in the contract layout) followed by
@@ -37,15 +36,20 @@ export interface LstmProgramShape {
 }
 
 /**
- * The layout for `hidden`: 32 threads and 4 batch rows per workgroup, 1, 2, 4 or 8 units
- * per thread (few shader variants). More units and rows per thread mean more
- * multiply-adds per loaded value, which is what counts on CPU adapters.
+ * The layout for `hidden` and a pass: 32 threads with 1, 2, 4 or 8 units each (few shader
+ * variants) and as many batch rows per workgroup as keep the per-thread (row, unit) pairs
+ * within 32 forward (at most 8 rows) and 16 backward (at most 4 rows). More pairs per
+ * thread mean more multiply-adds per loaded value, which is what counts on CPU adapters,
+ * and longer shaders: measured on llvmpipe for W's layers (hidden 128, 4 units), forward
+ * 0.46 s with 8 rows against 0.59 s with 4; backward 0.72 s with 8 rows against 0.83 s
+ * with 4, but that 32-pair backward shader took 35 s to compile cold (the forward 5 s).
  */
-export function lstmProgramShape(hidden: number): LstmProgramShape {
+export function lstmProgramShape(hidden: number, pass: "forward" | "backward"): LstmProgramShape {
   const threads = 32;
   const n = Math.ceil(hidden / threads);
   const units = n <= 1 ? 1 : n <= 2 ? 2 : n <= 4 ? 4 : 8;
-  return { threads, rows: 4, units };
+  const [maxRows, maxPairs] = pass === "forward" ? [8, 32] : [4, 16];
+  return { threads, rows: Math.min(maxRows, maxPairs / units), units };
 }
 
 const HELPERS = `
@@ -57,14 +61,47 @@ fn lstmTanh(x : f32) -> f32 {
 }
 `;
 
+const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** Every (batch row q, unit u) pair of a thread, for code generated once per pair. */
+function pairs(shape: LstmProgramShape): [number, number][] {
+  return range(shape.rows).flatMap((q) =>
+    range(shape.units).map((u) => [q, u] as [number, number])
+  );
+}
+
 /**
- * Forward: inputs P (projection [B*T, D*4H], bias included), M [B, T], and R0, R1 the
- * recurrent weights gate-interleaved, [H, H, 4] (`R[k, g*H + j]` at `[k, j, g]`), read as
- * one vec4 per (k, j).
+ * Code shared by both programs: sizes, this thread's units `j{u}` (clamped copies `jc{u}`
+ * for loads) and the direction's offset into R.
+ */
+function prologue(shape: LstmProgramShape): string {
+  const units = range(shape.units);
+  return `
+  let b0 = i32(workgroupId.x) * RB;
+  let d = i32(workgroupId.y);
+  let B = uniforms.batch;
+  let T = uniforms.steps;
+  let H = uniforms.hidden;
+  let D = uniforms.dirs;
+  let G4 = 4 * H;
+  let lid = i32(localId.x);
+  let rBase = d * H * H;
+  ${units.map((u) => `let j${u} = lid + ${u * shape.threads};`).join("\n  ")}
+  ${units.map((u) => `let jc${u} = min(j${u}, H - 1);`).join("\n  ")}`;
+}
+
+/**
+ * Forward: inputs P (projection [B*T, D*4H], bias included), M [B, T], and R, the
+ * recurrent weights of every direction gate-interleaved, [D, H, H, 4] (`R_d[k, g*H + j]`
+ * at `[d, k, j, g]`), read as one vec4 per (k, j).
+ *
+ * The per-thread state (c and the gate accumulators of each batch row and unit) is
+ * generated as named variables: arrays indexed in loops are left in memory by CPU
+ * adapters once the compiler stops unrolling.
  */
 export class LstmForwardProgram implements WebGpuProgramLike {
-  variableNames = ["P", "M", "R0", "R1"];
-  variableComponents = [1, 1, 4, 4];
+  variableNames = ["P", "M", "R"];
+  variableComponents = [1, 1, 4];
   outputShape: number[];
   shaderKey: string;
   dispatchLayout = { x: [0] };
@@ -77,38 +114,61 @@ export class LstmForwardProgram implements WebGpuProgramLike {
     steps: number,
     hidden: number,
     dirs: number,
-    private readonly shape: LstmProgramShape = lstmProgramShape(hidden),
+    private readonly shape: LstmProgramShape = lstmProgramShape(hidden, "forward"),
   ) {
     this.outputShape = [batch * steps * dirs * hidden * 6];
     this.workgroupSize = [shape.threads, 1, 1];
     this.dispatch = [Math.ceil(batch / shape.rows), dirs, 1];
-    this.shaderKey = `lstm_persistent_fwd_v6_${shape.threads}_${shape.units}_${shape.rows}`;
+    this.shaderKey = `lstm_persistent_fwd_v7_${shape.threads}_${shape.units}_${shape.rows}`;
   }
 
   getUserCode(): string {
     const { threads, rows, units } = this.shape;
-    // Four k per iteration: the hidden states come from workgroup memory as one vec4 per
-    // batch row, shared by every unit of the thread (on CPU adapters each load instruction,
-    // not each FLOP, is what costs).
-    const loop = (r: string) => `
-      for (var k4 = 0; k4 < H4; k4++) {
-        var hv : array<vec4<f32>, RB>;
-        for (var q = 0; q < RB; q++) {
-          hv[q] = hsh[q * HS4 + k4];
-        }
-        for (var kk = 0; kk < 4; kk++) {
-          let rb = min(4 * k4 + kk, H - 1) * H;
-          for (var u = 0; u < UPT; u++) {
-            let w = ${r}[rb + min(lid + u * WG, H - 1)];
-            for (var q = 0; q < RB; q++) {
-              acc[q * UPT + u] += hv[q][kk] * w;
-            }
-          }
-        }
-      }`;
+    const qu = pairs(this.shape);
+    const qs = range(rows);
+    const us = range(units);
+    // Four k per iteration: h comes from workgroup memory as one vec4 per batch row and
+    // serves every unit of the thread (on CPU adapters each load instruction, not each
+    // multiply-add, is what costs).
+    const kLoop = `
+    for (var k4 = 0; k4 < H4; k4++) {
+      ${qs.map((q) => `let h${q} = hsh[${q} * HS4 + k4];`).join("\n      ")}
+      ${
+      range(4).map((kk) =>
+        `{
+        let rb = rBase + min(4 * k4 + ${kk}, H - 1) * H;
+        ${us.map((u) => `let w${u} = R[rb + jc${u}];`).join("\n        ")}
+        ${qu.map(([q, u]) => `acc${q}_${u} += h${q}[${kk}] * w${u};`).join("\n        ")}
+      }`
+      ).join("\n      ")
+    }
+    }`;
+    const update = qu.map(([q, u]) => `
+    if (j${u} < H && b0 + ${q} < B) {
+      let row = (b0 + ${q}) * T + t;
+      let m = M[row];
+      let gi = lstmSigmoid(acc${q}_${u}.x);
+      let gf = lstmSigmoid(acc${q}_${u}.y);
+      let gg = lstmTanh(acc${q}_${u}.z);
+      let go = lstmSigmoid(acc${q}_${u}.w);
+      let cOld = c${q}_${u};
+      let cNew = gf * cOld + gi * gg;
+      let hNew = go * lstmTanh(cNew);
+      let cHeld = cOld + m * (cNew - cOld);
+      c${q}_${u} = cHeld;
+      let hOld = hsh[${q} * HS4 + j${u} / 4][j${u} % 4];
+      let h = hOld + m * (hNew - hOld);
+      hsh[${q} * HS4 + j${u} / 4][j${u} % 4] = h;
+      result[row * D * H + d * H + j${u}] = h;
+      let sb = saveBase + (row * D + d) * 5 * H + j${u};
+      result[sb] = gi;
+      result[sb + H] = gf;
+      result[sb + 2 * H] = gg;
+      result[sb + 3 * H] = go;
+      result[sb + 4 * H] = cHeld;
+    }`).join("");
     return `
 ${HELPERS}
-const UPT = ${units};
 const WG = ${threads};
 const RB = ${rows};
 const HS4 = ${(units * threads) / 4};
@@ -116,70 +176,23 @@ const HS4 = ${(units * threads) / 4};
 var<workgroup> hsh : array<vec4<f32>, ${(rows * units * threads) / 4}>;
 
 // main(index) is tfjs' entry for a flat dispatch layout; the index is unused.
-fn main(index : i32) {
-  let b0 = i32(workgroupId.x) * RB;
-  let d = i32(workgroupId.y);
-  let B = uniforms.batch;
-  let T = uniforms.steps;
-  let H = uniforms.hidden;
-  let D = uniforms.dirs;
-  let G4 = 4 * H;
+fn main(index : i32) {${prologue(this.shape)}
   let H4 = (H + 3) / 4;
-  let lid = i32(localId.x);
   let saveBase = B * T * D * H;
-  var c : array<f32, ${rows * units}>;
-  for (var e = 0; e < RB * UPT; e++) {
-    c[e] = 0.0;
-  }
+  ${qu.map(([q, u]) => `var c${q}_${u} = 0.0;`).join("\n  ")}
   for (var e = lid; e < RB * HS4; e += WG) {
     hsh[e] = vec4<f32>(0.0);
   }
   workgroupBarrier();
   for (var s = 0; s < T; s++) {
     let t = select(s, T - 1 - s, d == 1);
-    var acc : array<vec4<f32>, ${rows * units}>;
-    for (var q = 0; q < RB; q++) {
-      let row = min(b0 + q, B - 1) * T + t;
-      for (var u = 0; u < UPT; u++) {
-        let j = min(lid + u * WG, H - 1);
-        let pb = row * D * G4 + d * G4 + j;
-        acc[q * UPT + u] = vec4<f32>(P[pb], P[pb + H], P[pb + 2 * H], P[pb + 3 * H]);
-      }
-    }
-    if (d == 0) {${loop("R0")}
-    } else {${loop("R1")}
-    }
-    workgroupBarrier();
-    for (var q = 0; q < RB; q++) {
-      let b = b0 + q;
-      let row = b * T + t;
-      for (var u = 0; u < UPT; u++) {
-        let j = lid + u * WG;
-        if (j < H && b < B) {
-          let m = M[row];
-          let z = acc[q * UPT + u];
-          let gi = lstmSigmoid(z.x);
-          let gf = lstmSigmoid(z.y);
-          let gg = lstmTanh(z.z);
-          let go = lstmSigmoid(z.w);
-          let cOld = c[q * UPT + u];
-          let cNew = gf * cOld + gi * gg;
-          let hNew = go * lstmTanh(cNew);
-          let cHeld = cOld + m * (cNew - cOld);
-          c[q * UPT + u] = cHeld;
-          let hOld = hsh[q * HS4 + j / 4][j % 4];
-          let h = hOld + m * (hNew - hOld);
-          hsh[q * HS4 + j / 4][j % 4] = h;
-          result[row * D * H + d * H + j] = h;
-          let sb = saveBase + (row * D + d) * 5 * H + j;
-          result[sb] = gi;
-          result[sb + H] = gf;
-          result[sb + 2 * H] = gg;
-          result[sb + 3 * H] = go;
-          result[sb + 4 * H] = cHeld;
-        }
-      }
-    }
+    ${
+      qu.map(([q, u]) =>
+        `let pb${q}_${u} = (min(b0 + ${q}, B - 1) * T + t) * D * G4 + d * G4 + jc${u};
+    var acc${q}_${u} = vec4<f32>(P[pb${q}_${u}], P[pb${q}_${u} + H], P[pb${q}_${u} + 2 * H], P[pb${q}_${u} + 3 * H]);`
+      ).join("\n    ")
+    }${kLoop}
+    workgroupBarrier();${update}
     workgroupBarrier();
   }
 }
@@ -189,12 +202,13 @@ fn main(index : i32) {
 
 /**
  * Backward: inputs DY [B, T, D*H] (upstream gradient), F (the forward program's output),
- * M [B, T], and R0, R1 the recurrent weights transposed and gate-interleaved, [H, H, 4]
- * (`R[j, g*H + n]` at `[n, j, g]`), read as one vec4 per (n, j).
+ * M [B, T], and R, the recurrent weights of every direction transposed and
+ * gate-interleaved, [D, H, H, 4] (`R_d[j, g*H + n]` at `[d, n, j, g]`), read as one vec4
+ * per (n, j).
  */
 export class LstmBackwardProgram implements WebGpuProgramLike {
-  variableNames = ["DY", "F", "M", "R0", "R1"];
-  variableComponents = [1, 1, 1, 4, 4];
+  variableNames = ["DY", "F", "M", "R"];
+  variableComponents = [1, 1, 1, 4];
   outputShape: number[];
   shaderKey: string;
   dispatchLayout = { x: [0] };
@@ -207,124 +221,90 @@ export class LstmBackwardProgram implements WebGpuProgramLike {
     steps: number,
     hidden: number,
     dirs: number,
-    private readonly shape: LstmProgramShape = lstmProgramShape(hidden),
+    private readonly shape: LstmProgramShape = lstmProgramShape(hidden, "backward"),
   ) {
     this.outputShape = [batch * steps * dirs * hidden * 9];
     this.workgroupSize = [shape.threads, 1, 1];
     this.dispatch = [Math.ceil(batch / shape.rows), dirs, 1];
-    this.shaderKey = `lstm_persistent_bwd_v6_${shape.threads}_${shape.units}_${shape.rows}`;
+    this.shaderKey = `lstm_persistent_bwd_v7_${shape.threads}_${shape.units}_${shape.rows}`;
   }
 
   getUserCode(): string {
     const { threads, rows, units } = this.shape;
+    const qu = pairs(this.shape);
+    const qs = range(rows);
+    const us = range(units);
+    const gates = qu.map(([q, u]) => `
+    if (j${u} < H && b0 + ${q} < B) {
+      let row = (b0 + ${q}) * T + t;
+      let rowPrev = (b0 + ${q}) * T + tp;
+      let m = M[row];
+      let sb = saveBase + (row * D + d) * 5 * H + j${u};
+      let gi = F[sb];
+      let gf = F[sb + H];
+      let gg = F[sb + 2 * H];
+      let go = F[sb + 3 * H];
+      let tc = lstmTanh(F[sb + 4 * H]);
+      var cPrev = 0.0;
+      var hPrev = 0.0;
+      if (s > 0) {
+        cPrev = F[saveBase + (rowPrev * D + d) * 5 * H + 4 * H + j${u}];
+        hPrev = F[rowPrev * D * H + d * H + j${u}];
+      }
+      let dhTot = dh${q}_${u} + DY[row * D * H + d * H + j${u}];
+      let dhNew = m * dhTot;
+      let dcIn = m * dc${q}_${u};
+      let dcNew = dcIn + dhNew * go * (1.0 - tc * tc);
+      let dzi = dcNew * gg * gi * (1.0 - gi);
+      let dzf = dcNew * cPrev * gf * (1.0 - gf);
+      let dzg = dcNew * gi * (1.0 - gg * gg);
+      let dzo = dhNew * tc * go * (1.0 - go);
+      dzsh[${q} * HS + j${u}] = vec4<f32>(dzi, dzf, dzg, dzo);
+      let zb = row * D * G4 + d * G4 + j${u};
+      result[zb] = dzi;
+      result[zb + H] = dzf;
+      result[zb + 2 * H] = dzg;
+      result[zb + 3 * H] = dzo;
+      let zdb = dzdBase + (d * BT + row) * G4 + j${u};
+      result[zdb] = dzi;
+      result[zdb + H] = dzf;
+      result[zdb + 2 * H] = dzg;
+      result[zdb + 3 * H] = dzo;
+      result[hpBase + (d * BT + row) * H + j${u}] = hPrev;
+      dh${q}_${u} = dhTot - dhNew;
+      dc${q}_${u} = dc${q}_${u} - dcIn + dcNew * gf;
+    } else if (j${u} < H) {
+      dzsh[${q} * HS + j${u}] = vec4<f32>(0.0);
+    }`).join("");
     // One vec4 of gate gradients per (batch row, n) from workgroup memory, shared by the
-    // thread's units; the weights come gate-interleaved and transposed so that the lanes of
-    // a workgroup read consecutive vec4s.
-    const loop = (r: string) => `
-      for (var n = 0; n < H; n++) {
-        let rb = n * H;
-        var wv : array<vec4<f32>, UPT>;
-        for (var u = 0; u < UPT; u++) {
-          wv[u] = ${r}[rb + min(lid + u * WG, H - 1)];
-        }
-        for (var q = 0; q < RB; q++) {
-          let z = dzsh[q * HS + n];
-          for (var u = 0; u < UPT; u++) {
-            a[q * UPT + u] += dot(z, wv[u]);
-          }
-        }
-      }`;
+    // thread's units; the weights come transposed so that the threads of a workgroup read
+    // consecutive vec4s.
+    const nLoop = `
+    for (var n = 0; n < H; n++) {
+      let rb = rBase + n * H;
+      ${us.map((u) => `let w${u} = R[rb + jc${u}];`).join("\n      ")}
+      ${qs.map((q) => `let z${q} = dzsh[${q} * HS + n];`).join("\n      ")}
+      ${qu.map(([q, u]) => `a${q}_${u} += dot(z${q}, w${u});`).join("\n      ")}
+    }`;
     return `
 ${HELPERS}
-const UPT = ${units};
-const WG = ${threads};
 const RB = ${rows};
 const HS = ${units * threads};
 // Gate gradients (i, f, g, o) of batch row q, unit n at dzsh[q * HS + n].
 var<workgroup> dzsh : array<vec4<f32>, ${rows * units * threads}>;
 
-fn main(index : i32) {
-  let b0 = i32(workgroupId.x) * RB;
-  let d = i32(workgroupId.y);
-  let B = uniforms.batch;
-  let T = uniforms.steps;
-  let H = uniforms.hidden;
-  let D = uniforms.dirs;
-  let G4 = 4 * H;
+fn main(index : i32) {${prologue(this.shape)}
   let BT = B * T;
-  let lid = i32(localId.x);
   let saveBase = BT * D * H;
   let dzdBase = BT * D * G4;
   let hpBase = 2 * BT * D * G4;
-  var dh : array<f32, ${rows * units}>;
-  var dc : array<f32, ${rows * units}>;
-  for (var e = 0; e < RB * UPT; e++) {
-    dh[e] = 0.0;
-    dc[e] = 0.0;
-  }
+  ${qu.map(([q, u]) => `var dh${q}_${u} = 0.0;\n  var dc${q}_${u} = 0.0;`).join("\n  ")}
   for (var s = T - 1; s >= 0; s--) {
     let t = select(s, T - 1 - s, d == 1);
-    let tp = select(t - 1, t + 1, d == 1);
-    for (var q = 0; q < RB; q++) {
-      let b = b0 + q;
-      let row = b * T + t;
-      let rowPrev = b * T + tp;
-      for (var u = 0; u < UPT; u++) {
-        let j = lid + u * WG;
-        let e = q * UPT + u;
-        if (j < H && b < B) {
-          let m = M[row];
-          let sb = saveBase + (row * D + d) * 5 * H + j;
-          let gi = F[sb];
-          let gf = F[sb + H];
-          let gg = F[sb + 2 * H];
-          let go = F[sb + 3 * H];
-          let tc = lstmTanh(F[sb + 4 * H]);
-          var cPrev = 0.0;
-          var hPrev = 0.0;
-          if (s > 0) {
-            cPrev = F[saveBase + (rowPrev * D + d) * 5 * H + 4 * H + j];
-            hPrev = F[rowPrev * D * H + d * H + j];
-          }
-          let dhTot = dh[e] + DY[row * D * H + d * H + j];
-          let dhNew = m * dhTot;
-          let dcIn = m * dc[e];
-          let dcNew = dcIn + dhNew * go * (1.0 - tc * tc);
-          let dzi = dcNew * gg * gi * (1.0 - gi);
-          let dzf = dcNew * cPrev * gf * (1.0 - gf);
-          let dzg = dcNew * gi * (1.0 - gg * gg);
-          let dzo = dhNew * tc * go * (1.0 - go);
-          dzsh[q * HS + j] = vec4<f32>(dzi, dzf, dzg, dzo);
-          let zb = row * D * G4 + d * G4 + j;
-          result[zb] = dzi;
-          result[zb + H] = dzf;
-          result[zb + 2 * H] = dzg;
-          result[zb + 3 * H] = dzo;
-          let zdb = dzdBase + (d * BT + row) * G4 + j;
-          result[zdb] = dzi;
-          result[zdb + H] = dzf;
-          result[zdb + 2 * H] = dzg;
-          result[zdb + 3 * H] = dzo;
-          result[hpBase + (d * BT + row) * H + j] = hPrev;
-          dh[e] = dhTot - dhNew;
-          dc[e] = dc[e] - dcIn + dcNew * gf;
-        } else if (j < H) {
-          dzsh[q * HS + j] = vec4<f32>(0.0);
-        }
-      }
-    }
+    let tp = select(t - 1, t + 1, d == 1);${gates}
     workgroupBarrier();
-    // Explicit zeroing: a declaration inside a loop is not re-zeroed by every WGSL compiler.
-    var a : array<f32, ${rows * units}>;
-    for (var e = 0; e < RB * UPT; e++) {
-      a[e] = 0.0;
-    }
-    if (d == 0) {${loop("R0")}
-    } else {${loop("R1")}
-    }
-    for (var e = 0; e < RB * UPT; e++) {
-      dh[e] += a[e];
-    }
+    ${qu.map(([q, u]) => `var a${q}_${u} = 0.0;`).join("\n    ")}${nLoop}
+    ${qu.map(([q, u]) => `dh${q}_${u} += a${q}_${u};`).join("\n    ")}
     workgroupBarrier();
   }
 }

@@ -59,12 +59,17 @@ function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
     const x2 = padColumns(tf.reshape(x, [bt, inSize]), inPad);
     const proj = matMulWebGpu(x2, kCat, { bias: bCat as tf.Tensor1D });
     const uniforms = intUniforms(batch, steps, hidden, dirs);
-    // Gate-interleave the recurrent weights ([H, 4H] -> [H, H, 4]) for vec4 loads.
-    const inter = (r: tf.Tensor2D) => tf.transpose(tf.reshape(r, [hidden, 4, hidden]), [0, 2, 1]);
-    const r0i = inter(r0);
+    const recurrent = dirs === 1 ? [r0] : [r0, r1];
+    // Gate-interleave the recurrent weights ([H, 4H] -> [D, H, H, 4]) for vec4 loads.
+    const inter = tf.transpose(tf.reshape(tf.stack(recurrent), [dirs, hidden, 4, hidden]), [
+      0,
+      1,
+      3,
+      2,
+    ]);
     const packed = runProgram(
       new LstmForwardProgram(batch, steps, hidden, dirs),
-      [proj, mask, r0i, dirs === 1 ? r0i : inter(r1)],
+      [proj, mask, inter],
       uniforms,
     );
     const out = tf.reshape(
@@ -81,12 +86,17 @@ function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
     };
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const [xs, m, k, rf, rb, fwd] = saved;
-      // [H, 4H] -> [H, H, 4] with R[j, g*H + n] at [n, j, g].
-      const interT = (r: tf.Tensor) => tf.transpose(tf.reshape(r, [hidden, 4, hidden]), [2, 0, 1]);
-      const rfT = interT(rf);
+      // [H, 4H] per direction -> [D, H, H, 4] with R_d[j, g*H + n] at [d, n, j, g].
+      const rs = dirs === 1 ? [rf] : [rf, rb];
+      const interT = tf.transpose(tf.reshape(tf.stack(rs), [dirs, hidden, 4, hidden]), [
+        0,
+        3,
+        1,
+        2,
+      ]);
       const g = runProgram(
         new LstmBackwardProgram(batch, steps, hidden, dirs),
-        [dy, fwd, m, rfT, dirs === 1 ? rfT : interT(rb)],
+        [dy, fwd, m, interT],
         uniforms,
       );
       const g4 = 4 * hidden;

@@ -11,11 +11,13 @@
  *   than two per-direction ones). State is direction-major, [D, B, H], so each
  *   direction's rows are contiguous; gates and the masked update run on both at once.
  * - "Processing step" s of the forward direction is time s, of the backward direction time
- *   T-1-s. Moving big tensors between time order and per-step pieces ("layout") is done
- *   on the host on wasm: there `tf.slice`/`unstack`/`gather` copy the WHOLE tensor out of
- *   the wasm heap per piece (an unstack of 32 MB took 5.6 s) and a big transpose runs at
- *   ~150 MB/s, while reading the tensor once is a plain memcpy. On other backends
- *   (webgpu, cpu) the same layout is built from device ops (transpose, gather, unstack).
+ *   T-1-s. Moving big tensors between time order and per-step pieces ("layout") is built
+ *   from device ops (transpose, gather, unstack).
+ * - On wasm the op's body is `_lstm_host.ts` instead: only the matmuls run on tfjs-wasm,
+ *   the gate math and all layout run on the host (on wasm `tf.slice`/`unstack`/`gather`
+ *   copy the WHOLE tensor out of the wasm heap per piece, each tiny op costs 10-30 us of
+ *   dispatch, and reading a tensor is a plain memcpy), and masked rows are left out of
+ *   every matmul.
  * - Backward: per-step gate gradients in reverse order, then the kernel, recurrent, bias
  *   and input gradients as a few large untransposed matmuls over all steps.
  *
@@ -23,6 +25,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { LstmLayerWeights } from "./lstm_types.ts";
+import { hostLstm } from "./_lstm_host.ts";
 
 function checkShapes(x: tf.Tensor, mask: tf.Tensor, weights: LstmLayerWeights): void {
   if (x.rank !== 3) {
@@ -69,7 +72,7 @@ interface Dims {
  *
  * The big matmuls (input projection, weight and input gradients) run on "matmul rows": a
  * layout may drop the padded (b, t) rows there, whose projection is never read and whose
- * gate gradients are exactly zero (the host layout does; the device layout keeps all).
+ * gate gradients are exactly zero (the device layout keeps all of them).
  */
 interface Layout {
   /** [B*T, W] natural rows -> [R, W] matmul rows. */
@@ -86,131 +89,6 @@ interface Layout {
   prevStates(hs: tf.Tensor[], width: number): tf.Tensor2D[];
   /** Mask [B, T] -> T pieces [D, B, 1], processing order. */
   stepMasks(): tf.Tensor3D[];
-}
-
-const timeOf = (d: number, s: number, steps: number) => (d === 0 ? s : steps - 1 - s);
-
-/**
- * Host layout for wasm: one read of each big tensor, JS copies, one upload per piece.
- * Matmul rows are the valid (unmasked) rows only, in natural order.
- */
-function hostLayout(n: Dims, mask: tf.Tensor2D): Layout {
-  const { batch: B, steps: T, dirs: D } = n;
-  const read = (t: tf.Tensor) => t.dataSync() as Float32Array; // a memcpy on wasm
-  const m = read(mask);
-  // rowOf[natural row] = its matmul row, or -1 when dropped. All rows when none is valid.
-  const rowOf = new Int32Array(B * T);
-  let rows = 0;
-  for (let r = 0; r < B * T; r++) rowOf[r] = m[r] !== 0 ? rows++ : -1;
-  if (rows === 0 || rows === B * T) {
-    for (let r = 0; r < B * T; r++) rowOf[r] = r;
-    rows = B * T;
-  }
-  const R = rows;
-  return {
-    rows(t) {
-      if (R === B * T) return t;
-      const w = t.shape[1];
-      const src = read(t);
-      const buf = new Float32Array(R * w);
-      for (let r = 0; r < B * T; r++) {
-        const to = rowOf[r];
-        if (to >= 0) buf.set(src.subarray(r * w, (r + 1) * w), to * w);
-      }
-      return tf.tensor2d(buf, [R, w]);
-    },
-    unrows(t) {
-      if (R === B * T) return t;
-      const w = t.shape[1];
-      const src = read(t);
-      const buf = new Float32Array(B * T * w);
-      for (let r = 0; r < B * T; r++) {
-        const from = rowOf[r];
-        if (from >= 0) buf.set(src.subarray(from * w, (from + 1) * w), r * w);
-      }
-      return tf.tensor2d(buf, [B * T, w]);
-    },
-    toSteps(t, w, matmulRows = false) {
-      const src = read(t);
-      const out: tf.Tensor3D[] = [];
-      for (let s = 0; s < T; s++) {
-        const buf = new Float32Array(B * D * w);
-        for (let b = 0; b < B; b++) {
-          for (let d = 0; d < D; d++) {
-            const nat = b * T + timeOf(d, s, T);
-            const r = matmulRows ? rowOf[nat] : nat;
-            if (r < 0) continue; // a dropped row: zeros, never read through the mask
-            const from = (r * D + d) * w;
-            buf.set(src.subarray(from, from + w), (d * B + b) * w);
-          }
-        }
-        out.push(tf.tensor3d(buf, [D, B, w]));
-      }
-      return out;
-    },
-    fromSteps(pieces, w, matmulRows = false) {
-      const buf = new Float32Array((matmulRows ? R : B * T) * D * w);
-      pieces.forEach((p, s) => {
-        const v = read(p);
-        for (let b = 0; b < B; b++) {
-          for (let d = 0; d < D; d++) {
-            const nat = b * T + timeOf(d, s, T);
-            const r = matmulRows ? rowOf[nat] : nat;
-            if (r < 0) continue;
-            const from = (d * B + b) * w;
-            buf.set(v.subarray(from, from + w), (r * D + d) * w);
-          }
-        }
-      });
-      return tf.tensor2d(buf, [matmulRows ? R : B * T, D * w]);
-    },
-    fromStepsPerDirT(pieces, w) {
-      const vs = pieces.map(read);
-      const TILE = 16; // rows of the output written together: keeps the writes cache-local
-      return Array.from({ length: D }, (_, d) => {
-        const buf = new Float32Array(w * R);
-        for (let b = 0; b < B; b++) {
-          const from = (d * B + b) * w;
-          for (let k0 = 0; k0 < w; k0 += TILE) {
-            const k1 = Math.min(w, k0 + TILE);
-            for (let t = 0; t < T; t++) {
-              const col = rowOf[b * T + t];
-              if (col < 0) continue;
-              const v = vs[timeOf(d, t, T)]; // the step at which direction d read time t
-              for (let k = k0; k < k1; k++) buf[k * R + col] = v[from + k];
-            }
-          }
-        }
-        return tf.tensor2d(buf, [w, R]);
-      });
-    },
-    prevStates(hs, w) {
-      const bufs = Array.from({ length: D }, () => new Float32Array(R * w));
-      for (let s = 1; s < T; s++) {
-        const v = read(hs[s - 1]);
-        for (let b = 0; b < B; b++) {
-          for (let d = 0; d < D; d++) {
-            const r = rowOf[b * T + timeOf(d, s, T)];
-            if (r < 0) continue;
-            const from = (d * B + b) * w;
-            bufs[d].set(v.subarray(from, from + w), r * w);
-          }
-        }
-      }
-      return bufs.map((buf) => tf.tensor2d(buf, [R, w]));
-    },
-    stepMasks() {
-      const out: tf.Tensor3D[] = [];
-      for (let s = 0; s < T; s++) {
-        const buf = new Float32Array(B * D);
-        for (let b = 0; b < B; b++) {
-          for (let d = 0; d < D; d++) buf[d * B + b] = m[b * T + timeOf(d, s, T)];
-        }
-        out.push(tf.tensor3d(buf, [D, B, 1]));
-      }
-      return out;
-    },
-  };
 }
 
 /** Device layout (webgpu, cpu): transposes, a row gather for the time flip, unstack. */
@@ -281,14 +159,16 @@ function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
     const kernels = [ws[0], ws[3]].slice(0, dirs);
     const recurrents = [ws[1], ws[4]].slice(0, dirs);
     const biases = [ws[2], ws[5]].slice(0, dirs) as tf.Tensor[] as tf.Tensor1D[];
+    if (tf.getBackend() === "wasm") {
+      return hostLstm({ x, mask, kernels, recurrents, biases, inputGradient, save });
+    }
     const [batch, steps, inSize] = x.shape;
     const hidden = recurrents[0].shape[0];
     const g4 = 4 * hidden;
     const n: Dims = { batch, steps, dirs, hidden, inSize };
     // A fresh layout per pass: the device layout caches an index tensor that the forward
     // pass's scope disposes.
-    const makeLayout = (m: tf.Tensor2D) =>
-      tf.getBackend() === "wasm" ? hostLayout(n, m) : deviceLayout(n, m);
+    const makeLayout = (m: tf.Tensor2D) => deviceLayout(n, m);
     const layout = makeLayout(mask);
 
     const kCat = dirs === 1 ? kernels[0] : tf.concat(kernels, 1); // [In, D*4H]

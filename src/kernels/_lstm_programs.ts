@@ -15,8 +15,10 @@
  * - forward output: `OUT[B*T, D*H]` (the layer output in the contract layout) followed by
  *   `SAVE[B*T, D, 5H]` = gates i, f, g, o and the held cell state c, per step;
  * - backward output: `DZ[B*T, D*4H]` (gate pre-activation gradients, natural layout),
- *   `DZD[D, B*T, 4H]` (the same per direction) and `HP[D, B*T, H]` (the hidden state
- *   each step read: h at t-1 forward, h at t+1 backward; zeros at the sequence start).
+ *   `DZD[D, B*T, 4H]` (the same per direction), `HP[D, B*T, H]` (the hidden state each
+ *   step read: h at t-1 forward, h at t+1 backward; zeros at the sequence start) and
+ *   `DB[blocks, D*4H]`, each workgroup's sum of DZ over its rows and steps (summed over
+ *   the blocks, the bias gradient).
  *
  * @module
  */
@@ -223,10 +225,11 @@ export class LstmBackwardProgram implements WebGpuProgramLike {
     dirs: number,
     private readonly shape: LstmProgramShape = lstmProgramShape(hidden, "backward"),
   ) {
-    this.outputShape = [batch * steps * dirs * hidden * 9];
+    const blocks = Math.ceil(batch / shape.rows);
+    this.outputShape = [batch * steps * dirs * hidden * 9 + blocks * dirs * 4 * hidden];
     this.workgroupSize = [shape.threads, 1, 1];
     this.dispatch = [Math.ceil(batch / shape.rows), dirs, 1];
-    this.shaderKey = `lstm_persistent_bwd_v7_${shape.threads}_${shape.units}_${shape.rows}`;
+    this.shaderKey = `lstm_persistent_bwd_v8_${shape.threads}_${shape.units}_${shape.rows}`;
   }
 
   getUserCode(): string {
@@ -273,6 +276,7 @@ export class LstmBackwardProgram implements WebGpuProgramLike {
       result[hpBase + (d * BT + row) * H + j${u}] = hPrev;
       dh${q}_${u} = dhTot - dhNew;
       dc${q}_${u} = dc${q}_${u} - dcIn + dcNew * gf;
+      db${u} += vec4<f32>(dzi, dzf, dzg, dzo);
     } else if (j${u} < H) {
       dzsh[${q} * HS + j${u}] = vec4<f32>(0.0);
     }`).join("");
@@ -299,6 +303,7 @@ fn main(index : i32) {${prologue(this.shape)}
   let dzdBase = BT * D * G4;
   let hpBase = 2 * BT * D * G4;
   ${qu.map(([q, u]) => `var dh${q}_${u} = 0.0;\n  var dc${q}_${u} = 0.0;`).join("\n  ")}
+  ${us.map((u) => `var db${u} = vec4<f32>(0.0);`).join("\n  ")}
   for (var s = T - 1; s >= 0; s--) {
     let t = select(s, T - 1 - s, d == 1);
     let tp = select(t - 1, t + 1, d == 1);${gates}
@@ -307,6 +312,18 @@ fn main(index : i32) {${prologue(this.shape)}
     ${qu.map(([q, u]) => `dh${q}_${u} += a${q}_${u};`).join("\n    ")}
     workgroupBarrier();
   }
+  // This workgroup's share of the bias gradient: dz summed over its rows and all steps.
+  let dbBase = hpBase + D * BT * H + (i32(workgroupId.x) * D + d) * G4;
+  ${
+      us.map((u) =>
+        `if (j${u} < H) {
+    result[dbBase + j${u}] = db${u}.x;
+    result[dbBase + H + j${u}] = db${u}.y;
+    result[dbBase + 2 * H + j${u}] = db${u}.z;
+    result[dbBase + 3 * H + j${u}] = db${u}.w;
+  }`
+      ).join("\n  ")
+    }
 }
 `;
   }

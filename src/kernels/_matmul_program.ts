@@ -39,7 +39,8 @@ const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 
 /**
  * Inputs: A ([batch,] M, K, or K, M when transposed), B ([batch,] K, N, or N, K when
- * transposed) and optionally `bias` [N]; output [batch * M * N] (row-major).
+ * transposed) and optionally `bias` [N]; output [batch * M * N] (row-major). A and B may
+ * start inside their buffers: uniforms `aOffset`, `bOffset` (in vec4s, after m, k, n).
  */
 export class MatMulProgram implements WebGpuProgramLike {
   variableNames: string[];
@@ -49,7 +50,7 @@ export class MatMulProgram implements WebGpuProgramLike {
   dispatchLayout = { x: [0] };
   dispatch: [number, number, number];
   workgroupSize: [number, number, number] = [THREADS, 1, 1];
-  uniforms = "m : i32, k : i32, n : i32,";
+  uniforms = "m : i32, k : i32, n : i32, aOffset : i32, bOffset : i32,";
   private readonly lc: number;
 
   constructor(
@@ -144,8 +145,8 @@ fn main(index : i32) {
   let K4 = K / 4;
   let N4 = N / 4;
   let z = i32(workgroupId.z);
-  let aBase = z * M * K4;
-  let bBase = z * K * N4;
+  let aBase = uniforms.aOffset + z * M * K4;
+  let bBase = uniforms.bOffset + z * K * N4;
   let oBase = z * M * N;
   let lid = i32(localId.x);
   let c0 = (i32(workgroupId.x) * ${this.lc} + lid % ${this.lc}) * ${TN};

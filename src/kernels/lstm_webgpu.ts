@@ -12,7 +12,7 @@ import type { LstmLayerWeights } from "../model/lstm_types.ts";
 import { lstmLayerFused } from "../model/lstm_fused.ts";
 import { isWebGpuBackendActive, runProgram } from "./_webgpu_program.ts";
 import { intUniforms } from "./_webgpu_program.ts";
-import { matMulWebGpu } from "./matmul_webgpu.ts";
+import { matMulWebGpu, type MatrixView } from "./matmul_webgpu.ts";
 import { LSTM_MAX_HIDDEN, LstmBackwardProgram, LstmForwardProgram } from "./_lstm_programs.ts";
 
 /** True when the active backend is WebGPU and the fused kernels can run on it. */
@@ -78,7 +78,7 @@ function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
     ) as tf.Tensor3D;
     save([x2, mask, kCat, r0, r1, packed]);
 
-    const inputGrad = (dz: tf.Tensor2D, k: tf.Tensor2D): tf.Tensor => {
+    const inputGrad = (dz: MatrixView, k: tf.Tensor2D): tf.Tensor => {
       if (!inputGradient) return tf.zeros([batch, steps, inSize]);
       let dx2 = matMulWebGpu(dz, k, { transposeB: true }); // [B*T, inPad]
       if (inPad !== inSize) dx2 = tf.slice(dx2, [0, 0], [bt, inSize]);
@@ -101,15 +101,15 @@ function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
       );
       const g4 = 4 * hidden;
       const nz = bt * dirs * g4;
-      const dz = tf.reshape(tf.slice(g, [0], [nz]), [bt, dirs * g4]) as tf.Tensor2D;
-      const dzd = tf.reshape(tf.slice(g, [nz], [nz]), [dirs, bt, g4]) as tf.Tensor3D;
-      const hp = tf.reshape(tf.slice(g, [2 * nz], [dirs * bt * hidden]), [dirs, bt, hidden]);
+      // Views into g, read in place by the matmuls (no copies of its 32 MB regions for W).
+      const dz: MatrixView = { tensor: g, offset: 0, shape: [bt, dirs * g4] };
+      const dzd: MatrixView = { tensor: g, offset: nz, shape: [dirs, bt, g4] };
+      const hp: MatrixView = { tensor: g, offset: 2 * nz, shape: [dirs, bt, hidden] };
       const dR = matMulWebGpu(hp, dzd, { transposeA: true }); // [D, H, 4H]
       let dK = matMulWebGpu(xs, dz, { transposeA: true }); // [inPad, D*4H]
       if (inPad !== inSize) dK = tf.slice(dK, [0, 0], [inSize, dirs * g4]);
-      // Column sums as a [1, B*T] x [B*T, D*4H] matmul: tf.sum over axis 0 transposes the
-      // whole of dz first (2.3 s for W on llvmpipe, against 0.1 s for the matmul).
-      const dB = tf.reshape(matMulWebGpu(tf.ones([1, bt]), dz), [dirs * g4]);
+      const dbAt = 2 * nz + dirs * bt * hidden;
+      const dB = tf.sum(tf.reshape(tf.slice(g, [dbAt], [g.size - dbAt]), [-1, dirs * g4]), 0);
       const grads: tf.Tensor[] = [inputGrad(dz, k as tf.Tensor2D), tf.zerosLike(m)];
       if (dirs === 1) {
         grads.push(dK, tf.reshape(dR, [hidden, g4]), dB);

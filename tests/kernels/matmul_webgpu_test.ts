@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import assert from "#assert";
 import { pythonJson, skipUnlessPython } from "../_python.ts";
 import { useWebGpuOrSkip } from "../_webgpu.ts";
-import { matMulWebGpu } from "../../src/kernels/mod.ts";
+import { matMulWebGpu, type MatrixView } from "../../src/kernels/mod.ts";
 
 // Every case but the last is one shader variant (transposes, bias); the column counts
 // keep the thread layout the same so that the software adapter compiles few shaders.
@@ -18,6 +18,8 @@ interface Case {
   readonly transposeA: boolean;
   readonly transposeB: boolean;
   readonly bias: boolean;
+  /** Pass A and B as views this many elements into larger tensors. */
+  readonly viewOffset?: number;
 }
 
 const CASES: Case[] = [
@@ -51,6 +53,17 @@ const CASES: Case[] = [
     transposeA: true,
     transposeB: false,
     bias: false,
+  },
+  {
+    name: "A^T B read as views at an offset",
+    batch: 0,
+    m: 20,
+    k: 44,
+    n: 60,
+    transposeA: true,
+    transposeB: false,
+    bias: false,
+    viewOffset: 12,
   },
   {
     name: "unaligned K (tf.matMul fallback)",
@@ -99,10 +112,22 @@ Deno.test({
     for (const c of CASES) {
       await t.step(c.name, async () => {
         const ref = await pythonJson<Reference>(NUMPY, { args: [JSON.stringify(c)] });
+        const at = c.viewOffset ? 0 : undefined;
         const a = tf.tensor(ref.a, ref.aShape);
         const b = tf.tensor(ref.b, ref.bShape);
         const bias = c.bias ? tf.tensor1d(ref.bias) : undefined;
-        const y = matMulWebGpu(a, b, { transposeA: c.transposeA, transposeB: c.transposeB, bias });
+        const view = (t: tf.Tensor): MatrixView | tf.Tensor => {
+          if (at === undefined) return t;
+          // Junk before and after the matrix: only the view's region may be read.
+          const junk = tf.fill([c.viewOffset!], 1e6);
+          const packed = tf.concat([junk, tf.reshape(t, [-1]), junk]);
+          return { tensor: packed, offset: c.viewOffset!, shape: t.shape as [number, number] };
+        };
+        const y = matMulWebGpu(view(a), view(b), {
+          transposeA: c.transposeA,
+          transposeB: c.transposeB,
+          bias,
+        });
         const expectShape = c.batch ? [c.batch, c.m, c.n] : [c.m, c.n];
         assert.deepEqual(y.shape, expectShape);
         const got = await y.data();
@@ -118,7 +143,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "matMulWebGpu() rejects mismatched inner sizes",
+  name: "matMulWebGpu() rejects mismatched inner sizes and views outside their tensor",
   ignore: !adapter,
   fn() {
     assert.throws(
@@ -126,6 +151,15 @@ Deno.test({
       (e: unknown) =>
         e instanceof RangeError &&
         /Cannot multiply matrices of shapes \[2,3\] and \[4,5\]: inner sizes/.test(e.message),
+    );
+    const view = { tensor: tf.zeros([10]), offset: 4, shape: [2, 4] as [number, number] };
+    assert.throws(
+      () => matMulWebGpu(view, tf.zeros([4, 4])),
+      (e: unknown) =>
+        e instanceof RangeError &&
+        /Cannot multiply a view of shape \[2,4\] at offset 4 of a tensor of 10 elements/.test(
+          e.message,
+        ),
     );
   },
 });

@@ -41,14 +41,35 @@ function hostMatMul(a: Float32Array, n: number, k: number, b: tf.Tensor2D): Floa
   return out;
 }
 
-/** One row's gate math and masked state update (hot: kept small for the JIT). */
+/**
+ * One step's gate activations on the backend: sigmoid(h W + proj) for all four gates of
+ * the n active rows, [n, G]. The g gate's weights and projection come doubled, so its
+ * tanh is 2 sigmoid(2z) - 1: tfjs-wasm's sigmoid is SIMD, far faster than JS's Math.exp.
+ */
+function stepGates(
+  hc: Float32Array,
+  pc: Float32Array,
+  n: number,
+  H: number,
+  w: tf.Tensor2D,
+): Float32Array {
+  const G = w.shape[1];
+  const ht = tf.tensor2d(hc, [n, H]);
+  const pt = tf.tensor2d(pc, [n, G]);
+  const z = tf.matMul(ht, w);
+  const zs = tf.add(z, pt);
+  const a = tf.sigmoid(zs);
+  const out = read(a);
+  tf.dispose([ht, pt, z, zs, a]);
+  return out;
+}
+
+/** One row's cell update from its gate activations (hot: kept small for the JIT). */
 function forwardCells(
   H: number,
   mm: number,
-  proj: Float32Array,
-  zb: number,
-  rec: Float32Array,
-  rb: number,
+  act: Float32Array,
+  ab: number,
   c: Float32Array,
   h: Float32Array,
   hb: number,
@@ -59,10 +80,10 @@ function forwardCells(
   cb: number,
 ): void {
   for (let k = 0; k < H; k++) {
-    const i = 1 / (1 + Math.exp(-(proj[zb + k] + rec[rb + k])));
-    const f = 1 / (1 + Math.exp(-(proj[zb + H + k] + rec[rb + H + k])));
-    const g = Math.tanh(proj[zb + 2 * H + k] + rec[rb + 2 * H + k]);
-    const o = 1 / (1 + Math.exp(-(proj[zb + 3 * H + k] + rec[rb + 3 * H + k])));
+    const i = act[ab + k];
+    const f = act[ab + H + k];
+    const g = 2 * act[ab + 2 * H + k] - 1;
+    const o = act[ab + 3 * H + k];
     const cp = c[hb + k];
     const cn = f * cp + i * g;
     const tc = Math.tanh(cn);
@@ -110,10 +131,19 @@ export function hostLstm(args: HostLstmArgs): HostLstmResult {
   const kCat = D === 1 ? tf.clone(kernels[0]) : tf.concat(kernels as tf.Tensor2D[], 1);
   args.save([kCat, ...recurrents]);
   // Never return a typed array from tf.tidy: it walks every element looking for tensors.
+  // The g gate's columns doubled (see stepGates); exact, as the scale is a power of two.
+  const scale = tf.tidy(() =>
+    tf.concat([tf.ones([2 * H]), tf.fill([H], 2), tf.ones([H])]) as tf.Tensor1D
+  );
   const projT = tf.tidy(() => {
     const bCat = D === 1 ? biases[0] : tf.concat(biases as tf.Tensor1D[], 0);
-    return tf.add(tf.matMul(tf.tensor2d(xRows, [R, In]), kCat), bCat); // [R, D*G]
-  });
+    const scaleD = tf.tile(scale, [D]);
+    return tf.add(
+      tf.matMul(tf.tensor2d(xRows, [R, In]), tf.mul(kCat, scaleD)),
+      tf.mul(bCat, scaleD),
+    );
+  }); // [R, D*G]
+  const recScaled = recurrents.map((r) => tf.mul(r, scale) as tf.Tensor2D);
   const proj = read(projT);
   projT.dispose();
 
@@ -126,6 +156,7 @@ export function hostLstm(args: HostLstmArgs): HostLstmResult {
   const out = new Float32Array(B * T * D * H);
   const active = new Int32Array(B);
   const hc = new Float32Array(B * H);
+  const pc = new Float32Array(B * G);
 
   for (let d = 0; d < D; d++) {
     const h = new Float32Array(B * H);
@@ -138,20 +169,21 @@ export function hostLstm(args: HostLstmArgs): HostLstmResult {
         if (m[b * T + time] !== 0) {
           active[n] = b;
           hc.set(h.subarray(b * H, (b + 1) * H), n * H);
+          const zb = (rowOf[b * T + time] * D + d) * G;
+          pc.set(proj.subarray(zb, zb + G), n * G);
           n++;
         }
       }
       if (n > 0) {
-        const rec = hostMatMul(hc.subarray(0, n * H), n, H, recurrents[d]); // [n, G]
+        const act = stepGates(hc.subarray(0, n * H), pc.subarray(0, n * G), n, H, recScaled[d]);
         for (let j = 0; j < n; j++) {
           const b = active[j];
           const nat = b * T + time;
           const mm = m[nat];
           const r = rowOf[nat];
           hp.set(h.subarray(b * H, (b + 1) * H), r * H);
-          const zb = (r * D + d) * G, rb = j * G, gb = (s * B + b) * G, cb = (s * B + b) * H;
-          const hb = b * H;
-          forwardCells(H, mm, proj, zb, rec, rb, c, h, hb, gs, gb, tcS, cpS, cb);
+          const gb = (s * B + b) * G, cb = (s * B + b) * H;
+          forwardCells(H, mm, act, j * G, c, h, b * H, gs, gb, tcS, cpS, cb);
         }
       }
       for (let b = 0; b < B; b++) {
@@ -159,6 +191,7 @@ export function hostLstm(args: HostLstmArgs): HostLstmResult {
       }
     }
   }
+  tf.dispose([scale, ...recScaled]);
   const value = tf.tensor3d(out, [B, T, D * H]);
 
   const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {

@@ -29,7 +29,10 @@ export const LSTM_MAX_HIDDEN = 256;
 
 /**
  * How a program's workgroup is laid out: `threads` threads own `units` hidden units each
- * (thread `l` owns `l, l + threads, ...`) for `rows` batch rows.
+ * for `rows` batch rows. Backward, thread `l` owns units `l, l + threads, ...`; forward, it
+ * owns runs of 4 consecutive units, `4l..4l+3, 4(l + threads)..`, so that each vec4 of h
+ * in workgroup memory has one writer (WGSL leaves concurrent writes to different
+ * components of one vector undefined: on Metal and D3D they read-modify-write the vector).
  */
 export interface LstmProgramShape {
   readonly threads: number;
@@ -38,20 +41,24 @@ export interface LstmProgramShape {
 }
 
 /**
- * The layout for `hidden` and a pass: 32 threads with 1, 2, 4 or 8 units each (few shader
- * variants) and as many batch rows per workgroup as keep the per-thread (row, unit) pairs
- * within 32 forward (at most 8 rows) and 16 backward (at most 4 rows). More pairs per
- * thread mean more multiply-adds per loaded value, which is what counts on CPU adapters,
- * and longer shaders: measured on llvmpipe for W's layers (hidden 128, 4 units), forward
- * 0.46 s with 8 rows against 0.59 s with 4; backward 0.72 s with 8 rows against 0.83 s
- * with 4, but that 32-pair backward shader took 35 s to compile cold (the forward 5 s).
+ * The layout for `hidden` and a pass. Backward: 32 threads with 1, 2, 4 or 8 units each
+ * and at most 4 batch rows, keeping the per-thread (row, unit) pairs within 16. Forward:
+ * 4 units per thread (8 above hidden 128), as many threads as that takes (at most 32), and
+ * up to 8 rows within 32 pairs. More pairs per thread mean more multiply-adds per loaded
+ * value, which is what counts on CPU adapters, and longer shaders: measured on llvmpipe
+ * for W's layers (hidden 128, 4 units), forward 0.46 s with 8 rows against 0.59 s with 4;
+ * backward 0.72 s with 8 rows against 0.83 s with 4, but that 32-pair backward shader took
+ * 35 s to compile cold (the forward 5 s).
  */
 export function lstmProgramShape(hidden: number, pass: "forward" | "backward"): LstmProgramShape {
+  if (pass === "forward") {
+    const units = hidden <= 128 ? 4 : 8;
+    return { threads: Math.ceil(hidden / units), rows: 32 / units, units };
+  }
   const threads = 32;
   const n = Math.ceil(hidden / threads);
   const units = n <= 1 ? 1 : n <= 2 ? 2 : n <= 4 ? 4 : 8;
-  const [maxRows, maxPairs] = pass === "forward" ? [8, 32] : [4, 16];
-  return { threads, rows: Math.min(maxRows, maxPairs / units), units };
+  return { threads, rows: Math.min(4, 16 / units), units };
 }
 
 const HELPERS = `
@@ -74,10 +81,13 @@ function pairs(shape: LstmProgramShape): [number, number][] {
 
 /**
  * Code shared by both programs: sizes, this thread's units `j{u}` (clamped copies `jc{u}`
- * for loads) and the direction's offset into R.
+ * for loads; in runs of 4 consecutive units or strided by the thread count, see
+ * {@link LstmProgramShape}) and the direction's offset into R.
  */
-function prologue(shape: LstmProgramShape): string {
+function prologue(shape: LstmProgramShape, runsOf4: boolean): string {
   const units = range(shape.units);
+  const unit = (u: number) =>
+    runsOf4 ? `4 * (lid + ${(u >> 2) * shape.threads}) + ${u & 3}` : `lid + ${u * shape.threads}`;
   return `
   let b0 = i32(workgroupId.x) * RB;
   let d = i32(workgroupId.y);
@@ -88,7 +98,7 @@ function prologue(shape: LstmProgramShape): string {
   let G4 = 4 * H;
   let lid = i32(localId.x);
   let rBase = d * H * H;
-  ${units.map((u) => `let j${u} = lid + ${u * shape.threads};`).join("\n  ")}
+  ${units.map((u) => `let j${u} = ${unit(u)};`).join("\n  ")}
   ${units.map((u) => `let jc${u} = min(j${u}, H - 1);`).join("\n  ")}`;
 }
 
@@ -121,7 +131,7 @@ export class LstmForwardProgram implements WebGpuProgramLike {
     this.outputShape = [batch * steps * dirs * hidden * 6];
     this.workgroupSize = [shape.threads, 1, 1];
     this.dispatch = [Math.ceil(batch / shape.rows), dirs, 1];
-    this.shaderKey = `lstm_persistent_fwd_v7_${shape.threads}_${shape.units}_${shape.rows}`;
+    this.shaderKey = `lstm_persistent_fwd_v9_${shape.threads}_${shape.units}_${shape.rows}`;
   }
 
   getUserCode(): string {
@@ -145,40 +155,53 @@ export class LstmForwardProgram implements WebGpuProgramLike {
       ).join("\n      ")
     }
     }`;
-    const update = qu.map(([q, u]) => `
-    if (j${u} < H && b0 + ${q} < B) {
+    // Per batch row and run of 4 units: this thread's vec4 of h, read and written whole.
+    const update = qs.map((q) =>
+      range(units / 4).map((v) => `
+    if (b0 + ${q} < B) {
       let row = (b0 + ${q}) * T + t;
       let m = M[row];
-      let gi = lstmSigmoid(acc${q}_${u}.x);
-      let gf = lstmSigmoid(acc${q}_${u}.y);
-      let gg = lstmTanh(acc${q}_${u}.z);
-      let go = lstmSigmoid(acc${q}_${u}.w);
-      let cOld = c${q}_${u};
-      let cNew = gf * cOld + gi * gg;
-      let hNew = go * lstmTanh(cNew);
-      let cHeld = cOld + m * (cNew - cOld);
-      c${q}_${u} = cHeld;
-      let hOld = hsh[${q} * HS4 + j${u} / 4][j${u} % 4];
-      let h = hOld + m * (hNew - hOld);
-      hsh[${q} * HS4 + j${u} / 4][j${u} % 4] = h;
-      result[row * D * H + d * H + j${u}] = h;
-      let sb = saveBase + (row * D + d) * 5 * H + j${u};
-      result[sb] = gi;
-      result[sb + H] = gf;
-      result[sb + 2 * H] = gg;
-      result[sb + 3 * H] = go;
-      result[sb + 4 * H] = cHeld;
-    }`).join("");
+      let hOld = hsh[${q} * HS4 + lid + ${v * threads}];
+      var hNew4 = hOld;${
+        range(4).map((i) => {
+          const u = 4 * v + i;
+          return `
+      if (j${u} < H) {
+        let gi = lstmSigmoid(acc${q}_${u}.x);
+        let gf = lstmSigmoid(acc${q}_${u}.y);
+        let gg = lstmTanh(acc${q}_${u}.z);
+        let go = lstmSigmoid(acc${q}_${u}.w);
+        let cOld = c${q}_${u};
+        let cNew = gf * cOld + gi * gg;
+        let hNew = go * lstmTanh(cNew);
+        let cHeld = cOld + m * (cNew - cOld);
+        c${q}_${u} = cHeld;
+        let h = hOld[${i}] + m * (hNew - hOld[${i}]);
+        hNew4[${i}] = h;
+        result[row * D * H + d * H + j${u}] = h;
+        let sb = saveBase + (row * D + d) * 5 * H + j${u};
+        result[sb] = gi;
+        result[sb + H] = gf;
+        result[sb + 2 * H] = gg;
+        result[sb + 3 * H] = go;
+        result[sb + 4 * H] = cHeld;
+      }`;
+        }).join("")
+      }
+      hsh[${q} * HS4 + lid + ${v * threads}] = hNew4;
+    }`).join("")
+    ).join("");
     return `
 ${HELPERS}
 const WG = ${threads};
 const RB = ${rows};
 const HS4 = ${(units * threads) / 4};
-// h of batch row q, unit j at hsh[q * HS4 + j / 4][j % 4]; units >= H stay zero.
+// h of batch row q, unit j at hsh[q * HS4 + j / 4][j % 4], each vec4 written whole by
+// the thread that owns its 4 units; units >= H stay zero.
 var<workgroup> hsh : array<vec4<f32>, ${(rows * units * threads) / 4}>;
 
 // main(index) is tfjs' entry for a flat dispatch layout; the index is unused.
-fn main(index : i32) {${prologue(this.shape)}
+fn main(index : i32) {${prologue(this.shape, true)}
   let H4 = (H + 3) / 4;
   let saveBase = B * T * D * H;
   ${qu.map(([q, u]) => `var c${q}_${u} = 0.0;`).join("\n  ")}
@@ -297,7 +320,7 @@ const HS = ${units * threads};
 // Gate gradients (i, f, g, o) of batch row q, unit n at dzsh[q * HS + n].
 var<workgroup> dzsh : array<vec4<f32>, ${rows * units * threads}>;
 
-fn main(index : i32) {${prologue(this.shape)}
+fn main(index : i32) {${prologue(this.shape, false)}
   let BT = B * T;
   let saveBase = BT * D * H;
   let dzdBase = BT * D * G4;

@@ -11,13 +11,14 @@ import {
 } from "../model/_lstm_reference.ts";
 
 // The software adapter compiles each new shader for seconds: cases stay tiny, and hidden
-// sizes are chosen to hit the 1-, 2-, 4- and 8-units-per-thread shader variants.
+// sizes are chosen to hit every units-per-thread variant (forward 4 and 8, backward 1, 2,
+// 4 and 8; see lstmProgramShape).
 const adapter = await useWebGpuOrSkip("WebGPU LSTM kernel tests");
 const ignore = (await skipUnlessPython("numpy")) || !adapter;
 
 const CASES: LstmCase[] = [
   {
-    name: "uni 1 layer hidden 40, batch 10 (two row blocks, two units per thread)",
+    name: "uni 1 layer hidden 40, batch 10 (two row blocks; backward: 2 units per thread)",
     batch: 10,
     steps: 6,
     inputSize: 5,
@@ -28,7 +29,7 @@ const CASES: LstmCase[] = [
     seed: 11,
   },
   {
-    name: "bi 3 layers hidden 5",
+    name: "bi 3 layers hidden 5 (forward: 2 threads, units past hidden)",
     batch: 3,
     steps: 5,
     inputSize: 4,
@@ -39,7 +40,7 @@ const CASES: LstmCase[] = [
     seed: 12,
   },
   {
-    name: "bi 2 layers hidden 70 (four units per thread)",
+    name: "bi 2 layers hidden 70 (backward: 4 units per thread)",
     batch: 2,
     steps: 4,
     inputSize: 7,
@@ -50,7 +51,7 @@ const CASES: LstmCase[] = [
     seed: 13,
   },
   {
-    name: "uni 1 layer hidden 130 (eight units per thread)",
+    name: "uni 1 layer hidden 130 (8 units per thread forward and backward)",
     batch: 2,
     steps: 3,
     inputSize: 3,

@@ -2,16 +2,15 @@
  * The WebGPU LSTM layer: a `tf.customGrad` op whose recurrence runs as ONE persistent
  * WebGPU dispatch per layer forward and ONE backward (see `_lstm_programs.ts`); the input
  * projection for all steps and both directions is one matmul, and the weight and input
- * gradients are a few large matmuls. A bidirectional layer costs about 6 dispatches
- * forward and 15 backward, whatever the number of time steps.
+ * gradients are a few large matmuls (`matMulWebGpu`) that read the backward program's
+ * output in place. The number of dispatches does not depend on the number of time steps.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { LstmLayerWeights } from "../model/lstm_types.ts";
 import { lstmLayerFused } from "../model/lstm_fused.ts";
-import { isWebGpuBackendActive, runProgram } from "./_webgpu_program.ts";
-import { intUniforms } from "./_webgpu_program.ts";
+import { intUniforms, isWebGpuBackendActive, runProgram } from "./_webgpu_program.ts";
 import { matMulWebGpu, type MatrixView } from "./matmul_webgpu.ts";
 import { LSTM_MAX_HIDDEN, LstmBackwardProgram, LstmForwardProgram } from "./_lstm_programs.ts";
 

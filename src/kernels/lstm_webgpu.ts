@@ -9,7 +9,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { LstmLayerWeights } from "../model/lstm_types.ts";
-import { lstmLayerFused } from "../model/lstm_fused.ts";
+import { type LstmFusedOptions, lstmLayerFused } from "../model/lstm_fused.ts";
 import { intUniforms, isWebGpuBackendActive, runProgram } from "./_webgpu_program.ts";
 import { matMulWebGpu, type MatrixView } from "./matmul_webgpu.ts";
 import { LSTM_MAX_HIDDEN, LstmBackwardProgram, LstmForwardProgram } from "./_lstm_programs.ts";
@@ -127,20 +127,11 @@ function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
 // Indexed by (bidirectional ? 1 : 0) + (input gradient ? 0 : 2).
 const OPS = [makeOp(1, true), makeOp(2, true), makeOp(1, false), makeOp(2, false)] as const;
 
-/** Options for {@link lstmLayerWebGpu}. */
-export interface LstmWebGpuOptions {
-  /**
-   * Compute the gradient with respect to `x` (default true). Pass false only when `x` is
-   * data that nothing differentiates (the first layer): its gradient is then reported as
-   * zeros, which saves the [B*T, D*4H] x [D*4H, In] matmul.
-   */
-  readonly inputGradient?: boolean;
-}
-
 /**
- * The WebGPU implementation of an `LstmLayerFn` (plus options): one persistent dispatch per layer for
- * the recurrence forward and one backward, the projections and weight gradients as large
- * matmuls. Hidden sizes above 256, or a backend other than webgpu, fall back to the
+ * The WebGPU implementation of an `LstmLayerFn`, with the generic op's options
+ * (`inputGradient: false` skips the input gradient of a data-fed layer): one persistent
+ * dispatch per layer for the recurrence forward and one backward, the projections and
+ * weight gradients as large matmuls. Hidden sizes above 256, or a backend other than webgpu, fall back to the
  * generic fused op ({@link lstmLayerFused}), which has the same semantics.
  *
  * @example
@@ -153,7 +144,7 @@ export const lstmLayerWebGpu = (
   x: tf.Tensor3D,
   mask: tf.Tensor2D,
   weights: LstmLayerWeights,
-  options: LstmWebGpuOptions = {},
+  options: LstmFusedOptions = {},
 ): tf.Tensor3D => {
   const hidden = weights.forward.recurrent.shape[0];
   if (!webgpuLstmAvailable() || !webgpuLstmSupportsHidden(hidden)) {

@@ -8,7 +8,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { LstmLayerWeights } from "../model/lstm_types.ts";
+import { assertLstmLayerShapes, type LstmLayerWeights } from "../model/lstm_types.ts";
 import { type LstmFusedOptions, lstmLayerFused } from "../model/lstm_fused.ts";
 import { intUniforms, isWebGpuBackendActive, runProgram } from "./_webgpu_program.ts";
 import { matMulWebGpu, type MatrixView } from "./matmul_webgpu.ts";
@@ -150,40 +150,10 @@ export const lstmLayerWebGpu = (
   if (!webgpuLstmAvailable() || !webgpuLstmSupportsHidden(hidden)) {
     return lstmLayerFused(x, mask, weights, options);
   }
-  checkShapes(x, mask, weights);
+  assertLstmLayerShapes(x, mask, weights, "the WebGPU LSTM layer");
   const op = OPS[(weights.backward ? 1 : 0) + (options.inputGradient === false ? 2 : 0)];
   const w = weights.backward ? [weights.forward, weights.backward] : [weights.forward];
   const flat = w.flatMap((d) => [d.kernel, d.recurrent, d.bias]);
   const maskF = mask.dtype === "float32" ? mask : tf.cast(mask, "float32");
   return op(x, maskF, ...flat) as tf.Tensor3D;
 };
-
-function checkShapes(x: tf.Tensor, mask: tf.Tensor, weights: LstmLayerWeights): void {
-  if (x.rank !== 3) {
-    throw new RangeError(
-      `Cannot run the WebGPU LSTM layer: expected x of rank 3 [batch, steps, inputSize], received shape [${x.shape}]`,
-    );
-  }
-  const [b, t, inSize] = x.shape;
-  if (mask.rank !== 2 || mask.shape[0] !== b || mask.shape[1] !== t) {
-    throw new RangeError(
-      `Cannot run the WebGPU LSTM layer: expected mask of shape [${b},${t}] to match x [${x.shape}], received [${mask.shape}]`,
-    );
-  }
-  const h = weights.forward.recurrent.shape[0];
-  const dirs = weights.backward ? [weights.forward, weights.backward] : [weights.forward];
-  for (const d of dirs) {
-    const ok = d.kernel.shape[0] === inSize && d.kernel.shape[1] === 4 * h &&
-      d.recurrent.shape[0] === h && d.recurrent.shape[1] === 4 * h &&
-      d.bias.rank === 1 && d.bias.shape[0] === 4 * h;
-    if (!ok) {
-      throw new RangeError(
-        `Cannot run the WebGPU LSTM layer: expected kernel [${inSize},${4 * h}], recurrent [${h},${
-          4 * h
-        }], bias [${
-          4 * h
-        }], received kernel [${d.kernel.shape}], recurrent [${d.recurrent.shape}], bias [${d.bias.shape}]`,
-      );
-    }
-  }
-}

@@ -24,38 +24,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { LstmLayerWeights } from "./lstm_types.ts";
+import { assertLstmLayerShapes, type LstmLayerWeights } from "./lstm_types.ts";
 import { hostLstm } from "./_lstm_host.ts";
-
-function checkShapes(x: tf.Tensor, mask: tf.Tensor, weights: LstmLayerWeights): void {
-  if (x.rank !== 3) {
-    throw new RangeError(
-      `Cannot run the LSTM layer: expected x of rank 3 [batch, steps, inputSize], received shape [${x.shape}]`,
-    );
-  }
-  const [b, t, inSize] = x.shape;
-  if (mask.rank !== 2 || mask.shape[0] !== b || mask.shape[1] !== t) {
-    throw new RangeError(
-      `Cannot run the LSTM layer: expected mask of shape [${b},${t}] to match x [${x.shape}], received [${mask.shape}]`,
-    );
-  }
-  const dirs = weights.backward ? [weights.forward, weights.backward] : [weights.forward];
-  const h = weights.forward.recurrent.shape[0];
-  for (const d of dirs) {
-    const ok = d.kernel.shape[0] === inSize && d.kernel.shape[1] === 4 * h &&
-      d.recurrent.shape[0] === h && d.recurrent.shape[1] === 4 * h &&
-      d.bias.rank === 1 && d.bias.shape[0] === 4 * h;
-    if (!ok) {
-      throw new RangeError(
-        `Cannot run the LSTM layer: expected kernel [${inSize},${4 * h}], recurrent [${h},${
-          4 * h
-        }], bias [${
-          4 * h
-        }], received kernel [${d.kernel.shape}], recurrent [${d.recurrent.shape}], bias [${d.bias.shape}]`,
-      );
-    }
-  }
-}
 
 /** Sizes of one call. */
 interface Dims {
@@ -305,7 +275,7 @@ export const lstmLayerFused = (
   weights: LstmLayerWeights,
   options: LstmFusedOptions = {},
 ): tf.Tensor3D => {
-  checkShapes(x, mask, weights);
+  assertLstmLayerShapes(x, mask, weights);
   const op = OPS[(weights.backward ? 1 : 0) + (options.inputGradient === false ? 2 : 0)];
   const w = weights.backward ? [weights.forward, weights.backward] : [weights.forward];
   const flat = w.flatMap((d) => [d.kernel, d.recurrent, d.bias]);

@@ -29,3 +29,18 @@ export function flagsError(command: string, cause: unknown, flags: readonly stri
     { cause },
   );
 }
+
+/**
+ * A flag's value as an integer >= `min`: plain decimal digits, no sign or spaces, within
+ * the safe-integer range. Otherwise a `RangeError`
+ * "Cannot use --<flag> "<value>": expected an integer >= <min>".
+ */
+export function integerFlag(flag: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) {
+    throw new RangeError(
+      `Cannot use --${flag} ${JSON.stringify(value)}: expected an integer >= ${min}`,
+    );
+  }
+  return n;
+}

@@ -5,6 +5,7 @@
  */
 import { parseArgs } from "#args";
 import { DEVICE_CHOICES, parseDevice } from "../src/runtime/backend.ts";
+import { integerFlag } from "./_cli.ts";
 import { DEFAULT_TRAIN_CONFIG as D, type TrainConfig } from "../src/train/config.ts";
 
 /** `--help` of `deno task train`. */
@@ -118,14 +119,7 @@ export interface ParsedTrainArgs {
 }
 
 function intFlag(flag: string, raw: string | undefined, fallback: number, min: number): number {
-  if (raw === undefined) return fallback;
-  const n = Number(raw);
-  if (!/^[+-]?\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min) {
-    throw new RangeError(
-      `Cannot use --${flag} ${JSON.stringify(raw)}: expected an integer >= ${min}`,
-    );
-  }
-  return n;
+  return raw === undefined ? fallback : integerFlag(flag, raw, min);
 }
 
 function numFlag(

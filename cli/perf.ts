@@ -7,6 +7,7 @@
 import { parseArgs } from "#args";
 import * as tf from "@tensorflow/tfjs";
 import { parseDevice, selectBackend } from "../src/runtime/mod.ts";
+import { integerFlag } from "./_cli.ts";
 import {
   type ImplPerf,
   measureTrainingStep,
@@ -96,12 +97,7 @@ export function parsePerfArgs(args: string[]) {
       }`,
     );
   }
-  const steps = Number(values.steps);
-  if (!/^\d+$/.test(values.steps) || steps < 1) {
-    throw new RangeError(
-      `Cannot use --steps ${JSON.stringify(values.steps)}: expected an integer >= 1`,
-    );
-  }
+  const steps = integerFlag("steps", values.steps, 1);
   const impls = (values.impls as string).split(",").map((s: string) => s.trim());
   for (const i of impls) {
     if (!IMPLS.includes(i as PerfImpl)) {

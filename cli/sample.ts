@@ -6,7 +6,7 @@
 import { parseArgs } from "#args";
 import { generateSample } from "../src/data/mod.ts";
 import { writeNpzFile } from "../src/npz/write_npz_file_deno.ts";
-import { flagsError, runMain } from "./_cli.ts";
+import { flagsError, integerFlag, runMain } from "./_cli.ts";
 
 const HELP = `deno task sample [flags]
 
@@ -62,16 +62,6 @@ function parseFlags(args: string[]) {
   }
 }
 
-function positiveInt(flag: string, value: string, min: number): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) {
-    throw new RangeError(
-      `Cannot use ${flag} ${JSON.stringify(value)}: expected an integer >= ${min}`,
-    );
-  }
-  return n;
-}
-
 function dirname(path: string): string {
   const i = path.lastIndexOf("/");
   return i <= 0 ? (i === 0 ? "/" : ".") : path.slice(0, i);
@@ -101,10 +91,10 @@ async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  const trainRows = positiveInt("--train-rows", values["train-rows"], 1);
-  const valRows = positiveInt("--val-rows", values["val-rows"], 1);
-  const steps = positiveInt("--steps", values.steps, 1);
-  const seed = positiveInt("--seed", values.seed, 0);
+  const trainRows = integerFlag("train-rows", values["train-rows"], 1);
+  const valRows = integerFlag("val-rows", values["val-rows"], 1);
+  const steps = integerFlag("steps", values.steps, 1);
+  const seed = integerFlag("seed", values.seed, 0);
   const outDir = values["out-dir"].replace(/\/+$/, "") || ".";
   const trainPath = `${outDir}/train_sequences.npz`;
   const valPath = `${outDir}/val_sequences.npz`;

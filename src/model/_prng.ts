@@ -5,17 +5,12 @@
  *
  * @module
  */
+import { SeededRng } from "../data/seeded_rng.ts";
 
 /** Returns a function yielding uniform floats in [0, 1), fully determined by `seed`. */
 export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new SeededRng(seed);
+  return () => rng.next();
 }
 
 /** Mixes two integers into one 32-bit seed (splitmix-style finaliser). */

@@ -2,17 +2,12 @@
  * Shared inputs for the eval tests: seeded random predictions with the edge cases the
  * issue names (ties in scores, a class absent from the labels, a class never predicted).
  */
+import { SeededRng } from "../../src/data/mod.ts";
 
 /** A small deterministic PRNG (mulberry32) so every test sees the same data. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new SeededRng(seed);
+  return () => rng.next();
 }
 
 /** Predictions for one case: labels, argmax predictions and probabilities. */

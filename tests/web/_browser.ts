@@ -77,3 +77,25 @@ export async function openBrowser(
     },
   };
 }
+
+/**
+ * Waits until the demo page's training ends (`componentXDemo.status` is "done", "error"
+ * or "stopped") and returns `componentXDemo`, typed as the caller reads it.
+ */
+export async function waitForTrainingEnd<T>(
+  page: Page,
+  options: { timeout: number; polling?: number },
+): Promise<T> {
+  await page.waitForFunction(
+    () => {
+      const s = (globalThis as unknown as { componentXDemo: { status: string } }).componentXDemo
+        .status;
+      return s === "done" || s === "error" || s === "stopped";
+    },
+    null,
+    { timeout: options.timeout, polling: options.polling ?? 500 },
+  );
+  return await page.evaluate(() =>
+    (globalThis as unknown as { componentXDemo: unknown }).componentXDemo
+  ) as T;
+}

@@ -8,7 +8,7 @@
  */
 import { generateDemoDataset } from "../../web/_dataset.ts";
 import { startDemoServer } from "../../web/server_deno.ts";
-import { openBrowser } from "./_browser.ts";
+import { openBrowser, waitForTrainingEnd } from "./_browser.ts";
 
 const [trainRows, valRows, steps, hiddenSize, epochs, logInterval] =
   (Deno.args.length ? Deno.args : [
@@ -53,22 +53,11 @@ try {
     for (const [name, value] of Object.entries(PARAMS)) await page.fill(`[name=${name}]`, value);
     await page.selectOption("[name=device]", device);
     await page.click("#train");
-    await page.waitForFunction(
-      () => {
-        const s = (globalThis as unknown as { componentXDemo: { status: string } }).componentXDemo
-          .status;
-        return s === "done" || s === "error";
-      },
-      null,
-      { timeout: 900_000, polling: 1000 },
-    );
-    const state = await page.evaluate(() =>
-      (globalThis as unknown as { componentXDemo: unknown }).componentXDemo
-    ) as {
+    const state = await waitForTrainingEnd<{
       error: string | null;
       runtime: { backend: string };
       epochs: { epoch_seconds: number }[];
-    };
+    }>(page, { timeout: 900_000, polling: 1000 });
     if (state.error) throw new Error(`page: ${state.error}`);
     results[`page ${state.runtime.backend}`] = state.epochs.map((m) => m.epoch_seconds);
   }

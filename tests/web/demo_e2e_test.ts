@@ -10,7 +10,12 @@ import { predictProbabilities } from "../../src/train/evaluate.ts";
 import { generateDemoDataset } from "../../web/_dataset.ts";
 import { startDemoServer } from "../../web/server_deno.ts";
 import { pythonJson, skipUnlessPython } from "../_python.ts";
-import { type BrowserSession, openBrowser, skipUnlessChromium } from "./_browser.ts";
+import {
+  type BrowserSession,
+  openBrowser,
+  skipUnlessChromium,
+  waitForTrainingEnd,
+} from "./_browser.ts";
 
 /** Small enough for SwiftShader, big enough that every class shows up in val. */
 const SAMPLE = { trainRows: 96, valRows: 48, steps: 16, seed: 7 };
@@ -106,16 +111,7 @@ Deno.test({
         }
         await page.selectOption("[name=device]", "webgpu");
         await page.click("#train");
-        await page.waitForFunction(
-          () => {
-            const s = (globalThis as unknown as { componentXDemo: { status: string } })
-              .componentXDemo.status;
-            return s === "done" || s === "error" || s === "stopped";
-          },
-          null,
-          { timeout: TRAIN_TIMEOUT_MS, polling: 500 },
-        );
-        const state = await readState();
+        const state = await waitForTrainingEnd<PageState>(page, { timeout: TRAIN_TIMEOUT_MS });
         assert.equal(state.error, null, `page error: ${state.error}`);
         assert.equal(state.status, "done");
         assert.equal(state.runtime?.backend, "webgpu", `backend: ${JSON.stringify(state.runtime)}`);
@@ -362,18 +358,7 @@ Deno.test({
       );
       await page.fill("[name=lr]", PARAMS.lr);
       await page.click("#train");
-      await page.waitForFunction(
-        () => {
-          const s = (globalThis as unknown as { componentXDemo: { status: string } })
-            .componentXDemo.status;
-          return s === "done" || s === "error";
-        },
-        null,
-        { timeout: 120_000, polling: 500 },
-      );
-      const state = await page.evaluate(() =>
-        (globalThis as unknown as { componentXDemo: unknown }).componentXDemo
-      ) as PageState;
+      const state = await waitForTrainingEnd<PageState>(page, { timeout: 120_000 });
       assert.equal(state.error, null, `page error: ${state.error}`);
       assert.equal(state.runtime?.backend, "wasm");
       assert.equal(state.runtime?.adapter, null);

@@ -6,7 +6,12 @@ import assert from "#assert";
 import { pythonJson, skipUnlessPython } from "../_python.ts";
 import { sqliteServerArgs, startMlflowServer } from "../_mlflow_server.ts";
 import { startDemoServer } from "../../web/server_deno.ts";
-import { type BrowserSession, openBrowser, skipUnlessChromium } from "./_browser.ts";
+import {
+  type BrowserSession,
+  openBrowser,
+  skipUnlessChromium,
+  waitForTrainingEnd,
+} from "./_browser.ts";
 
 const ignore = (await skipUnlessChromium()) || (await skipUnlessPython("mlflow"));
 
@@ -76,22 +81,11 @@ Deno.test({
       await page.check("[name=mlflow]");
       await page.selectOption("[name=device]", "wasm");
       await page.click("#train");
-      await page.waitForFunction(
-        () => {
-          const s = (globalThis as unknown as { componentXDemo: { status: string } })
-            .componentXDemo.status;
-          return s === "done" || s === "error";
-        },
-        null,
-        { timeout: 300_000, polling: 500 },
-      );
-      const state = await page.evaluate(() =>
-        (globalThis as unknown as { componentXDemo: unknown }).componentXDemo
-      ) as {
+      const state = await waitForTrainingEnd<{
         error: string | null;
         epochs: { epoch: number; train_loss: number; val_macro_f1: number }[];
         mlflow: { runId: string; runName: string; sent: number; spooled: number } | null;
-      };
+      }>(page, { timeout: 300_000 });
       assert.equal(state.error, null, `page error: ${state.error}`);
       assert.ok(state.mlflow, "the page started no MLflow run");
       const ml = state.mlflow!;

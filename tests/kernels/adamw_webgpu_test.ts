@@ -3,6 +3,7 @@ import "@tensorflow/tfjs-backend-webgpu";
 import assert from "#assert";
 import { pythonJson, skipUnlessPython } from "../_python.ts";
 import { useWebGpuOrSkip } from "../_webgpu.ts";
+import { maxRelativeError as maxRel } from "../_numeric.ts";
 import { adamwStepWebGpu, AdamWWebGpu, installDispatchCounter } from "../../src/kernels/mod.ts";
 
 const adapter = await useWebGpuOrSkip("fused AdamW tests");
@@ -40,16 +41,6 @@ interface Ref {
   p: number[];
   m: number[];
   v: number[];
-}
-
-function maxRel(a: ArrayLike<number>, e: number[]): number {
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < e.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - e[i]));
-    scale = Math.max(scale, Math.abs(e[i]));
-  }
-  return err / scale;
 }
 
 Deno.test({

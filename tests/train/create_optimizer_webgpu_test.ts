@@ -3,6 +3,7 @@ import "@tensorflow/tfjs-backend-webgpu";
 import assert from "#assert";
 import { skipUnlessPython } from "../_python.ts";
 import { useWebGpuOrSkip } from "../_webgpu.ts";
+import { maxRelativeError as maxRel } from "../_numeric.ts";
 import { installDispatchCounter } from "../../src/kernels/mod.ts";
 import { createLstmClassifier } from "../../src/model/mod.ts";
 import {
@@ -31,16 +32,6 @@ function namedVariables(seed: number, tag: string): OptimizedVariable[] {
       tf.variable(tf.randomNormal(shape, 0, 1, "float32", seed + i), true, `cof_${tag}_${i}`)
     ),
   }));
-}
-
-function maxRel(a: Float32Array, e: Float32Array): number {
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < e.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - e[i]));
-    scale = Math.max(scale, Math.abs(e[i]));
-  }
-  return err / scale;
 }
 
 async function assertSame(

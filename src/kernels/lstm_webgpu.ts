@@ -58,17 +58,14 @@ function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
     const x2 = padColumns(tf.reshape(x, [bt, inSize]), inPad);
     const proj = matMulWebGpu(x2, kCat, { bias: bCat as tf.Tensor1D });
     const uniforms = intUniforms(batch, steps, hidden, dirs);
+    // The recurrent weights of every direction, [H, 4H] each, gate-interleaved for vec4
+    // loads: viewed as [D, row, gate, col], then permuted so the gate comes last.
+    const interleaved = (rs: tf.Tensor[], perm: number[]) =>
+      tf.transpose(tf.reshape(tf.stack(rs), [dirs, hidden, 4, hidden]), perm);
     const recurrent = dirs === 1 ? [r0] : [r0, r1];
-    // Gate-interleave the recurrent weights ([H, 4H] -> [D, H, H, 4]) for vec4 loads.
-    const inter = tf.transpose(tf.reshape(tf.stack(recurrent), [dirs, hidden, 4, hidden]), [
-      0,
-      1,
-      3,
-      2,
-    ]);
     const packed = runProgram(
       new LstmForwardProgram(batch, steps, hidden, dirs),
-      [proj, mask, inter],
+      [proj, mask, interleaved(recurrent, [0, 1, 3, 2])], // R_d[k, g*H + j] at [d, k, j, g]
       uniforms,
     );
     const out = tf.reshape(
@@ -85,17 +82,10 @@ function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
     };
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor[] => {
       const [xs, m, k, rf, rb, fwd] = saved;
-      // [H, 4H] per direction -> [D, H, H, 4] with R_d[j, g*H + n] at [d, n, j, g].
-      const rs = dirs === 1 ? [rf] : [rf, rb];
-      const interT = tf.transpose(tf.reshape(tf.stack(rs), [dirs, hidden, 4, hidden]), [
-        0,
-        3,
-        1,
-        2,
-      ]);
       const g = runProgram(
         new LstmBackwardProgram(batch, steps, hidden, dirs),
-        [dy, fwd, m, interT],
+        // Transposed: R_d[j, g*H + n] at [d, n, j, g].
+        [dy, fwd, m, interleaved(dirs === 1 ? [rf] : [rf, rb], [0, 3, 1, 2])],
         uniforms,
       );
       const g4 = 4 * hidden;

@@ -1,15 +1,15 @@
 /**
- * The two persistent LSTM programs (WGSL). One workgroup per (batch row, direction) walks
- * every time step of one layer in a single dispatch, keeping the hidden state (forward) or
+ * The two persistent LSTM programs (WGSL). One workgroup per (block of batch rows,
+ * direction) walks every time step of one layer in a single dispatch, keeping the hidden state (forward) or
  * the gate gradients (backward) in workgroup memory and synchronising with barriers.
  *
  * A workgroup owns `RB` batch rows of one direction: every recurrent weight it loads
  * serves all of them (register tiling), which matters most on CPU adapters, where each
- * load instruction is a loop over the SIMD lanes. Thread `l` of the 32-thread workgroup
- * owns hidden units `l, l + 32, ...` (1, 2, 4 or 8 of them, a compile-time constant), so
- * few shader variants exist (see {@link lstmProgramShape}). Measured on llvmpipe for W's
- * layer (hidden 128): 32 threads x 4 units ran forward 10 % and backward 25 % faster than
- * 64 x 2.
+ * load instruction is a loop over the SIMD lanes. Each thread owns 1, 2, 4 or 8 hidden
+ * units (a compile-time constant, so few shader variants exist; which units and how many
+ * threads: {@link LstmProgramShape}, {@link lstmProgramShape}). Measured on llvmpipe for
+ * W's layer (hidden 128): 32 threads x 4 units ran forward 10 % and backward 25 % faster
+ * than 64 x 2.
  *
  * Buffers (flat float32, row = b * T + t in natural time; d = direction, 1 = backward):
  * - forward output: `OUT[B*T, D*H]` (the layer output in the contract layout) followed by

@@ -1,7 +1,7 @@
 /**
  * `deno task evaluate`: writes the evaluation bundle (metrics, curves, plots, index.html)
  * for a checkpoint on an npz file, or for an existing `predictions.csv`; optionally uploads
- * it to an MLflow run. Flag parsing and wiring only: the work is in `src/eval/`.
+ * it to an MLflow run. Flag parsing and wiring only: the work is in `src/report/`.
  *
  * @module
  */
@@ -11,8 +11,8 @@ import {
   type EvaluationInput,
   parsePredictionsCsv,
   summaryToMlflowMetrics,
-} from "../src/eval/mod.ts";
-import { writeEvaluationBundle } from "../src/eval/write_evaluation_bundle_deno.ts";
+} from "../src/report/mod.ts";
+import { writeEvaluationBundle } from "../src/report/write_evaluation_bundle_deno.ts";
 import { openReviewStore } from "../src/eval/open_review_store_deno.ts";
 import { createSequenceDataset, parseFeatureStats, transformFeatures } from "../src/data/mod.ts";
 import { readNpz } from "../src/npz/mod.ts";

@@ -2,7 +2,7 @@
  * `deno task promote`: promotes a run only with evidence (better val macro-F1 than the
  * champion and the always-0 baseline, an attached evaluation bundle, inspected plots),
  * then installs its best checkpoint as `artifacts/best` and moves the registry alias.
- * Flag parsing and wiring only: the work is in `src/eval/`.
+ * Flag parsing and wiring only: the work is in `src/review/`.
  *
  * @module
  */
@@ -14,9 +14,9 @@ import {
   gatherPromotionEvidence,
   registerPromotion,
   resolveRun,
-} from "../src/eval/mod.ts";
+} from "../src/review/mod.ts";
 import { openReviewStore } from "../src/eval/open_review_store_deno.ts";
-import { installBestCheckpoint } from "../src/eval/install_checkpoint_deno.ts";
+import { installBestCheckpoint } from "../src/jobs/install_checkpoint_deno.ts";
 
 /** The resolved flags of `deno task promote`. */
 export interface PromoteCliOptions {

@@ -1,6 +1,6 @@
 /**
  * `deno task runs`: the experiment's runs sorted by val macro-F1, or two runs compared.
- * Flag parsing and wiring only: the work is in `src/eval/`.
+ * Flag parsing and wiring only: the work is in `src/review/`.
  *
  * @module
  */
@@ -11,7 +11,7 @@ import {
   formatRunComparison,
   formatRunsTable,
   resolveRun,
-} from "../src/eval/mod.ts";
+} from "../src/review/mod.ts";
 import { openReviewStore } from "../src/eval/open_review_store_deno.ts";
 
 /** The resolved flags of `deno task runs`. */

@@ -10,7 +10,7 @@ import {
   type ConfusionMatrix,
   COST_MATRIX,
   totalCost,
-} from "../src/eval/metrics.ts";
+} from "../src/metrics/metrics.ts";
 
 function cell(tag: "td" | "th", text: string, attrs: Record<string, string> = {}): string {
   const attributes = Object.entries(attrs).map(([k, v]) => ` ${k}="${v}"`).join("");

@@ -23,7 +23,7 @@ import {
   classificationReport,
   type ConfusionMatrix,
   confusionMatrix,
-} from "../src/eval/metrics.ts";
+} from "../src/metrics/metrics.ts";
 import {
   type DemoDataset,
   generateDemoDataset,

@@ -13,7 +13,7 @@ import {
   COST_MATRIX,
   macroF1,
   totalCost,
-} from "../eval/metrics.ts";
+} from "../metrics/metrics.ts";
 import type { LstmClassifier } from "../model/classifier.ts";
 import { batchTensors } from "./_batch_tensors.ts";
 

@@ -10,10 +10,10 @@ import {
   minExpectedCostDecision,
   totalCost,
   weightedF1,
-} from "./metrics.ts";
-import { oneVsRestPrecisionRecall, oneVsRestRoc } from "./one_vs_rest.ts";
+} from "../metrics/metrics.ts";
+import { oneVsRestPrecisionRecall, oneVsRestRoc } from "../metrics/one_vs_rest.ts";
 import { confusionMatrixSvg, curvesSvg, reliabilitySvg } from "./plots.ts";
-import { reliabilityDiagram } from "./reliability.ts";
+import { reliabilityDiagram } from "../metrics/reliability.ts";
 import { evaluationIndexHtml } from "./evaluation_index_html.ts";
 
 /** Predictions to evaluate: one row per window. */

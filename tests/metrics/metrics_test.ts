@@ -10,7 +10,7 @@ import {
   minExpectedCostDecision,
   totalCost,
   weightedF1,
-} from "../../src/eval/metrics.ts";
+} from "../../src/metrics/metrics.ts";
 import { CASES } from "./_fixtures.ts";
 
 const ignore = await skipUnlessPython("numpy", "sklearn");

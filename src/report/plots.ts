@@ -1,6 +1,6 @@
-import type { ConfusionMatrix } from "./metrics.ts";
-import type { CurvesJson } from "./one_vs_rest.ts";
-import type { Reliability } from "./reliability.ts";
+import type { ConfusionMatrix } from "../metrics/metrics.ts";
+import type { CurvesJson } from "../metrics/one_vs_rest.ts";
+import type { Reliability } from "../metrics/reliability.ts";
 import {
   escapeXml,
   frame,

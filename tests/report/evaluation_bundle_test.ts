@@ -1,13 +1,13 @@
 import assert from "#assert";
 import { pythonJson, skipUnlessPython } from "../_python.ts";
+import { COST_MATRIX } from "../../src/metrics/mod.ts";
 import {
   buildEvaluationBundle,
-  COST_MATRIX,
   EVALUATION_BUNDLE_FILES,
   summaryToMlflowMetrics,
-} from "../../src/eval/mod.ts";
-import { writeEvaluationBundle } from "../../src/eval/write_evaluation_bundle_deno.ts";
-import { CASES } from "./_fixtures.ts";
+} from "../../src/report/mod.ts";
+import { writeEvaluationBundle } from "../../src/report/write_evaluation_bundle_deno.ts";
+import { CASES } from "../metrics/_fixtures.ts";
 
 const ignore = await skipUnlessPython("numpy", "sklearn");
 

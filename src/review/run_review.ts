@@ -1,4 +1,4 @@
-import type { ReviewRun, ReviewStore } from "./review_store.ts";
+import type { ReviewRun, ReviewStore } from "../eval/review_store.ts";
 
 /** One line of `deno task runs`. */
 export interface RunRow {

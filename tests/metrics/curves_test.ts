@@ -9,7 +9,7 @@ import {
   reliabilityDiagram,
   rocAucScore,
   rocCurve,
-} from "../../src/eval/mod.ts";
+} from "../../src/metrics/mod.ts";
 import { CASES } from "./_fixtures.ts";
 
 const ignore = await skipUnlessPython("numpy", "sklearn");

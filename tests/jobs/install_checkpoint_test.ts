@@ -1,5 +1,5 @@
 import assert from "#assert";
-import { installBestCheckpoint } from "../../src/eval/install_checkpoint_deno.ts";
+import { installBestCheckpoint } from "../../src/jobs/install_checkpoint_deno.ts";
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 

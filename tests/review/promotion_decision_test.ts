@@ -4,7 +4,7 @@ import {
   formatPromotionDecision,
   type PromotionEvidence,
   REQUIRED_BUNDLE_FILES,
-} from "../../src/eval/mod.ts";
+} from "../../src/review/mod.ts";
 
 const base: PromotionEvidence = {
   runId: "abc",

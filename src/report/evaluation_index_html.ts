@@ -1,4 +1,4 @@
-import type { ClassificationReport, ClassReportRow } from "./metrics.ts";
+import type { ClassificationReport, ClassReportRow } from "../metrics/metrics.ts";
 import type { SummaryMetrics } from "./evaluation_bundle.ts";
 import { escapeXml } from "./_svg.ts";
 import { CLASS_NAMES } from "./plots.ts";

@@ -1,5 +1,5 @@
 import type { ChampionInfo, PromotionDecision, PromotionEvidence } from "./promotion_decision.ts";
-import { listArtifactFiles, type ReviewRun, type ReviewStore } from "./review_store.ts";
+import { listArtifactFiles, type ReviewRun, type ReviewStore } from "../eval/review_store.ts";
 import { bestMetricValue, PROMOTED_VERSION_TAG } from "./run_review.ts";
 
 /** Where the registry keeps the champion. */

@@ -1,0 +1,12 @@
+/**
+ * Classification metrics and curves with scikit-learn's semantics: confusion matrix,
+ * accuracy, F1, the Component X cost matrix and decision rules, ROC and precision-recall
+ * curves, reliability. Pure functions of labels and probabilities; they import nothing.
+ *
+ * @module
+ */
+export * from "./metrics.ts";
+export * from "./roc_curve.ts";
+export * from "./precision_recall_curve.ts";
+export * from "./reliability.ts";
+export * from "./one_vs_rest.ts";

@@ -1,5 +1,10 @@
+/**
+ * The bundle's self-contained `index.html`.
+ *
+ * @module
+ */
 import type { ClassificationReport, ClassReportRow } from "../metrics/metrics.ts";
-import type { SummaryMetrics } from "./evaluation_bundle.ts";
+import type { SummaryMetrics } from "./summary_metrics.ts";
 import { escapeXml } from "./_svg.ts";
 import { CLASS_NAMES } from "./plots.ts";
 

@@ -6,6 +6,7 @@
  * @module
  */
 export * from "./plots.ts";
+export * from "./summary_metrics.ts";
 export * from "./evaluation_bundle.ts";
 export * from "./evaluation_index_html.ts";
 export * from "./predictions_csv.ts";

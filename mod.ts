@@ -15,6 +15,5 @@ export * from "./src/train/mod.ts";
 export * from "./src/metrics/mod.ts";
 export * from "./src/report/mod.ts";
 export * from "./src/review/mod.ts";
-export * from "./src/eval/mod.ts";
 export * from "./src/tracking/mod.ts";
 export * from "./src/runtime/mod.ts";

@@ -9,14 +9,8 @@ import * as tf from "@tensorflow/tfjs";
 import type { TrainConfig } from "../src/train/config.ts";
 import type { TrainHooks } from "../src/train/hooks.ts";
 import type { RuntimeInfo } from "../src/runtime/backend.ts";
-import { FileStore } from "../src/tracking/file_store.ts";
-import { absolutePath, denoFileSystem } from "../src/tracking/file_system_deno.ts";
-import {
-  type MlflowCredentials,
-  redactUri,
-  RestStore,
-  type RetryPolicy,
-} from "../src/tracking/rest_store.ts";
+import { openTrackingStore } from "../src/tracking/open_tracking_store_deno.ts";
+import type { RetryPolicy } from "../src/tracking/rest_transport.ts";
 import { RunLogger, type RunLoggerSummary } from "../src/tracking/run_logger.ts";
 import { denoSpool } from "../src/tracking/spool_deno.ts";
 import { startTrackedRun } from "../src/tracking/start_tracked_run.ts";
@@ -61,43 +55,6 @@ export interface MlflowTracking {
   spoolDir: string;
   /** Resolves with the logger's counters once the run has ended. */
   ended: Promise<RunLoggerSummary>;
-}
-
-/** The store for a tracking URI: http(s) = server, `file:` or a path = `./mlruns` layout. */
-export function openTrackingStore(
-  uri: string,
-  env: Readonly<Record<string, string | undefined>>,
-  options: { fetch?: typeof fetch; retry?: Partial<RetryPolicy> } = {},
-): TrackingStore {
-  if (/^https?:\/\//i.test(uri)) {
-    return new RestStore({
-      uri,
-      fetch: options.fetch,
-      credentials: credentialsFromEnv(env),
-      retry: options.retry,
-    });
-  }
-  if (uri.startsWith("file:")) {
-    return new FileStore(denoFileSystem(), absolutePath(decodeURIComponent(new URL(uri).pathname)));
-  }
-  if (/^[a-z][a-z0-9+.-]+:/i.test(uri) && !/^[A-Za-z]:[\\/]/.test(uri)) {
-    throw new TypeError(
-      `Cannot open tracking URI "${redactUri(uri)}": scheme not supported; allowed: ` +
-        `http://, https://, file: or a folder path (e.g. ./mlruns). For sqlite: or ` +
-        `databricks, run an MLflow server on it and pass its http:// URI`,
-    );
-  }
-  return new FileStore(denoFileSystem(), absolutePath(uri));
-}
-
-/** MLflow's credential variables: username/password (Basic) win over the token (Bearer). */
-export function credentialsFromEnv(
-  env: Readonly<Record<string, string | undefined>>,
-): MlflowCredentials | null {
-  const username = env.MLFLOW_TRACKING_USERNAME, password = env.MLFLOW_TRACKING_PASSWORD;
-  if (username && password !== undefined) return { kind: "basic", username, password };
-  if (env.MLFLOW_TRACKING_TOKEN) return { kind: "bearer", token: env.MLFLOW_TRACKING_TOKEN };
-  return null;
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -193,8 +150,10 @@ export async function startMlflowTracking(
 ): Promise<MlflowTracking> {
   const env = ctx.env ?? Deno.env.toObject();
   const log = ctx.log ?? ((line: string) => console.log(line));
-  const uri = config.mlflowTrackingUri || env.MLFLOW_TRACKING_URI || "./mlruns";
-  const store = openTrackingStore(uri, env, { fetch: ctx.fetch, retry: ctx.retry });
+  const store = await openTrackingStore(config.mlflowTrackingUri, env, {
+    fetch: ctx.fetch,
+    retry: ctx.retry,
+  });
   const tags = await trackingTags(config, ctx, env);
   const { experimentId, run } = await startTrackedRun({
     store,

@@ -5,6 +5,8 @@
  */
 import { parseArgs } from "#args";
 import { DEMO_LOOPBACK_HOSTS, startDemoServer } from "../web/server_deno.ts";
+import { authorizationHeader, credentialsFromEnv } from "../src/tracking/rest_transport.ts";
+import { parseTrackingUri } from "../src/tracking/tracking_uri.ts";
 import { flagsError } from "./_cli.ts";
 
 const HELP = `deno task demo [flags]
@@ -28,18 +30,6 @@ Open the printed URL in a browser with WebGPU (Chrome/Edge 113+; Chromium on Lin
 --enable-unsafe-webgpu). Stop with Ctrl-C.
 `;
 
-/** Builds the `Authorization` header value from the MLflow credential variables. */
-function authorizationFromEnv(): string | undefined {
-  const user = Deno.env.get("MLFLOW_TRACKING_USERNAME");
-  const password = Deno.env.get("MLFLOW_TRACKING_PASSWORD");
-  if (user !== undefined && password !== undefined) {
-    const bytes = new TextEncoder().encode(`${user}:${password}`);
-    return `Basic ${btoa(String.fromCharCode(...bytes))}`;
-  }
-  const token = Deno.env.get("MLFLOW_TRACKING_TOKEN");
-  return token ? `Bearer ${token}` : undefined;
-}
-
 function parsePort(value: string): number {
   const port = Number(value);
   if (!/^\d+$/.test(value) || port > 65535) {
@@ -50,6 +40,12 @@ function parsePort(value: string): number {
     );
   }
   return port;
+}
+
+/** `MLFLOW_TRACKING_URI` when it names a tracking server (a folder cannot be proxied), else "". */
+function serverFromEnv(env: Readonly<Record<string, string | undefined>>): string {
+  const uri = env.MLFLOW_TRACKING_URI ?? "";
+  return uri !== "" && parseTrackingUri(uri, Deno.cwd()).kind === "server" ? uri : "";
 }
 
 const FLAGS = ["--port", "--host", "--mlflow-tracking-uri", "--help"];
@@ -78,16 +74,14 @@ async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  let trackingUri = values["mlflow-tracking-uri"];
-  if (trackingUri === undefined) {
-    const env = Deno.env.get("MLFLOW_TRACKING_URI") ?? "";
-    trackingUri = /^https?:\/\//.test(env) ? env : "";
-  }
+  const env = Deno.env.toObject();
+  const trackingUri = values["mlflow-tracking-uri"] ?? serverFromEnv(env);
+  const credentials = credentialsFromEnv(env);
   const server = await startDemoServer({
     port: parsePort(values.port!),
     host: values.host!,
     mlflowTrackingUri: trackingUri,
-    mlflowAuthorization: trackingUri ? authorizationFromEnv() : undefined,
+    mlflowAuthorization: trackingUri && credentials ? authorizationHeader(credentials) : undefined,
     log: (line) => console.error(line),
   });
   console.log(`Component X demo: ${server.url}`);

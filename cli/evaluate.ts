@@ -13,7 +13,7 @@ import {
   summaryToMlflowMetrics,
 } from "../src/report/mod.ts";
 import { writeEvaluationBundle } from "../src/report/write_evaluation_bundle_deno.ts";
-import { openReviewStore } from "../src/eval/open_review_store_deno.ts";
+import { openTrackingStore } from "../src/tracking/open_tracking_store_deno.ts";
 import { createSequenceDataset, parseFeatureStats, transformFeatures } from "../src/data/mod.ts";
 import { readNpz } from "../src/npz/mod.ts";
 import { parseDevice, selectBackend } from "../src/runtime/mod.ts";
@@ -304,13 +304,23 @@ export async function main(args: string[]): Promise<number> {
     );
     console.log(`Bundle: ${options.outputDir}/index.html`);
     if (options.mlflowRunId !== "") {
-      const store = openReviewStore(options.mlflowTrackingUri, Deno.env.toObject());
+      const store = await openTrackingStore(options.mlflowTrackingUri, Deno.env.toObject(), {
+        readOnly: true,
+      });
       const folder = `evaluations/${evaluationName(options)}`;
       for (const [name, bytes] of bundle.files) {
-        await store.writeArtifact(options.mlflowRunId, `${folder}/${name}`, bytes);
+        await store.uploadArtifact(options.mlflowRunId, `${folder}/${name}`, bytes);
       }
       const metrics = summaryToMlflowMetrics(bundle.summary);
-      await store.logMetrics(options.mlflowRunId, metrics, 0, Date.now());
+      const timestamp = Date.now();
+      await store.logBatch(options.mlflowRunId, {
+        metrics: Object.entries(metrics).map(([key, value]) => ({
+          key,
+          value,
+          timestamp,
+          step: 0,
+        })),
+      });
       console.log(
         `Uploaded ${bundle.files.size} files to ${folder}/ of run ${options.mlflowRunId} ` +
           `and logged ${Object.keys(metrics).join(", ")} (${store.location})`,

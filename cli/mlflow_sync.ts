@@ -8,10 +8,10 @@
 import { parseArgs } from "#args";
 import { copyRun } from "../src/tracking/copy_run.ts";
 import { FileStore } from "../src/tracking/file_store.ts";
-import { redactUri } from "../src/tracking/rest_store.ts";
+import { openTrackingStore } from "../src/tracking/open_tracking_store_deno.ts";
+import { redactUri, trackingServerUrl } from "../src/tracking/tracking_uri.ts";
 import { replaySpool } from "../src/tracking/spool.ts";
 import { denoSpool, readSpoolTarget } from "../src/tracking/spool_deno.ts";
-import { openTrackingStore } from "./_tracking.ts";
 import { runMain } from "./_cli.ts";
 
 /** `--help` text: documents every flag. */
@@ -85,15 +85,22 @@ export function parseMlflowSyncArgs(
     spool: values.spool ?? "",
     help: values.help ?? false,
   };
-  if (!options.help && options.spool === "" && !/^https?:\/\//i.test(options.to)) {
-    throw new TypeError(
-      `Cannot sync: --to must be an http(s):// tracking server URI, received ` +
-        `${
-          options.to === ""
-            ? "nothing (and MLFLOW_TRACKING_URI is unset)"
-            : `"${redactUri(options.to)}"`
-        }`,
-    );
+  if (!options.help && options.spool === "") {
+    if (options.to === "") {
+      throw new TypeError(
+        "Cannot sync: --to must be an http(s):// tracking server URI, received nothing " +
+          "(and MLFLOW_TRACKING_URI is unset)",
+      );
+    }
+    try {
+      trackingServerUrl(options.to);
+    } catch (cause) {
+      throw new TypeError(
+        `Cannot sync: --to must be an http(s):// tracking server URI, received ` +
+          `"${redactUri(options.to)}" (${(cause as Error).message})`,
+        { cause },
+      );
+    }
   }
   return options;
 }
@@ -135,13 +142,13 @@ export async function main(
     for (const dir of dirs) {
       const target = (await readSpoolTarget(dir))!;
       const to = options.to || target.trackingUri;
-      const store = openTrackingStore(to, env);
+      const store = await openTrackingStore(to, env);
       const sent = await replaySpool(store, target.runId, denoSpool(dir, target));
       log(`run ${target.runId}: sent ${sent} spooled records to ${store.location}`);
     }
     return 0;
   }
-  const from = openTrackingStore(options.from, env);
+  const from = await openTrackingStore(options.from, env, { readOnly: true });
   if (!(from instanceof FileStore)) {
     throw new TypeError(
       `Cannot sync from "${
@@ -149,7 +156,7 @@ export async function main(
       }": --from must be a local mlruns folder or file: URI`,
     );
   }
-  const to = openTrackingStore(options.to, env);
+  const to = await openTrackingStore(options.to, env);
   let runIds: string[];
   if (options.runId !== "") runIds = [options.runId];
   else {

@@ -15,7 +15,7 @@ import {
   registerPromotion,
   resolveRun,
 } from "../src/review/mod.ts";
-import { openReviewStore } from "../src/eval/open_review_store_deno.ts";
+import { openTrackingStore } from "../src/tracking/open_tracking_store_deno.ts";
 import { installBestCheckpoint } from "../src/jobs/install_checkpoint_deno.ts";
 
 /** The resolved flags of `deno task promote`. */
@@ -150,7 +150,7 @@ export async function main(args: string[]): Promise<number> {
       console.log(PROMOTE_HELP);
       return 0;
     }
-    const store = openReviewStore(options.mlflowTrackingUri, env);
+    const store = await openTrackingStore(options.mlflowTrackingUri, env, { readOnly: true });
     const registry = { model: options.model, alias: options.alias };
     const run = await resolveRun(store, options.experiment, {
       runId: options.runId || undefined,
@@ -158,12 +158,12 @@ export async function main(args: string[]): Promise<number> {
     });
     const promotion = await gatherPromotionEvidence(store, run, registry);
     const where = promotion.evidence.bundlePath
-      ? `${run.artifactUri.replace(/\/+$/, "")}/${promotion.evidence.bundlePath}/index.html`
+      ? `${run.info.artifactUri.replace(/\/+$/, "")}/${promotion.evidence.bundlePath}/index.html`
       : "(no evaluation bundle on the run)";
     promotion.evidence.inspected = options.inspected ||
       (promotion.evidence.bundlePath !== null && confirmInspected(where));
     const decision = decidePromotion(promotion.evidence);
-    console.log(`Run ${run.runName || "(unnamed)"} (${run.runId}) in ${store.location}`);
+    console.log(`Run ${run.info.runName || "(unnamed)"} (${run.info.runId}) in ${store.location}`);
     console.log(formatPromotionDecision(decision));
     if (!decision.promote) {
       console.log("Refused: not promoted.");
@@ -171,7 +171,7 @@ export async function main(args: string[]): Promise<number> {
     }
     const checkpoint = await downloadCheckpointArtifact(
       store,
-      run.runId,
+      run.info.runId,
       options.checkpointArtifact || undefined,
     );
     const installed = await installBestCheckpoint(options.artifactsDir, checkpoint.files);
@@ -180,7 +180,6 @@ export async function main(args: string[]): Promise<number> {
     const version = await registerPromotion(store, promotion, decision, checkpoint.path, registry, {
       user: options.user,
       when: now.toISOString(),
-      timestamp: now.getTime(),
       reason: options.reason ||
         `val macro-F1 ${e.valMacroF1?.toFixed(4)} beats ${
           e.champion ? `champion version ${e.champion.version}` : "no previous champion"

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { parseTrackingUri } from "../src/tracking/tracking_uri.ts";
 
 /** Options of {@linkcode startDemoServer}. */
 export interface DemoServerOptions {
@@ -166,26 +167,20 @@ function errorJson(status: number, errorCode: string, message: string): Response
   return json({ error_code: errorCode, message }, status);
 }
 
-/** Checks the tracking URI the proxy targets: `http(s)://` only. */
+/**
+ * Checks the tracking URI the proxy targets with the toolkit's one URI parser: a tracking
+ * server (`http(s)://`) only, without credentials in it.
+ */
 export function parseProxyTarget(uri: string): URL {
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch (cause) {
+  const location = parseTrackingUri(uri, "/");
+  if (location.kind !== "server") {
     throw new TypeError(
-      `Cannot proxy to --mlflow-tracking-uri ${JSON.stringify(redactUrl(uri) || "<invalid>")}: ` +
-        "not a URL; expected http://host:port or https://host",
-      { cause },
+      `Cannot proxy to --mlflow-tracking-uri ${JSON.stringify(uri)}: it names a local folder ` +
+        "(a local ./mlruns store cannot be reached from a browser; run `mlflow server` and " +
+        "pass its http(s):// URL)",
     );
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new TypeError(
-      `Cannot proxy to --mlflow-tracking-uri with scheme ${url.protocol}: expected http: or ` +
-        "https: (a local ./mlruns store cannot be reached from a browser; run " +
-        "`mlflow server` and pass its URL)",
-    );
-  }
-  return url;
+  return new URL(location.url);
 }
 
 /**

@@ -1,5 +1,16 @@
+/**
+ * The promotion policy on top of the tracking interface: the evidence a run's promotion is
+ * judged on (best val macro-F1, its evaluation bundle, the current champion), the run's
+ * best checkpoint, and the registry record of a promotion (version, alias, who/when/why).
+ *
+ * @module
+ */
+import {
+  listArtifactFiles,
+  type MlflowRun,
+  type TrackingStore,
+} from "../tracking/tracking_store.ts";
 import type { ChampionInfo, PromotionDecision, PromotionEvidence } from "./promotion_decision.ts";
-import { listArtifactFiles, type ReviewRun, type ReviewStore } from "../eval/review_store.ts";
 import { bestMetricValue, PROMOTED_VERSION_TAG } from "./run_review.ts";
 
 /** Where the registry keeps the champion. */
@@ -12,7 +23,7 @@ export interface RegistryTarget {
 
 /** The evidence plus what applying a promotion needs. */
 export interface PromotionCase {
-  run: ReviewRun;
+  run: MlflowRun;
   evidence: PromotionEvidence;
 }
 
@@ -31,7 +42,7 @@ const decoder = new TextDecoder();
  * itself. Returns the folder and its file names, or null.
  */
 export async function findEvaluationBundle(
-  store: ReviewStore,
+  store: TrackingStore,
   runId: string,
 ): Promise<{ path: string; files: string[] } | null> {
   const entries = await store.listArtifacts(runId, "evaluations");
@@ -51,36 +62,37 @@ export async function findEvaluationBundle(
 
 /** Collects the promotion evidence for a run (inspected = false until the user confirms). */
 export async function gatherPromotionEvidence(
-  store: ReviewStore,
-  run: ReviewRun,
+  store: TrackingStore,
+  run: MlflowRun,
   registry: RegistryTarget,
 ): Promise<PromotionCase> {
-  const valMacroF1 = bestMetricValue(await store.metricHistory(run.runId, "val_macro_f1"));
-  const bundle = await findEvaluationBundle(store, run.runId);
+  const { runId, runName } = run.info;
+  const valMacroF1 = bestMetricValue(await store.getMetricHistory(runId, "val_macro_f1"));
+  const bundle = await findEvaluationBundle(store, runId);
   let baselineMacroF1: number | null = null;
   if (bundle) {
     const summary = JSON.parse(
-      decoder.decode(await store.readArtifact(run.runId, `${bundle.path}/summary_metrics.json`)),
+      decoder.decode(await store.downloadArtifact(runId, `${bundle.path}/summary_metrics.json`)),
     );
     if (typeof summary.baseline_macro_f1 === "number") baselineMacroF1 = summary.baseline_macro_f1;
   }
   let champion: ChampionInfo | null = null;
-  const current = await store.modelVersionByAlias(registry.model, registry.alias);
+  const current = await store.getModelVersionByAlias(registry.model, registry.alias);
   if (current) {
     let runName = current.runId;
     let f1: number | null = null;
     if (current.runId) {
       const champRun = await store.getRun(current.runId);
-      runName = champRun.runName || current.runId;
-      f1 = bestMetricValue(await store.metricHistory(current.runId, "val_macro_f1"));
+      runName = champRun.info.runName || current.runId;
+      f1 = bestMetricValue(await store.getMetricHistory(current.runId, "val_macro_f1"));
     }
     champion = { runId: current.runId, runName, version: current.version, valMacroF1: f1 };
   }
   return {
     run,
     evidence: {
-      runId: run.runId,
-      runName: run.runName,
+      runId,
+      runName,
       valMacroF1,
       baselineMacroF1,
       bundlePath: bundle?.path ?? null,
@@ -96,7 +108,7 @@ export async function gatherPromotionEvidence(
  * of {@link CHECKPOINT_ARTIFACT_CANDIDATES} that exists. Keys are relative to that folder.
  */
 export async function downloadCheckpointArtifact(
-  store: ReviewStore,
+  store: TrackingStore,
   runId: string,
   artifactPath?: string,
 ): Promise<{ path: string; files: Map<string, Uint8Array> }> {
@@ -105,7 +117,9 @@ export async function downloadCheckpointArtifact(
     const files = await listArtifactFiles(store, runId, path);
     if (files.length === 0) continue;
     const out = new Map<string, Uint8Array>();
-    for (const f of files) out.set(f.slice(path.length + 1), await store.readArtifact(runId, f));
+    for (const f of files) {
+      out.set(f.slice(path.length + 1), await store.downloadArtifact(runId, f));
+    }
     return { path, files: out };
   }
   const top = (await store.listArtifacts(runId, "")).map((e) => e.path + (e.isDir ? "/" : ""));
@@ -121,8 +135,6 @@ export interface PromotionRecord {
   /** ISO 8601 time. */
   when: string;
   reason: string;
-  /** Milliseconds since the epoch, for registry timestamps. */
-  timestamp: number;
 }
 
 /**
@@ -130,16 +142,17 @@ export interface PromotionRecord {
  * version (who/when/why and the numbers) and the run. Returns the new version.
  */
 export async function registerPromotion(
-  store: ReviewStore,
+  store: TrackingStore,
   promotion: PromotionCase,
   decision: PromotionDecision,
   checkpointPath: string,
   registry: RegistryTarget,
   record: PromotionRecord,
 ): Promise<string> {
+  const { runId, artifactUri } = promotion.run.info;
   if (!decision.promote) {
     throw new Error(
-      `Cannot register run ${promotion.run.runId}: the promotion criteria failed ` +
+      `Cannot register run ${runId}: the promotion criteria failed ` +
         `(${decision.checks.filter((c) => !c.passed).map((c) => c.criterion).join("; ")})`,
     );
   }
@@ -154,19 +167,21 @@ export async function registerPromotion(
     previous_champion_version: e.champion?.version ?? "",
     previous_champion_run_id: e.champion?.runId ?? "",
   };
-  const version = await store.createModelVersion(
-    registry.model,
-    {
-      source: `${promotion.run.artifactUri.replace(/\/+$/, "")}/${checkpointPath}`,
-      runId: promotion.run.runId,
-      tags,
-      description: record.reason,
+  const source = `${artifactUri.replace(/\/+$/, "")}/${checkpointPath}`;
+  const { version } = await store.createModelVersion(registry.model, source, runId);
+  for (const [key, value] of Object.entries(tags)) {
+    await store.setModelVersionTag(registry.model, version, key, value);
+  }
+  if (record.reason !== "") {
+    await store.updateModelVersionDescription(registry.model, version, record.reason);
+  }
+  await store.setRegisteredModelAlias(registry.model, registry.alias, version);
+  await store.logBatch(runId, {
+    tags: {
+      [PROMOTED_VERSION_TAG]: version,
+      "promotion.promoted_at": record.when,
+      "promotion.promoted_by": record.user,
     },
-    record.timestamp,
-  );
-  await store.setModelAlias(registry.model, registry.alias, version, record.timestamp);
-  await store.setRunTag(promotion.run.runId, PROMOTED_VERSION_TAG, version);
-  await store.setRunTag(promotion.run.runId, "promotion.promoted_at", record.when);
-  await store.setRunTag(promotion.run.runId, "promotion.promoted_by", record.user);
+  });
   return version;
 }

@@ -1,4 +1,13 @@
-import type { ReviewRun, ReviewStore } from "../eval/review_store.ts";
+/**
+ * Run review: the runs table of `deno task runs`, two runs compared, a run found by name.
+ *
+ * @module
+ */
+import {
+  findActiveExperimentId,
+  type MlflowRun,
+  type TrackingStore,
+} from "../tracking/tracking_store.ts";
 
 /** One line of `deno task runs`. */
 export interface RunRow {
@@ -36,19 +45,19 @@ export const PROMOTED_VERSION_TAG = "promotion.version";
  * error listing their ids.
  */
 export async function resolveRun(
-  store: ReviewStore,
+  store: TrackingStore,
   experimentName: string,
   ref: { runId?: string; runName?: string },
-): Promise<ReviewRun> {
+): Promise<MlflowRun> {
   if (ref.runId) return await store.getRun(ref.runId);
-  const expId = await store.experimentId(experimentName);
+  const expId = await findActiveExperimentId(store, experimentName);
   if (expId === null) {
     throw new RangeError(
       `Cannot find run "${ref.runName}": experiment "${experimentName}" does not exist in ` +
         `${store.location}; pass --experiment or --run-id`,
     );
   }
-  const runs = (await store.searchRuns(expId)).filter((r) => r.runName === ref.runName);
+  const runs = (await store.searchRuns([expId])).filter((r) => r.info.runName === ref.runName);
   if (runs.length === 0) {
     throw new RangeError(
       `Cannot find run "${ref.runName}" in experiment "${experimentName}" at ${store.location}; ` +
@@ -58,7 +67,7 @@ export async function resolveRun(
   if (runs.length > 1) {
     throw new RangeError(
       `Cannot pick run "${ref.runName}": ${runs.length} runs share the name ` +
-        `(${runs.map((r) => r.runId).join(", ")}); pass --run-id`,
+        `(${runs.map((r) => r.info.runId).join(", ")}); pass --run-id`,
     );
   }
   return runs[0];
@@ -66,30 +75,31 @@ export async function resolveRun(
 
 /** Builds the rows of `deno task runs`, sorted by best val macro-F1 (missing last). */
 export async function collectRunRows(
-  store: ReviewStore,
+  store: TrackingStore,
   experimentId: string,
   registry: { model: string; alias: string },
 ): Promise<RunRow[]> {
-  const champion = await store.modelVersionByAlias(registry.model, registry.alias);
+  const champion = await store.getModelVersionByAlias(registry.model, registry.alias);
   const rows: RunRow[] = [];
-  for (const run of await store.searchRuns(experimentId)) {
+  for (const run of await store.searchRuns([experimentId])) {
+    const { runId, runName, status } = run.info;
     const history = run.metrics.val_macro_f1 === undefined
       ? []
-      : await store.metricHistory(run.runId, "val_macro_f1");
+      : await store.getMetricHistory(runId, "val_macro_f1");
     const pick = (...keys: string[]) => {
       for (const k of keys) if (run.metrics[k] !== undefined) return run.metrics[k];
       return null;
     };
     rows.push({
-      runId: run.runId,
-      runName: run.runName,
-      status: run.status,
+      runId,
+      runName,
+      status,
       epochs: history.length,
       valMacroF1: bestMetricValue(history),
       weightedF1: pick("eval_weighted_f1"),
       accuracy: pick("eval_accuracy", "val_acc"),
       cost: pick("eval_cost", "val_cost"),
-      promoted: champion?.runId === run.runId
+      promoted: champion?.runId === runId
         ? "champion"
         : run.tags[PROMOTED_VERSION_TAG] !== undefined
         ? "yes"
@@ -144,12 +154,12 @@ export function formatRunsTable(rows: readonly RunRow[]): string {
  * side by side (latest values, plus the best val macro-F1 when given).
  */
 export function formatRunComparison(
-  a: ReviewRun,
-  b: ReviewRun,
+  a: MlflowRun,
+  b: MlflowRun,
   best: { a: number | null; b: number | null } = { a: null, b: null },
 ): string {
-  const nameA = a.runName || a.runId;
-  const nameB = b.runName || b.runId;
+  const nameA = a.info.runName || a.info.runId;
+  const nameB = b.info.runName || b.info.runId;
   const paramKeys = [...new Set([...Object.keys(a.params), ...Object.keys(b.params)])].sort();
   const differing = paramKeys.filter((k) => a.params[k] !== b.params[k]);
   const metricKeys = [...new Set([...Object.keys(a.metrics), ...Object.keys(b.metrics)])].sort();
@@ -166,7 +176,7 @@ export function formatRunComparison(
     metricRows.unshift(["best val_macro_f1", fmt(best.a), fmt(best.b), ""]);
   }
   const parts = [
-    `Comparing ${nameA} (${a.runId}) with ${nameB} (${b.runId})`,
+    `Comparing ${nameA} (${a.info.runId}) with ${nameB} (${b.info.runId})`,
     "",
     `Params that differ (${differing.length} of ${paramKeys.length}):`,
     differing.length === 0 ? "  (none)" : table(

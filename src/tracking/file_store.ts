@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { dumpYaml, parseYaml, type YamlValue } from "./_yaml.ts";
+import { FileRegistry } from "./_file_registry.ts";
+import { readYamlFile, writeYamlFile, type YamlValue } from "./_yaml.ts";
 import type { FileSystemAdapter } from "./file_system.ts";
 import {
   type CreateRunOptions,
@@ -89,6 +90,7 @@ export class FileStore implements TrackingStore {
   readonly #fs: FileSystemAdapter;
   readonly #clock: () => number;
   readonly #runExperiment = new Map<string, string>();
+  readonly #registry: FileRegistry;
   #ready: Promise<void> | null = null;
 
   /** A store rooted at `root` (absolute, `/`-separated). */
@@ -97,6 +99,7 @@ export class FileStore implements TrackingStore {
     this.root = root.replace(/\/+$/, "");
     this.location = this.root;
     this.#clock = options.clock ?? Date.now;
+    this.#registry = new FileRegistry(fs, this.root, this.#clock, () => this.#init());
   }
 
   /** Creates the root and the Default experiment (id 0) like MLflow does, once. */
@@ -125,13 +128,12 @@ export class FileStore implements TrackingStore {
     });
   }
 
-  async #readYaml(path: string): Promise<Record<string, YamlValue> | null> {
-    const bytes = await this.#fs.readFile(path);
-    return bytes === null ? null : parseYaml(decoder.decode(bytes), path);
+  #readYaml(path: string): Promise<Record<string, YamlValue> | null> {
+    return readYamlFile(this.#fs, path);
   }
 
-  async #writeYaml(path: string, doc: Record<string, YamlValue>): Promise<void> {
-    await this.#fs.writeFile(path, encoder.encode(dumpYaml(doc)));
+  #writeYaml(path: string, doc: Record<string, YamlValue>): Promise<void> {
+    return writeYamlFile(this.#fs, path, doc);
   }
 
   async #experimentIds(): Promise<string[]> {
@@ -485,101 +487,31 @@ export class FileStore implements TrackingStore {
     return bytes;
   }
 
-  #modelDir(name: string): string {
-    if (name === "" || name.includes("/") || name === "." || name === "..") {
-      throw new TypeError(
-        `Cannot use registered model name "${name}": it must be non-empty, without "/"`,
-      );
-    }
-    return `${this.root}/models/${name}`;
+  createRegisteredModel(name: string): Promise<void> {
+    return this.#registry.createRegisteredModel(name);
   }
 
-  async #writeModelMeta(name: string, created: number, updated: number): Promise<void> {
-    const dir = this.#modelDir(name);
-    const aliases: Record<string, string> = {};
-    for (const e of (await this.#fs.readDir(`${dir}/aliases`)) ?? []) {
-      aliases[e.name] = decoder.decode((await this.#fs.readFile(`${dir}/aliases/${e.name}`))!);
-    }
-    await this.#writeYaml(`${dir}/meta.yaml`, {
-      aliases,
-      creation_timestamp: created,
-      deployment_job_id: null,
-      deployment_job_state: null,
-      description: null,
-      last_updated_timestamp: updated,
-      name,
-      workspace: "default",
-    });
+  createModelVersion(name: string, source: string, runId: string): Promise<MlflowModelVersion> {
+    return this.#registry.createModelVersion(name, source, runId);
   }
 
-  async createRegisteredModel(name: string): Promise<void> {
-    await this.#init();
-    const dir = this.#modelDir(name);
-    if (await this.#fs.readFile(`${dir}/meta.yaml`) !== null) return;
-    const now = this.#clock();
-    await this.#writeModelMeta(name, now, now);
+  setRegisteredModelAlias(name: string, alias: string, version: string): Promise<void> {
+    return this.#registry.setRegisteredModelAlias(name, alias, version);
   }
 
-  async createModelVersion(
+  getModelVersionByAlias(name: string, alias: string): Promise<MlflowModelVersion | null> {
+    return this.#registry.getModelVersionByAlias(name, alias);
+  }
+
+  setModelVersionTag(name: string, version: string, key: string, value: string): Promise<void> {
+    return this.#registry.setModelVersionTag(name, version, key, value);
+  }
+
+  updateModelVersionDescription(
     name: string,
-    source: string,
-    runId: string,
-  ): Promise<MlflowModelVersion> {
-    await this.createRegisteredModel(name);
-    const dir = this.#modelDir(name);
-    let version = 1;
-    for (const e of (await this.#fs.readDir(dir)) ?? []) {
-      const m = /^version-(\d+)$/.exec(e.name);
-      if (m) version = Math.max(version, Number(m[1]) + 1);
-    }
-    const now = this.#clock();
-    await this.#writeYaml(`${dir}/version-${version}/meta.yaml`, {
-      creation_timestamp: now,
-      current_stage: "None",
-      deployment_job_state: null,
-      description: null,
-      last_updated_timestamp: now,
-      model_id: null,
-      name,
-      run_id: runId,
-      run_link: null,
-      source,
-      status: "READY",
-      status_message: null,
-      storage_location: source,
-      user_id: null,
-      version,
-      workspace: "default",
-    });
-    await this.#touchModel(name, now);
-    return { name, version: String(version), source, runId };
-  }
-
-  async #touchModel(name: string, now: number): Promise<void> {
-    const meta = await this.#readYaml(`${this.#modelDir(name)}/meta.yaml`);
-    await this.#writeModelMeta(name, Number(meta?.creation_timestamp ?? now), now);
-  }
-
-  async setRegisteredModelAlias(name: string, alias: string, version: string): Promise<void> {
-    const dir = this.#modelDir(name);
-    validateMlflowKey("alias", alias);
-    if (await this.#fs.readFile(`${dir}/version-${version}/meta.yaml`) === null) {
-      throw new RangeError(
-        `Cannot set alias "${alias}" of model "${name}": version ${version} does not exist in ${dir}`,
-      );
-    }
-    await this.#fs.writeFile(`${dir}/aliases/${alias}`, encoder.encode(version));
-    await this.#touchModel(name, this.#clock());
-  }
-
-  async getModelVersionByAlias(name: string, alias: string): Promise<MlflowModelVersion | null> {
-    await this.#init();
-    const dir = this.#modelDir(name);
-    const v = await this.#fs.readFile(`${dir}/aliases/${alias}`);
-    if (v === null) return null;
-    const version = decoder.decode(v).trim();
-    const meta = await this.#readYaml(`${dir}/version-${version}/meta.yaml`);
-    if (meta === null) return null;
-    return { name, version, source: String(meta.source ?? ""), runId: String(meta.run_id ?? "") };
+    version: string,
+    description: string,
+  ): Promise<void> {
+    return this.#registry.updateModelVersionDescription(name, version, description);
   }
 }

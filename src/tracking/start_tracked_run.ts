@@ -5,7 +5,7 @@
  * @module
  */
 import { configToParams, type TrainConfig } from "../train/config.ts";
-import { redactUri } from "./rest_store.ts";
+import { redactUri } from "./tracking_uri.ts";
 import { nextRunName, runNamePrefix } from "./run_name.ts";
 import { getOrCreateExperiment, type MlflowRunInfo, type TrackingStore } from "./tracking_store.ts";
 

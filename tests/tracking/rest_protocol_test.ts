@@ -4,9 +4,10 @@
  */
 import assert from "#assert";
 import { runPython } from "../_python.ts";
-import { credentialsFromEnv } from "../../cli/_tracking.ts";
 import { MlflowRequestError } from "../../src/tracking/mlflow_request_error.ts";
-import { LOG_BATCH_LIMITS, RestStore, splitLogBatch } from "../../src/tracking/rest_store.ts";
+import { LOG_BATCH_LIMITS, splitLogBatch } from "../../src/tracking/log_batch.ts";
+import { RestStore } from "../../src/tracking/rest_store.ts";
+import { credentialsFromEnv } from "../../src/tracking/rest_transport.ts";
 import { RunLogger } from "../../src/tracking/run_logger.ts";
 
 interface Seen {
@@ -95,9 +96,10 @@ Deno.test("RestStore gives up after the bounded retries with a typed error", asy
     listener.close();
     let tries = 0;
     const store = new RestStore({
-      uri: `http://u:secret@127.0.0.1:${port}`,
+      uri: `http://127.0.0.1:${port}`,
       retry: { maxRetries: 2 },
       sleep: () => (tries++, Promise.resolve()),
+      credentials: { kind: "basic", username: "u", password: "secret" },
     });
     await assert.rejects(
       () => store.getRun("abc"),
@@ -109,6 +111,16 @@ Deno.test("RestStore gives up after the bounded retries with a typed error", asy
         !e.message.includes("secret"),
     );
     assert.equal(tries, 2);
+  });
+  await t.step("a URI with user:password@ is refused without echoing the password", () => {
+    assert.throws(
+      () => new RestStore({ uri: "http://u:secret@127.0.0.1:5000" }),
+      (e: unknown) =>
+        e instanceof RangeError &&
+        e.message.startsWith(
+          'Cannot use tracking URI "http://127.0.0.1:5000": credentials in the URI are refused',
+        ) && e.message.includes("MLFLOW_TRACKING_USERNAME") && !e.message.includes("secret"),
+    );
   });
   await t.step("400 is not retried", async () => {
     const srv = scriptedServer([

@@ -58,6 +58,7 @@ Deno.test({
   async fn() {
     const doc = {
       name: "it's: a name",
+      description: "two lines:\n'quoted' and \"double\"\ttab",
       experiment_id: "0",
       creation_time: 1700000000123,
       end_time: null,

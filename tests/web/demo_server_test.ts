@@ -101,9 +101,23 @@ Deno.test("startDemoServer() rejects a non-loopback host and a bad port", async 
   await t.step("file: tracking URI", () => {
     assert.throws(() => parseProxyTarget("file:///tmp/mlruns"), (error: Error) => {
       assert.ok(error instanceof TypeError);
-      assert.match(error.message, /^Cannot proxy to --mlflow-tracking-uri with scheme file:/);
+      assert.match(
+        error.message,
+        /^Cannot proxy to --mlflow-tracking-uri "file:\/\/\/tmp\/mlruns": it names a local folder/,
+      );
       return true;
     });
+  });
+  await t.step("tracking URI with credentials", async () => {
+    await assert.rejects(
+      () => startDemoServer({ mlflowTrackingUri: "http://alice:pw@127.0.0.1:5000" }),
+      (error: Error) => {
+        assert.ok(error instanceof RangeError);
+        assert.match(error.message, /credentials in the URI are refused.*MLFLOW_TRACKING_USERNAME/);
+        assert.ok(!error.message.includes("pw@") && !error.message.includes("alice"));
+        return true;
+      },
+    );
   });
 });
 
@@ -129,7 +143,7 @@ Deno.test("the /mlflow proxy forwards same-origin API calls with server-side cre
     });
   });
   const server = await startDemoServer({
-    mlflowTrackingUri: `http://alice:pw@127.0.0.1:${upstream.addr.port}`,
+    mlflowTrackingUri: `http://127.0.0.1:${upstream.addr.port}`,
     mlflowAuthorization: "Basic c2VydmVyOnNpZGU=",
   });
   try {

@@ -17,3 +17,4 @@ export * from "./src/report/mod.ts";
 export * from "./src/review/mod.ts";
 export * from "./src/tracking/mod.ts";
 export * from "./src/runtime/mod.ts";
+export * from "./src/jobs/mod.ts";

@@ -1,41 +1,21 @@
 /**
  * `deno task evaluate`: writes the evaluation bundle (metrics, curves, plots, index.html)
  * for a checkpoint on an npz file, or for an existing `predictions.csv`; optionally uploads
- * it to an MLflow run. Flag parsing and wiring only: the work is in `src/report/`.
+ * it to an MLflow run. Flag parsing and printing only: the job is in
+ * `src/jobs/evaluate_job_deno.ts`.
  *
  * @module
  */
 import { parseArgs } from "#args";
 import {
-  buildEvaluationBundle,
-  type EvaluationInput,
-  parsePredictionsCsv,
-  summaryToMlflowMetrics,
-} from "../src/report/mod.ts";
-import { writeEvaluationBundle } from "../src/report/write_evaluation_bundle_deno.ts";
-import { openTrackingStore } from "../src/tracking/open_tracking_store_deno.ts";
-import { createSequenceDataset, parseFeatureStats, transformFeatures } from "../src/data/mod.ts";
-import { readNpz } from "../src/npz/mod.ts";
-import { parseDevice, selectBackend } from "../src/runtime/mod.ts";
-import { predictProbabilities, readCheckpoint, restoreClassifier } from "../src/train/mod.ts";
-import { readCheckpointDir } from "../src/train/checkpoint_dir_deno.ts";
+  type EvaluateJobLabels,
+  type EvaluateJobSpec,
+  runEvaluateJob,
+} from "../src/jobs/evaluate_job_deno.ts";
+import { parseDevice } from "../src/runtime/backend.ts";
 
-/** The resolved flags of `deno task evaluate`. */
-export interface EvaluateCliOptions {
-  readonly checkpoint: string;
-  readonly npz: string;
-  /** "" = the checkpoint's own feature_stats.json, else artifacts/feature_stats.json. */
-  readonly featureStats: string;
-  readonly xKey: string;
-  readonly yKey: string;
-  readonly lengthsKey: string;
-  readonly predictions: string;
-  readonly outputDir: string;
-  readonly batchSize: number;
-  readonly device: string;
-  readonly nBins: number;
-  readonly mlflowRunId: string;
-  readonly mlflowTrackingUri: string;
+/** The resolved flags of `deno task evaluate`: the job's spec, plus `--help`. */
+export interface EvaluateCliOptions extends EvaluateJobSpec {
   readonly help: boolean;
 }
 
@@ -162,116 +142,17 @@ export function parseEvaluateArgs(args: string[]): EvaluateCliOptions {
   return options;
 }
 
-async function readText(path: string, flag: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (cause) {
-    throw new Error(`Cannot read --${flag} ${path}: ${(cause as Error).message}`, { cause });
-  }
-}
-
-async function loadPredictions(options: EvaluateCliOptions): Promise<EvaluationInput> {
-  if (options.predictions !== "") {
-    const table = parsePredictionsCsv(
-      await readText(options.predictions, "predictions"),
-      options.predictions,
-    );
-    return { ...table, meta: { predictions: options.predictions } };
-  }
-  return await predictFromCheckpoint(options);
-}
-
-/** A checkpoint path names its folder; a file inside it (e.g. state.json) means that folder. */
-async function checkpointFolder(path: string): Promise<string> {
-  const dir = path.replace(/\/+$/, "");
-  try {
-    if ((await Deno.stat(dir)).isFile) {
-      return dir.includes("/") ? dir.slice(0, dir.lastIndexOf("/")) : ".";
-    }
-  } catch {
-    // readCheckpointDir reports a missing folder with a hint.
-  }
-  return dir;
-}
-
-async function predictFromCheckpoint(options: EvaluateCliOptions): Promise<EvaluationInput> {
-  const dir = await checkpointFolder(options.checkpoint);
-  const files = await readCheckpointDir(dir);
-  const checkpoint = readCheckpoint(files);
-  let statsText: string;
-  let statsSource: string;
-  if (options.featureStats !== "") {
-    statsText = await readText(options.featureStats, "feature-stats");
-    statsSource = options.featureStats;
-  } else if (files["feature_stats.json"]) {
-    statsText = new TextDecoder().decode(files["feature_stats.json"]);
-    statsSource = `${dir}/feature_stats.json`;
-  } else {
-    statsSource = "artifacts/feature_stats.json";
-    statsText = await readText(statsSource, "feature-stats");
-  }
-  let statsJson: unknown;
-  try {
-    statsJson = JSON.parse(statsText);
-  } catch (cause) {
-    throw new SyntaxError(
-      `Cannot read feature stats ${statsSource}: not valid JSON (${(cause as Error).message}); ` +
-        "pass the feature_stats.json written by deno task sample or the training pipeline",
-      { cause },
-    );
-  }
-  const stats = parseFeatureStats(statsJson);
-  let npzBytes: Uint8Array;
-  try {
-    npzBytes = await Deno.readFile(options.npz);
-  } catch (cause) {
-    throw new Error(`Cannot read --npz ${options.npz}: ${(cause as Error).message}`, { cause });
-  }
-  const arrays = readNpz(npzBytes);
-  const data = createSequenceDataset(arrays, {
-    xKey: options.xKey || checkpoint.config.xKey || undefined,
-    yKey: options.yKey || checkpoint.config.yKey || undefined,
-    lengthsKey: options.lengthsKey || checkpoint.config.lengthsKey || undefined,
-    numClasses: checkpoint.modelConfig.numClasses,
-    source: `--npz ${options.npz}`,
-  });
-  transformFeatures(data.x, [data.size, data.steps, data.features], data.lengths, stats);
-  const runtime = await selectBackend(parseDevice(options.device));
-  console.log(
-    `Backend: ${runtime.backend}${
-      runtime.adapter ? ` (${runtime.adapter})` : ""
-    }: ${runtime.reason}`,
-  );
-  const model = restoreClassifier(checkpoint);
-  let probabilities: Float32Array[];
-  try {
-    probabilities = await predictProbabilities(model, data, { batchSize: options.batchSize });
-  } finally {
-    model.dispose();
-  }
-  const ids = arrays.vehicle_ids;
-  return {
-    labels: data.labels,
-    probabilities,
-    vehicleIds: ids && ids.data.length === data.size
-      ? (ids.data as ArrayLike<number | bigint>)
-      : undefined,
-    meta: {
-      checkpoint: `${dir} (epoch ${checkpoint.epoch}, best val macro-F1 ${
-        checkpoint.bestValF1.toFixed(4)
-      })`,
-      data: options.npz,
-      "feature stats": statsSource,
-    },
-  };
-}
-
-/** Artifact folder name under `evaluations/`: the data file's name without extension. */
-function evaluationName(options: EvaluateCliOptions): string {
-  const path = options.predictions || options.npz;
-  const base = path.split("/").pop() ?? "data";
-  return base.replace(/\.[^.]+$/, "") || "data";
-}
+/** The flag of each job setting, for the job's errors. */
+const EVALUATE_FLAGS: EvaluateJobLabels = {
+  checkpoint: "--checkpoint",
+  npz: "--npz",
+  featureStats: "--feature-stats",
+  xKey: "--x-key",
+  yKey: "--y-key",
+  lengthsKey: "--lengths-key",
+  predictions: "--predictions",
+  outputDir: "--output-dir",
+};
 
 /** Runs the command; returns the exit code. Only this function catches. */
 export async function main(args: string[]): Promise<number> {
@@ -281,17 +162,11 @@ export async function main(args: string[]): Promise<number> {
       console.log(EVALUATE_HELP);
       return 0;
     }
-    const input = await loadPredictions(options);
-    const bundle = buildEvaluationBundle({
-      ...input,
-      nBins: options.nBins,
-      meta: {
-        ...input.meta,
-        ...(options.mlflowRunId ? { "mlflow run": options.mlflowRunId } : {}),
-        created: new Date().toISOString(),
-      },
+    const { help: _, ...spec } = options;
+    const { bundle, attached } = await runEvaluateJob(spec, {
+      log: (line) => console.log(line),
+      labels: EVALUATE_FLAGS,
     });
-    await writeEvaluationBundle(options.outputDir, bundle.files);
     const s = bundle.summary;
     console.log(
       `Evaluated ${s.n_samples} windows: macro-F1 ${s.macro_f1.toFixed(4)}, ` +
@@ -303,27 +178,10 @@ export async function main(args: string[]): Promise<number> {
         }, cost ${s.baseline_total_cost})`,
     );
     console.log(`Bundle: ${options.outputDir}/index.html`);
-    if (options.mlflowRunId !== "") {
-      const store = await openTrackingStore(options.mlflowTrackingUri, Deno.env.toObject(), {
-        readOnly: true,
-      });
-      const folder = `evaluations/${evaluationName(options)}`;
-      for (const [name, bytes] of bundle.files) {
-        await store.uploadArtifact(options.mlflowRunId, `${folder}/${name}`, bytes);
-      }
-      const metrics = summaryToMlflowMetrics(bundle.summary);
-      const timestamp = Date.now();
-      await store.logBatch(options.mlflowRunId, {
-        metrics: Object.entries(metrics).map(([key, value]) => ({
-          key,
-          value,
-          timestamp,
-          step: 0,
-        })),
-      });
+    if (attached) {
       console.log(
-        `Uploaded ${bundle.files.size} files to ${folder}/ of run ${options.mlflowRunId} ` +
-          `and logged ${Object.keys(metrics).join(", ")} (${store.location})`,
+        `Uploaded ${attached.files} files to ${attached.folder}/ of run ${options.mlflowRunId} ` +
+          `and logged ${attached.metrics.join(", ")} (${attached.location})`,
       );
     }
     return 0;

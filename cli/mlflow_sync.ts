@@ -1,17 +1,13 @@
 /**
  * `deno task mlflow-sync`: uploads local runs (`./mlruns`) to a tracking server, or replays
- * the spool a training left when the server was down. Wiring only: the work is in
- * `src/tracking/`.
+ * the spool a training left when the server was down. Flag parsing only: the job is in
+ * `src/jobs/sync_job_deno.ts`.
  *
  * @module
  */
 import { parseArgs } from "#args";
-import { copyRun } from "../src/tracking/copy_run.ts";
-import { FileStore } from "../src/tracking/file_store.ts";
-import { openTrackingStore } from "../src/tracking/open_tracking_store_deno.ts";
+import { replaySpools, syncRuns } from "../src/jobs/sync_job_deno.ts";
 import { redactUri, trackingServerUrl } from "../src/tracking/tracking_uri.ts";
-import { replaySpool } from "../src/tracking/spool.ts";
-import { denoSpool, readSpoolTarget } from "../src/tracking/spool_deno.ts";
 import { runMain } from "./_cli.ts";
 
 /** `--help` text: documents every flag. */
@@ -105,21 +101,6 @@ export function parseMlflowSyncArgs(
   return options;
 }
 
-async function spoolDirs(dir: string): Promise<string[]> {
-  if (await readSpoolTarget(dir) !== null) return [dir];
-  const out: string[] = [];
-  try {
-    for await (const e of Deno.readDir(dir)) {
-      if (e.isDirectory && await readSpoolTarget(`${dir}/${e.name}`) !== null) {
-        out.push(`${dir}/${e.name}`);
-      }
-    }
-  } catch (cause) {
-    throw new Error(`Cannot read spool folder ${dir}: ${(cause as Error).message}`, { cause });
-  }
-  return out.sort();
-}
-
 /** Runs the command; returns the exit status. */
 export async function main(
   args: readonly string[],
@@ -131,57 +112,17 @@ export async function main(
     log(MLFLOW_SYNC_HELP);
     return 0;
   }
-  if (options.spool !== "") {
-    const dirs = await spoolDirs(options.spool);
-    if (dirs.length === 0) {
-      throw new RangeError(
-        `Cannot replay spool ${options.spool}: no spool.json there or in its subfolders; ` +
-          `pass <output dir>/mlflow_spool or one run's folder in it`,
-      );
-    }
-    for (const dir of dirs) {
-      const target = (await readSpoolTarget(dir))!;
-      const to = options.to || target.trackingUri;
-      const store = await openTrackingStore(to, env);
-      const sent = await replaySpool(store, target.runId, denoSpool(dir, target));
-      log(`run ${target.runId}: sent ${sent} spooled records to ${store.location}`);
-    }
-    return 0;
-  }
-  const from = await openTrackingStore(options.from, env, { readOnly: true });
-  if (!(from instanceof FileStore)) {
-    throw new TypeError(
-      `Cannot sync from "${
-        redactUri(options.from)
-      }": --from must be a local mlruns folder or file: URI`,
-    );
-  }
-  const to = await openTrackingStore(options.to, env);
-  let runIds: string[];
-  if (options.runId !== "") runIds = [options.runId];
+  if (options.spool !== "") await replaySpools(options.spool, { to: options.to, env, log });
   else {
-    const experiments = (await from.listExperiments()).filter((e) =>
-      options.experiment === "" || e.name === options.experiment
-    );
-    if (experiments.length === 0) {
-      throw new RangeError(
-        `Cannot sync: no experiment ${
-          options.experiment ? `"${options.experiment}" ` : ""
-        }in ${from.location}`,
-      );
-    }
-    runIds = (await from.searchRuns(experiments.map((e) => e.experimentId)))
-      .map((r) => r.info.runId).reverse();
+    await syncRuns({
+      from: options.from,
+      to: options.to,
+      experiment: options.experiment,
+      runId: options.runId,
+      env,
+      log,
+    });
   }
-  for (const runId of runIds) {
-    const r = await copyRun(from, runId, to);
-    log(
-      r.skipped
-        ? `run ${runId}: already on ${to.location} as ${r.targetRunId}, skipped`
-        : `run ${runId} -> ${r.targetRunId}: ${r.metrics} metric values, ${r.artifacts} artifacts`,
-    );
-  }
-  log(`${runIds.length} run(s) synced from ${from.location} to ${to.location}`);
   return 0;
 }
 

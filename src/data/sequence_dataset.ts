@@ -9,6 +9,21 @@ import type { NpyArray } from "../npz/npy_types.ts";
 /** The number of classes of the contract (time-to-failure buckets 0..4). */
 export const NUM_CLASSES = 5;
 
+/** The npz members holding the windows, the labels and the valid lengths. */
+export interface SequenceKeys {
+  readonly xKey: string;
+  readonly yKey: string;
+  /** A `mask` (N, T) member is used when this one is absent. */
+  readonly lengthsKey: string;
+}
+
+/** The data contract's member names. */
+export const DEFAULT_SEQUENCE_KEYS: SequenceKeys = Object.freeze({
+  xKey: "sequences",
+  yKey: "labels",
+  lengthsKey: "seq_lengths",
+});
+
 /** Pre-padded windows ready for batching: the valid steps of row i are its last `lengths[i]`. */
 export interface SequenceDataset {
   /** [size, steps, features], C order. */
@@ -22,6 +37,8 @@ export interface SequenceDataset {
   /** Features per step, read from the file. */
   readonly features: number;
   readonly numClasses: number;
+  /** One id per row (e.g. the vehicle), when the file has an `idsKey` member of shape (N,). */
+  readonly ids?: ArrayLike<number | bigint>;
 }
 
 /** Where the arrays live in the npz, and how to name the file in errors. */
@@ -40,6 +57,13 @@ export interface SequenceDatasetOptions {
   readonly source?: string;
   /** Every member of the file, for error messages, when `arrays` holds only some. */
   readonly members?: readonly string[];
+  /** A member with one id per row (e.g. `vehicle_ids`), kept as `ids` when its shape fits. */
+  readonly idsKey?: string;
+  /**
+   * How errors name the key options (default: the option names, e.g. `xKey`); the CLI
+   * passes its flags (`--x-key`, ...).
+   */
+  readonly keyLabels?: Readonly<Partial<Record<keyof SequenceKeys, string>>>;
 }
 
 function toInts(a: NpyArray, what: string, source: string): Int32Array {
@@ -92,9 +116,10 @@ export function createSequenceDataset(
   arrays: Readonly<Record<string, NpyArray>>,
   options: SequenceDatasetOptions = {},
 ): SequenceDataset {
-  const xKey = options.xKey ?? "sequences";
-  const yKey = options.yKey ?? "labels";
-  const lengthsKey = options.lengthsKey ?? "seq_lengths";
+  const xKey = options.xKey ?? DEFAULT_SEQUENCE_KEYS.xKey;
+  const yKey = options.yKey ?? DEFAULT_SEQUENCE_KEYS.yKey;
+  const lengthsKey = options.lengthsKey ?? DEFAULT_SEQUENCE_KEYS.lengthsKey;
+  const label = (key: keyof SequenceKeys) => options.keyLabels?.[key] ?? `the ${key} option`;
   const source = options.source ?? "the npz file";
   const numClasses = options.numClasses ?? NUM_CLASSES;
   const present = (options.members ?? Object.keys(arrays)).join(", ") || "(none)";
@@ -104,8 +129,8 @@ export function createSequenceDataset(
         `name the right one with ${flag}`,
     );
   };
-  const xa = arrays[xKey] ?? missing(xKey, "--x-key");
-  const ya = arrays[yKey] ?? missing(yKey, "--y-key");
+  const xa = arrays[xKey] ?? missing(xKey, label("xKey"));
+  const ya = arrays[yKey] ?? missing(yKey, label("yKey"));
   if (xa.shape.length !== 3) {
     throw new RangeError(
       `Cannot load sequences from ${source}: "${xKey}" must have shape (N, steps, features), ` +
@@ -178,8 +203,13 @@ export function createSequenceDataset(
   } else {
     throw new RangeError(
       `Cannot load sequences from ${source}: it has neither "${lengthsKey}" nor "mask" ` +
-        `(members: ${present}); name the lengths member with --lengths-key`,
+        `(members: ${present}); name the lengths member with ${label("lengthsKey")}`,
     );
   }
-  return Object.freeze({ x, labels, lengths, size: n, steps, features, numClasses });
+  const idsArray = options.idsKey === undefined ? undefined : arrays[options.idsKey];
+  const ids = idsArray && idsArray.shape.length === 1 && idsArray.shape[0] === n
+    ? (idsArray.data as ArrayLike<number | bigint>)
+    : undefined;
+  const dataset: SequenceDataset = { x, labels, lengths, size: n, steps, features, numClasses };
+  return Object.freeze(ids === undefined ? dataset : { ...dataset, ids });
 }

@@ -9,7 +9,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { LstmImpl, Pooling } from "../train/config.ts";
+import type { LstmImpl, Pooling } from "./model_settings.ts";
 import { mixSeed, mulberry32 } from "./_prng.ts";
 import { lstmLayer } from "./lstm_layer.ts";
 import type { LstmDirectionWeights, LstmLayerWeights } from "./lstm_types.ts";

@@ -1,4 +1,10 @@
-// LSTM stack + head, weights, checkpoint format.
+/**
+ * The model: the LSTM stack and head, its architecture settings, the LSTM implementations
+ * and the safetensors format (with PyTorch state_dict names).
+ *
+ * @module
+ */
+export * from "./model_settings.ts";
 export * from "./lstm_types.ts";
 export * from "./lstm_fused.ts";
 export * from "./lstm_layer.ts";

@@ -10,5 +10,4 @@ export * from "./rest_store.ts";
 export * from "./spool.ts";
 export * from "./run_logger.ts";
 export * from "./run_name.ts";
-export * from "./start_tracked_run.ts";
 export * from "./copy_run.ts";

@@ -2,15 +2,20 @@
  * Training checkpoints as files of bytes: everything needed to resume exactly, plus the
  * PyTorch-named weights. The core produces and reads bytes; `cli/` (or the browser) stores them.
  *
- * Files: `state.json` (epoch, step, best_val_f1, config, model config, RNG and schedule
- * state), `weights.safetensors` (tfjs layout, our variable names), `optimizer.safetensors`
- * (AdamW moments `m.<name>` / `v.<name>`), and, when written by `train()`,
- * `model.safetensors` (PyTorch state_dict names) and `feature_stats.json`.
+ * Files: `state.json` (epoch, step, best val F1, the model config, the loop settings, the
+ * data's npz keys, RNG and schedule state, and the MLflow run it belongs to, when tracked),
+ * `weights.safetensors` (tfjs layout, our variable names), `optimizer.safetensors` (AdamW
+ * moments `m.<name>` / `v.<name>`), and, when written by `train()`, `model.safetensors`
+ * (PyTorch state_dict names) and `feature_stats.json`. Never paths, URIs or credentials.
+ *
+ * `state.json` format 1 (which held the whole run config, paths included) is still read:
+ * its loop settings and npz keys are kept, its paths and tracking URI dropped.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { RngState } from "../data/seeded_rng.ts";
+import { DEFAULT_SEQUENCE_KEYS, type SequenceKeys } from "../data/sequence_dataset.ts";
 import {
   createLstmClassifier,
   type LstmClassifier,
@@ -22,10 +27,16 @@ import {
   type SafetensorsTensor,
 } from "../model/safetensors.ts";
 import type { AdamWState } from "./adamw.ts";
-import type { TrainConfig } from "./config.ts";
+import { DEFAULT_LOOP_CONFIG, type LoopConfig } from "./config.ts";
 
-/** Version of `state.json`; bumped on incompatible changes. */
-export const CHECKPOINT_FORMAT = 1;
+/** Version of `state.json`; bumped on incompatible changes. 1 is still read. */
+export const CHECKPOINT_FORMAT = 2;
+
+/** The MLflow run (and its experiment) that a checkpoint's training logs to. */
+export interface CheckpointRunRef {
+  readonly runId: string;
+  readonly experimentId: string;
+}
 
 /** A tensor on the host. */
 export interface HostTensor {
@@ -50,8 +61,13 @@ export interface TrainingCheckpoint {
   /** Highest val macro-F1 so far (-1 before the first validation). */
   readonly bestValF1: number;
   readonly epochsWithoutImprovement: number;
-  readonly config: TrainConfig;
   readonly modelConfig: ModelConfig;
+  /** The loop's settings when the checkpoint was written. */
+  readonly loop: LoopConfig;
+  /** The npz members the data was read from; null when unknown. */
+  readonly dataKeys: SequenceKeys | null;
+  /** The MLflow run the training logs to; null when it is not tracked. */
+  readonly run: CheckpointRunRef | null;
   /** All randomness derives from (seed, epoch, step); this is where the next draw starts. */
   readonly rng: RngState & { readonly seed: number; readonly epoch: number; readonly step: number };
   /** StepLR state: the LR of the next step and the schedule's parameters. */
@@ -106,6 +122,24 @@ function f32(t: SafetensorsTensor, name: string): HostTensor {
   return { shape: [...t.shape], data: t.data as Float32Array };
 }
 
+/**
+ * A format-1 `state.json` (which held the whole flat run config, paths and tracking URI
+ * included) as format 2: the loop settings and npz keys are kept, the rest is dropped.
+ */
+function fromFormat1(state: Record<string, unknown>): Record<string, unknown> {
+  const { config, ...rest } = state;
+  const old = (config ?? {}) as Record<string, unknown>;
+  const loop: Record<string, unknown> = {};
+  for (const key of Object.keys(DEFAULT_LOOP_CONFIG) as (keyof LoopConfig)[]) {
+    loop[key] = old[key] ?? DEFAULT_LOOP_CONFIG[key];
+  }
+  const dataKeys: Record<string, unknown> = {};
+  for (const key of Object.keys(DEFAULT_SEQUENCE_KEYS) as (keyof SequenceKeys)[]) {
+    dataKeys[key] = typeof old[key] === "string" ? old[key] : DEFAULT_SEQUENCE_KEYS[key];
+  }
+  return { ...rest, format: CHECKPOINT_FORMAT, loop, dataKeys, run: null };
+}
+
 /** Decodes {@link writeCheckpoint}'s files (extra files such as `model.safetensors` are ignored). */
 export function readCheckpoint(files: Readonly<Record<string, Uint8Array>>): TrainingCheckpoint {
   let state: Record<string, unknown>;
@@ -117,11 +151,12 @@ export function readCheckpoint(files: Readonly<Record<string, Uint8Array>>): Tra
       cause,
     });
   }
-  if (state.format !== CHECKPOINT_FORMAT) {
+  if (state.format === 1) state = fromFormat1(state);
+  else if (state.format !== CHECKPOINT_FORMAT) {
     throw new RangeError(
       `Cannot read checkpoint: state.json format ${
         JSON.stringify(state.format)
-      } is not supported, expected ${CHECKPOINT_FORMAT}`,
+      } is not supported, expected ${CHECKPOINT_FORMAT} (or 1)`,
     );
   }
   const weightsFile = decodeSafetensors(need(files, "weights.safetensors"));
@@ -144,8 +179,14 @@ export function readCheckpoint(files: Readonly<Record<string, Uint8Array>>): Tra
     }
     optimizer = { step: Number(opt.metadata.step ?? state.optimizerStep ?? 0), m, v };
   }
-  const { optimizerStep: _s, format: _f, ...meta } = state;
-  return { ...(meta as unknown as TrainingCheckpoint), weights, optimizer };
+  const { optimizerStep: _s, format: _f, dataKeys, run, ...meta } = state;
+  return {
+    ...(meta as unknown as TrainingCheckpoint),
+    dataKeys: (dataKeys ?? null) as SequenceKeys | null,
+    run: (run ?? null) as CheckpointRunRef | null,
+    weights,
+    optimizer,
+  };
 }
 
 /**
@@ -179,7 +220,7 @@ export function assignCheckpointWeights(
  * ```
  */
 export function restoreClassifier(checkpoint: TrainingCheckpoint): LstmClassifier {
-  const model = createLstmClassifier(checkpoint.modelConfig, { seed: checkpoint.config.seed });
+  const model = createLstmClassifier(checkpoint.modelConfig, { seed: checkpoint.loop.seed });
   try {
     assignCheckpointWeights(model, checkpoint);
   } catch (e) {

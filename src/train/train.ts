@@ -7,16 +7,18 @@ import * as tf from "@tensorflow/tfjs";
 import { epochBatches, gatherBatch } from "../data/batches.ts";
 import { classCounts, classWeights } from "../data/class_weights.ts";
 import { deriveSeed } from "../data/seeded_rng.ts";
-import type { SequenceDataset } from "../data/sequence_dataset.ts";
+import type { SequenceDataset, SequenceKeys } from "../data/sequence_dataset.ts";
 import {
   createLstmClassifier,
   type LstmClassifier,
   type ModelConfig,
 } from "../model/classifier.ts";
+import type { ModelSettings } from "../model/model_settings.ts";
 import { exportTorchStateDict } from "../model/safetensors.ts";
 import { batchTensors } from "./_batch_tensors.ts";
 import {
   assignCheckpointWeights,
+  type CheckpointRunRef,
   type HostTensor,
   type PartialEpoch,
   readCheckpoint,
@@ -25,7 +27,7 @@ import {
 } from "./checkpoint.ts";
 import { clipByGlobalNorm } from "./clip_by_global_norm.ts";
 import { createOptimizer, type TrainOptimizer } from "./create_optimizer.ts";
-import type { TrainConfig } from "./config.ts";
+import type { LoopConfig, TrainConfig } from "./config.ts";
 import { evaluate } from "./evaluate.ts";
 import type { EpochMetrics, RunStatus, TrainHooks } from "./hooks.ts";
 import { classificationLoss, type LossOptions } from "./losses.ts";
@@ -40,6 +42,8 @@ export interface TrainData {
   readonly val: SequenceDataset;
   /** The feature stats used, copied into every checkpoint as `feature_stats.json`. */
   readonly featureStatsJson?: string;
+  /** The npz members the data was read from, recorded in every checkpoint. */
+  readonly keys?: SequenceKeys;
 }
 
 /** Options of {@link train}. */
@@ -52,6 +56,30 @@ export interface TrainOptions {
   readonly stepMultiple?: number;
   /** Clock in milliseconds; default `performance.now`. */
   readonly now?: () => number;
+  /** The MLflow run this training logs to, recorded in every checkpoint. */
+  readonly run?: CheckpointRunRef;
+}
+
+/** The loss became NaN or infinite: training stops, naming where and at which learning rate. */
+export class NonFiniteLossError extends RangeError {
+  /** 1-based epoch. */
+  readonly epoch: number;
+  /** First and last step (1-based) of the interval whose loss was read back. */
+  readonly steps: readonly [number, number];
+  /** The learning rate of the epoch. */
+  readonly lr: number;
+
+  /** Builds the error; the message names the epoch, steps and learning rate. */
+  constructor(
+    message: string,
+    details: { epoch: number; steps: readonly [number, number]; lr: number },
+  ) {
+    super(message);
+    this.name = "NonFiniteLossError";
+    this.epoch = details.epoch;
+    this.steps = details.steps;
+    this.lr = details.lr;
+  }
 }
 
 /** How {@link train} ended. */
@@ -62,25 +90,26 @@ export interface TrainResult {
   readonly history: EpochMetrics[];
 }
 
-/** The model's architecture for a config and the data's shapes. */
-export function modelConfigFor(config: TrainConfig, data: SequenceDataset): ModelConfig {
+/** The model's architecture: the chosen settings plus the data's shapes. */
+export function modelConfigFor(model: ModelSettings, data: SequenceDataset): ModelConfig {
   return {
     inputSize: data.features,
-    hiddenSize: config.hiddenSize,
-    numLayers: config.numLayers,
-    bidirectional: config.bidirectional,
-    dropout: config.dropout,
-    pooling: config.pooling,
+    hiddenSize: model.hiddenSize,
+    numLayers: model.numLayers,
+    bidirectional: model.bidirectional,
+    dropout: model.dropout,
+    pooling: model.pooling,
     numClasses: data.numClasses,
-    lstmImpl: config.lstmImpl,
+    lstmImpl: model.lstmImpl,
   };
 }
 
 /**
- * Trains the classifier of `config` on `data`. Shuffling depends on (seed, epoch) and every
- * dropout mask on (seed, epoch, step), so a run resumed from any checkpoint ends with the
- * same metrics as an uninterrupted one. Throws on a non-finite loss (naming epoch, steps
- * and LR) after reporting status FAILED to the hooks.
+ * Trains the classifier of `config.model` on `data` with `config.loop`'s settings.
+ * Shuffling depends on (seed, epoch) and every dropout mask on (seed, epoch, step), so a
+ * run resumed from any checkpoint ends with the same metrics as an uninterrupted one.
+ * Throws {@link NonFiniteLossError} on a non-finite loss after reporting status FAILED to
+ * the hooks.
  */
 export async function train(
   config: TrainConfig,
@@ -90,31 +119,34 @@ export async function train(
 ): Promise<TrainResult> {
   if (data.val.features !== data.train.features) {
     throw new RangeError(
-      `Cannot train: --val-npz has ${data.val.features} features per step but --train-npz has ${data.train.features}; ` +
-        "pass validation data from the same pipeline",
+      `Cannot train: the validation data has ${data.val.features} features per step but the ` +
+        `training data has ${data.train.features}; pass validation data from the same pipeline`,
     );
   }
+  const loop = config.loop;
   const now = options.now ?? (() => performance.now());
   const resumed = options.resume ? readCheckpoint(options.resume) : null;
-  const modelConfig = modelConfigFor(config, data.train);
+  const modelConfig = modelConfigFor(config.model, data.train);
   if (resumed && JSON.stringify(resumed.modelConfig) !== JSON.stringify(modelConfig)) {
     throw new RangeError(
       `Cannot resume: the checkpoint's model ${JSON.stringify(resumed.modelConfig)} differs from ` +
-        `this run's ${JSON.stringify(modelConfig)}; pass the same model flags as the original run`,
+        `this run's ${
+          JSON.stringify(modelConfig)
+        }; use the same model settings as the original run`,
     );
   }
-  const model = createLstmClassifier(modelConfig, { seed: config.seed });
+  const model = createLstmClassifier(modelConfig, { seed: loop.seed });
   // Fused WebGPU AdamW on webgpu, tf-op AdamW elsewhere; same checkpoint state either way.
-  const optimizer = createOptimizer(model.namedVariables, { weightDecay: config.weightDecay });
-  const weights = config.weightedLoss
+  const optimizer = createOptimizer(model.namedVariables, { weightDecay: loop.weightDecay });
+  const weights = loop.weightedLoss
     ? classWeights(classCounts(data.train.labels, data.train.numClasses))
     : undefined;
   const weightTensor = weights ? tf.keep(tf.tensor1d(weights, "float32")) : undefined;
   const loss: LossOptions = {
     classWeights: weightTensor,
-    focalGamma: config.focalLoss ? FOCAL_GAMMA : 0,
+    focalGamma: loop.focalLoss ? FOCAL_GAMMA : 0,
   };
-  const stepsPerEpoch = Math.ceil(data.train.size / config.batchSize);
+  const stepsPerEpoch = Math.ceil(data.train.size / loop.batchSize);
   const startEpoch = resumed ? resumed.epoch + 1 : 1;
   let startStep = resumed?.stepInEpoch ?? 0;
   let partial: PartialEpoch | null = resumed?.partial ?? null;
@@ -143,16 +175,18 @@ export async function train(
       partial: part,
       bestValF1,
       epochsWithoutImprovement: stale,
-      config,
       modelConfig,
+      loop,
+      dataKeys: data.keys ?? null,
+      run: options.run ?? null,
       rng: {
         algorithm: "mulberry32",
-        state: deriveSeed(config.seed, epoch + 1, stepInEpoch),
-        seed: config.seed,
+        state: deriveSeed(loop.seed, epoch + 1, stepInEpoch),
+        seed: loop.seed,
         epoch: epoch + 1,
         step: stepInEpoch,
       },
-      schedule: { lr, stepSize: config.stepLrStepSize, gamma: config.stepLrGamma },
+      schedule: { lr, stepSize: loop.stepLrStepSize, gamma: loop.stepLrGamma },
       weights: hostWeights,
       optimizer: await optimizer.getState(),
     };
@@ -167,11 +201,11 @@ export async function train(
   let status: RunStatus = "FINISHED";
   try {
     await hooks.onStart?.({ config, stepsPerEpoch, startEpoch });
-    for (let epoch = startEpoch; epoch <= config.epochs; epoch++) {
-      const lr = learningRateAt(epoch, config);
+    for (let epoch = startEpoch; epoch <= loop.epochs; epoch++) {
+      const lr = learningRateAt(epoch, loop);
       const started = now();
       const run = await trainEpoch(model, optimizer, data.train, {
-        config,
+        loop,
         epoch,
         lr,
         loss,
@@ -191,7 +225,7 @@ export async function train(
         break;
       }
       const val = await evaluate(model, data.val, {
-        batchSize: config.batchSize,
+        batchSize: loop.batchSize,
         classWeights: weights,
         focalGamma: loss.focalGamma,
         stepMultiple: options.stepMultiple,
@@ -212,9 +246,9 @@ export async function train(
       };
       history.push(metrics);
       await hooks.onEpochEnd?.(metrics, { isBest });
-      await snapshot("last", epoch, 0, learningRateAt(epoch + 1, config), null);
-      if (isBest) await snapshot("best", epoch, 0, learningRateAt(epoch + 1, config), null);
-      if (config.patience > 0 && stale >= config.patience) break; // early stopping
+      await snapshot("last", epoch, 0, learningRateAt(epoch + 1, loop), null);
+      if (isBest) await snapshot("best", epoch, 0, learningRateAt(epoch + 1, loop), null);
+      if (loop.patience > 0 && stale >= loop.patience) break; // early stopping
     }
   } catch (error) {
     await hooks.onEnd?.({ status: "FAILED", bestValF1, error });
@@ -229,7 +263,7 @@ export async function train(
 }
 
 interface EpochContext {
-  readonly config: TrainConfig;
+  readonly loop: LoopConfig;
   readonly epoch: number;
   readonly lr: number;
   readonly loss: LossOptions;
@@ -251,13 +285,13 @@ async function trainEpoch(
   data: SequenceDataset,
   ctx: EpochContext,
 ): Promise<{ interrupted: boolean; steps: number; sums: PartialEpoch }> {
-  const { config, epoch, lr } = ctx;
+  const { loop, epoch, lr } = ctx;
   const batches = epochBatches(data.labels, {
-    batchSize: config.batchSize,
-    seed: config.seed,
+    batchSize: loop.batchSize,
+    seed: loop.seed,
     epoch,
-    weightedSampler: config.weightedSampler,
-    bucketLengths: config.bucketByLength ? data.lengths : undefined,
+    weightedSampler: loop.weightedSampler,
+    bucketLengths: loop.bucketByLength ? data.lengths : undefined,
   });
   const variables = model.namedVariables.map((v) => v.variable);
   let lossSum = tf.scalar(ctx.partial?.lossSum ?? 0);
@@ -270,10 +304,12 @@ async function trainEpoch(
     const [l, c] = [(await lossSum.data())[0], (await correctSum.data())[0]];
     const intervalLoss = (l - reported.loss) / Math.max(1, seen - reported.seen);
     if (!Number.isFinite(l)) {
-      throw new RangeError(
+      throw new NonFiniteLossError(
         `Cannot continue training: the loss became non-finite (${intervalLoss}) in epoch ${epoch}, ` +
           `steps ${reported.step + 1}-${step} of ${batches.length}, at lr ${lr}; ` +
-          "lower --lr, set --grad-clip, or check the input data for NaN/inf after the transform",
+          "lower the learning rate, clip gradients, or check the input data for NaN/inf after " +
+          "the transform",
+        { epoch, steps: [reported.step + 1, step], lr },
       );
     }
     reported = { step, loss: l, seen };
@@ -286,7 +322,7 @@ async function trainEpoch(
       const b = gatherBatch(data, batches[step], ctx.stepMultiple);
       const next = tf.tidy(() => {
         const { x, mask, labels } = batchTensors(b);
-        const dropoutSeed = deriveSeed(config.seed, epoch, step, 0xd5);
+        const dropoutSeed = deriveSeed(loop.seed, epoch, step, 0xd5);
         let correct: tf.Scalar | undefined;
         const { value, grads } = tf.variableGrads(() => {
           const logits = model.apply(x, mask, { training: true, dropoutSeed });
@@ -294,7 +330,7 @@ async function trainEpoch(
           return classificationLoss(logits, labels, ctx.loss);
         }, variables);
         let g = variables.map((v) => grads[v.name]);
-        if (config.gradClip > 0) g = clipByGlobalNorm(g, config.gradClip).grads;
+        if (loop.gradClip > 0) g = clipByGlobalNorm(g, loop.gradClip).grads;
         optimizer.applyGradients(g, lr);
         const sums = [tf.add(lossSum, tf.mul(value, b.size)), tf.add(correctSum, correct!)];
         correct!.dispose();
@@ -306,7 +342,7 @@ async function trainEpoch(
       seen += b.size;
       const done = step + 1;
       const interrupted = ctx.signal?.aborted ?? false;
-      if (done % config.logInterval === 0 || done === batches.length || interrupted) {
+      if (done % loop.logInterval === 0 || done === batches.length || interrupted) {
         const { l, c, intervalLoss } = await readBack(done);
         await ctx.hooks.onStep?.({
           epoch,

@@ -52,13 +52,18 @@ arrays = dict(feats=x, y=np.array([1, 0, 3]), mask=mask, expected=expected)`);
 });
 
 Deno.test({
-  name: "createSequenceDataset() names the members present when lengths and mask are missing",
+  name:
+    "createSequenceDataset() names the members present when lengths and mask are missing, and the caller's name of the key option",
   ignore,
   async fn() {
     const bytes = await numpyNpz(`
 arrays = dict(sequences=np.zeros((2, 3, 1), np.float32), labels=np.array([0, 1]))`);
     assert.throws(
-      () => createSequenceDataset(readNpz(bytes), { source: "--train-npz t.npz" }),
+      () =>
+        createSequenceDataset(readNpz(bytes), {
+          source: "--train-npz t.npz",
+          keyLabels: { lengthsKey: "--lengths-key" },
+        }),
       (e: Error) =>
         e instanceof RangeError &&
         e.message ===
@@ -71,7 +76,7 @@ arrays = dict(sequences=np.zeros((2, 3, 1), np.float32), labels=np.array([0, 1])
         e instanceof RangeError &&
         e.message ===
           `Cannot load sequences from v.npz: no member "X" (members: sequences, labels); ` +
-            "name the right one with --x-key",
+            "name the right one with the xKey option",
     );
   },
 });

@@ -6,6 +6,7 @@ import {
   type CheckpointFiles,
   type EpochMetrics,
   modelConfigFor,
+  NonFiniteLossError,
   predictProbabilities,
   readCheckpoint,
   restoreClassifier,
@@ -13,6 +14,7 @@ import {
   train,
   type TrainHooks,
 } from "../../src/train/mod.ts";
+import { withSettings } from "../../src/train/config.ts";
 import { createLstmClassifier } from "../../src/model/mod.ts";
 import { smallData, tinyConfig } from "./_data.ts";
 
@@ -42,7 +44,9 @@ Deno.test({
   async fn() {
     const r = recorder();
     const config = tinyConfig({ epochs: 6, bidirectional: true, weightedLoss: true, dropout: 0.1 });
-    const result = await train(config, data, r.hooks);
+    const keys = { xKey: "sequences", yKey: "labels", lengthsKey: "seq_lengths" };
+    const run = { runId: "0123456789abcdef0123456789abcdef", experimentId: "42" };
+    const result = await train(config, { ...data, keys }, r.hooks, { run });
     assert.equal(result.status, "FINISHED");
     assert.deepEqual(r.ends, ["FINISHED"]);
     assert.equal(r.epochs.length, 6);
@@ -70,6 +74,11 @@ print(json.dumps(f1_score(y, [0] * len(y), average="macro", labels=list(range(5)
     // The best checkpoint restores a model that reproduces that epoch's validation accuracy.
     const ckpt = readCheckpoint(best.files);
     assert.equal(ckpt.bestValF1, bestEpoch.val_macro_f1);
+    // The checkpoint records the model config, the loop settings, the data keys and the run.
+    assert.deepEqual(ckpt.loop, config.loop);
+    assert.equal(ckpt.modelConfig.hiddenSize, config.model.hiddenSize);
+    assert.deepEqual(ckpt.dataKeys, keys);
+    assert.deepEqual(ckpt.run, run);
     const model = restoreClassifier(ckpt);
     const probs = await predictProbabilities(model, data.val, { batchSize: 32 });
     model.dispose();
@@ -107,7 +116,7 @@ Deno.test({
     const straight = recorder();
     await train(config, data, straight.hooks);
     const first = recorder();
-    await train({ ...config, epochs: 1 }, data, first.hooks);
+    await train(withSettings(config, { epochs: 1 }), data, first.hooks);
     const last = first.checkpoints.find((c) => c.kind === "last")!;
     const resumed = recorder();
     await train(config, data, resumed.hooks, { resume: last.files });
@@ -177,16 +186,17 @@ Deno.test({
           onEnd: (r) => void ends.push(r.status),
         }),
       (e: Error) =>
-        e instanceof RangeError &&
-        /^Cannot continue training: the loss became non-finite \(NaN\) in epoch 1, steps 1-5 of 5, at lr 0\.01; lower --lr/
-          .test(e.message),
+        e instanceof NonFiniteLossError && e instanceof RangeError &&
+        /^Cannot continue training: the loss became non-finite \(NaN\) in epoch 1, steps 1-5 of 5, at lr 0\.01; lower the learning rate/
+          .test(e.message) &&
+        e.epoch === 1 && e.steps[0] === 1 && e.steps[1] === 5 && e.lr === 0.01,
     );
     assert.deepEqual(ends, ["FAILED"]);
   },
 });
 
 Deno.test({
-  name: "train() rejects validation data whose feature count differs, naming --val-npz",
+  name: "train() rejects validation data whose feature count differs, naming both counts",
   ignore,
   async fn() {
     const val = { ...data.val, features: 4 };
@@ -195,8 +205,8 @@ Deno.test({
       (e: Error) =>
         e instanceof RangeError &&
         e.message ===
-          "Cannot train: --val-npz has 4 features per step but --train-npz has 3; " +
-            "pass validation data from the same pipeline",
+          "Cannot train: the validation data has 4 features per step but the training data " +
+            "has 3; pass validation data from the same pipeline",
     );
   },
 });
@@ -219,7 +229,7 @@ Deno.test({
   ignore,
   async fn() {
     const model = createLstmClassifier(
-      modelConfigFor(tinyConfig({ bidirectional: true }), data.val),
+      modelConfigFor(tinyConfig({ bidirectional: true }).model, data.val),
       { seed: 5 },
     );
     try {

@@ -72,10 +72,13 @@ Deno.test({
         const { DEFAULT_TRAIN_CONFIG } = await import("../../src/train/config.ts");
         assert.equal(
           await page.inputValue("[name=hiddenSize]"),
-          String(DEFAULT_TRAIN_CONFIG.hiddenSize),
+          String(DEFAULT_TRAIN_CONFIG.model.hiddenSize),
         );
-        assert.equal(await page.inputValue("[name=epochs]"), String(DEFAULT_TRAIN_CONFIG.epochs));
-        assert.equal(await page.inputValue("[name=lr]"), String(DEFAULT_TRAIN_CONFIG.lr));
+        assert.equal(
+          await page.inputValue("[name=epochs]"),
+          String(DEFAULT_TRAIN_CONFIG.loop.epochs),
+        );
+        assert.equal(await page.inputValue("[name=lr]"), String(DEFAULT_TRAIN_CONFIG.loop.lr));
         assert.equal(await page.isDisabled("#train"), true);
       });
 

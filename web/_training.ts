@@ -11,7 +11,7 @@ import { webgpuLstmAvailable, webgpuLstmSupportsHidden } from "../src/kernels/ls
 import type { TrackedTraining } from "../src/jobs/tracked_training.ts";
 import { readCheckpoint, restoreClassifier } from "../src/train/checkpoint.ts";
 import { combineHooks } from "../src/train/combine_hooks.ts";
-import { predictProbabilities } from "../src/train/evaluate.ts";
+import { predictProbabilities } from "../src/train/validate.ts";
 import type { EpochMetrics, TrainHooks } from "../src/train/hooks.ts";
 import { metricsCsv } from "../src/train/metrics_csv.ts";
 import { train } from "../src/train/train.ts";

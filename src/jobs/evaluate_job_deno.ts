@@ -21,7 +21,7 @@ import { parseDevice, type RuntimeInfo, selectBackend } from "../runtime/backend
 import { openTrackingStore } from "../tracking/open_tracking_store_deno.ts";
 import { readCheckpoint, restoreClassifier } from "../train/checkpoint.ts";
 import { readCheckpointDir } from "../train/checkpoint_dir_deno.ts";
-import { predictProbabilities } from "../train/evaluate.ts";
+import { predictProbabilities } from "../train/validate.ts";
 import { type AttachedEvaluation, attachEvaluation } from "./attach_evaluation.ts";
 
 /** What to evaluate, where the bundle goes and which run it is attached to. */

@@ -57,7 +57,7 @@ export async function installBestCheckpoint(
     await removeIfExists(tmp);
     throw new Error(
       `Cannot install checkpoint into ${best}: ${(cause as Error).message}; ` +
-        "check the --artifacts-dir path and its permissions",
+        "check the folder and its permissions",
       { cause },
     );
   }

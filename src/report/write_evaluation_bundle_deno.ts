@@ -14,7 +14,7 @@ export async function writeEvaluationBundle(
     await Deno.mkdir(dir, { recursive: true });
   } catch (cause) {
     throw new Error(
-      `Cannot write evaluation bundle: cannot create directory ${dir}; check the --output-dir path and its permissions`,
+      `Cannot write evaluation bundle: cannot create directory ${dir}; check the path and its permissions`,
       { cause },
     );
   }

@@ -125,7 +125,9 @@ export async function downloadCheckpointArtifact(
   const top = (await store.listArtifacts(runId, "")).map((e) => e.path + (e.isDir ? "/" : ""));
   throw new RangeError(
     `Cannot find the best checkpoint of run ${runId}: none of ${candidates.join(", ")} ` +
-      `holds files; the run's artifacts are [${top.join(", ")}]; pass --checkpoint-artifact <path>`,
+      `holds files; the run's artifacts are [${
+        top.join(", ")
+      }]; name the checkpoint's artifact folder`,
   );
 }
 

@@ -54,7 +54,7 @@ export async function resolveRun(
   if (expId === null) {
     throw new RangeError(
       `Cannot find run "${ref.runName}": experiment "${experimentName}" does not exist in ` +
-        `${store.location}; pass --experiment or --run-id`,
+        `${store.location}; name another experiment, or the run by its id`,
     );
   }
   const runs = (await store.searchRuns([expId])).filter((r) => r.info.runName === ref.runName);
@@ -67,7 +67,7 @@ export async function resolveRun(
   if (runs.length > 1) {
     throw new RangeError(
       `Cannot pick run "${ref.runName}": ${runs.length} runs share the name ` +
-        `(${runs.map((r) => r.info.runId).join(", ")}); pass --run-id`,
+        `(${runs.map((r) => r.info.runId).join(", ")}); name the run by its id`,
     );
   }
   return runs[0];

@@ -138,7 +138,7 @@ export async function getOrCreateExperiment(store: TrackingStore, name: string):
       throw new RangeError(
         `Cannot use experiment "${name}" in ${store.location}: it is ${found.lifecycleStage}; ` +
           `restore it (mlflow experiments restore --experiment-id ${found.experimentId}) ` +
-          `or pick another --mlflow-experiment`,
+          `or pick another experiment name`,
       );
     }
     return found.experimentId;

@@ -6,7 +6,7 @@ export * from "./adamw.ts";
 export * from "./create_optimizer.ts";
 export * from "./step_lr.ts";
 export * from "./clip_by_global_norm.ts";
-export * from "./evaluate.ts";
+export * from "./validate.ts";
 export * from "./checkpoint.ts";
 export * from "./train.ts";
 export * from "./combine_hooks.ts";

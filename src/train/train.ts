@@ -28,7 +28,7 @@ import {
 import { clipByGlobalNorm } from "./clip_by_global_norm.ts";
 import { createOptimizer, type TrainOptimizer } from "./create_optimizer.ts";
 import type { LoopConfig, TrainConfig } from "./config.ts";
-import { evaluate } from "./evaluate.ts";
+import { validate } from "./validate.ts";
 import type { EpochMetrics, RunStatus, TrainHooks } from "./hooks.ts";
 import { classificationLoss, type LossOptions } from "./losses.ts";
 import { learningRateAt } from "./step_lr.ts";
@@ -224,7 +224,7 @@ export async function train(
         status = "KILLED";
         break;
       }
-      const val = await evaluate(model, data.val, {
+      const val = await validate(model, data.val, {
         batchSize: loop.batchSize,
         classWeights: weights,
         focalGamma: loss.focalGamma,

@@ -34,7 +34,7 @@ Deno.test("installBestCheckpoint() leaves best untouched when a file cannot be w
       {
         name: "Error",
         message: `Cannot install checkpoint into ${dir}/best: Cannot install checkpoint: ` +
-          `file "../evil" escapes its folder; check the --artifacts-dir path and its permissions`,
+          `file "../evil" escapes its folder; check the folder and its permissions`,
       },
     );
     assert.equal(await Deno.readTextFile(`${dir}/best/state.json`), "good");

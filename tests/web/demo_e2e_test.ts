@@ -6,7 +6,7 @@ import assert from "#assert";
 import { unzipSync } from "fflate";
 import { selectBackend } from "../../src/runtime/backend.ts";
 import { readCheckpoint, restoreClassifier } from "../../src/train/checkpoint.ts";
-import { predictProbabilities } from "../../src/train/evaluate.ts";
+import { predictProbabilities } from "../../src/train/validate.ts";
 import { generateDemoDataset } from "../../web/_dataset.ts";
 import { startDemoServer } from "../../web/server_deno.ts";
 import { pythonJson, skipUnlessPython } from "../_python.ts";

@@ -1,5 +1,7 @@
 /**
- * Prediction and validation metrics over a whole dataset.
+ * Prediction and validation over a whole dataset: `predictProbabilities` (what the
+ * evaluation bundle and the demo show) and `validate` (the loop's per-epoch val loss,
+ * accuracy, macro-F1 and cost).
  *
  * @module
  */
@@ -74,8 +76,8 @@ async function predictLogProbabilities(
   return out;
 }
 
-/** What {@link evaluate} measures. */
-export interface EvaluationResult {
+/** What {@link validate} measures. */
+export interface ValidationResult {
   /** Mean loss under the training criterion (same class weights and focal gamma). */
   readonly loss: number;
   readonly accuracy: number;
@@ -86,22 +88,22 @@ export interface EvaluationResult {
   readonly probabilities: Float32Array[];
 }
 
-/** Options of {@link evaluate}. */
-export interface EvaluateOptions extends PredictOptions {
+/** Options of {@link validate}. */
+export interface ValidateOptions extends PredictOptions {
   readonly classWeights?: readonly number[];
   readonly focalGamma?: number;
 }
 
 /**
- * Evaluates `model` on `data`: loss (computed on the host from log-probabilities with the
+ * Validates `model` on `data`: loss (computed on the host from log-probabilities with the
  * same formula as `classificationLoss`), accuracy, macro-F1 and cost of the argmax
  * predictions, and the probabilities.
  */
-export async function evaluate(
+export async function validate(
   model: LstmClassifier,
   data: SequenceDataset,
-  options: EvaluateOptions = {},
-): Promise<EvaluationResult> {
+  options: ValidateOptions = {},
+): Promise<ValidationResult> {
   const k = model.config.numClasses;
   const logp = await predictLogProbabilities(model, data, options);
   const gamma = options.focalGamma ?? 0;

@@ -5,7 +5,8 @@
  */
 import { inflateSync } from "fflate";
 import { crc32Update } from "./_crc32.ts";
-import { checkDataSize, decodeNpyData, parseNpyHeader } from "./_npy_header.ts";
+import { decodeNpyData } from "./_npy_data.ts";
+import { checkDataSize, parseNpyHeader } from "./_npy_header.ts";
 import {
   arrayKeyOf,
   checkCrc,

@@ -6,6 +6,13 @@
  *
  * @module
  */
+import {
+  experimentFromJson,
+  modelVersionFromJson,
+  type RawRun,
+  runDataFromJson,
+  runInfoFromJson,
+} from "./_rest_json.ts";
 import { splitLogBatch } from "./log_batch.ts";
 import { MlflowRequestError } from "./mlflow_request_error.ts";
 import { decodeMlflowNumber, RestTransport, type RestTransportOptions } from "./rest_transport.ts";
@@ -24,15 +31,6 @@ import type {
 
 /** Options of `RestStore`: the server and how to reach it. */
 export type RestStoreOptions = RestTransportOptions;
-
-interface RawRun {
-  info: Record<string, unknown>;
-  data?: {
-    params?: { key: string; value: string }[];
-    tags?: { key: string; value: string }[];
-    metrics?: { key: string; value: unknown; step?: unknown; timestamp?: unknown }[];
-  };
-}
 
 /**
  * MLflow tracking server client.
@@ -92,12 +90,7 @@ export class RestStore implements TrackingStore {
         query,
         action,
       );
-      return {
-        experimentId: experiment.experiment_id,
-        name: experiment.name,
-        artifactLocation: experiment.artifact_location ?? "",
-        lifecycleStage: experiment.lifecycle_stage ?? "active",
-      };
+      return experimentFromJson(experiment);
     } catch (error) {
       if (error instanceof MlflowRequestError && error.errorCode === "RESOURCE_DOES_NOT_EXIST") {
         return null;
@@ -116,33 +109,15 @@ export class RestStore implements TrackingStore {
     return experiment_id;
   }
 
+  /** A run's info from the server's JSON; remembers where the run keeps its artifacts. */
   #info(raw: Record<string, unknown>): MlflowRunInfo {
-    const info: MlflowRunInfo = {
-      runId: String(raw.run_id ?? raw.run_uuid),
-      experimentId: String(raw.experiment_id),
-      runName: String(raw.run_name ?? ""),
-      userId: String(raw.user_id ?? ""),
-      status: String(raw.status ?? "RUNNING") as MlflowRunStatus,
-      startTime: Number(raw.start_time ?? 0),
-      endTime: raw.end_time === undefined || raw.end_time === null ? null : Number(raw.end_time),
-      artifactUri: String(raw.artifact_uri ?? ""),
-      lifecycleStage: String(raw.lifecycle_stage ?? "active"),
-    };
+    const info = runInfoFromJson(raw);
     if (info.artifactUri !== "") this.#artifactUris.set(info.runId, info.artifactUri);
     return info;
   }
 
   #run(raw: RawRun): MlflowRun {
-    const pairs = (list?: { key: string; value: string }[]) =>
-      Object.fromEntries((list ?? []).map((p) => [p.key, p.value]));
-    const metrics: Record<string, number> = {};
-    for (const m of raw.data?.metrics ?? []) metrics[m.key] = decodeMlflowNumber(m.value);
-    return {
-      info: this.#info(raw.info),
-      params: pairs(raw.data?.params),
-      tags: pairs(raw.data?.tags),
-      metrics,
-    };
+    return { ...runDataFromJson(raw), info: this.#info(raw.info) };
   }
 
   async createRun(options: CreateRunOptions): Promise<MlflowRunInfo> {
@@ -342,12 +317,7 @@ export class RestStore implements TrackingStore {
       { name, source, run_id: runId },
       `create a version of model "${name}"`,
     );
-    return {
-      name,
-      version: String(model_version.version),
-      source: model_version.source,
-      runId: model_version.run_id,
-    };
+    return modelVersionFromJson(name, model_version);
   }
 
   async setRegisteredModelAlias(name: string, alias: string, version: string): Promise<void> {
@@ -367,12 +337,7 @@ export class RestStore implements TrackingStore {
         { name, alias },
         `get alias "${alias}" of model "${name}"`,
       );
-      return {
-        name,
-        version: String(model_version.version),
-        source: model_version.source,
-        runId: model_version.run_id,
-      };
+      return modelVersionFromJson(name, model_version);
     } catch (error) {
       // A missing model is RESOURCE_DOES_NOT_EXIST; a missing alias is (MLflow 3.x)
       // INVALID_PARAMETER_VALUE "Registered model alias <a> not found".

@@ -1,4 +1,10 @@
-// Re-exports for src/tracking. Each module adds its public exports here.
+/**
+ * The tracking client: MLflow and only MLflow. One `TrackingStore` interface (file store and
+ * REST server), one tracking-URI parser, the non-blocking run logger and its spool, run
+ * names, copying runs. `openTrackingStore` (`open_tracking_store_deno.ts`) opens a store.
+ *
+ * @module
+ */
 export * from "./tracking_store.ts";
 export * from "./file_system.ts";
 export * from "./file_store.ts";

@@ -210,8 +210,8 @@ export function assignCheckpointWeights(
 }
 
 /**
- * Creates the classifier a checkpoint describes and loads its weights: what `evaluate` and
- * the browser demo use.
+ * Creates the classifier a checkpoint describes and loads its weights: what the evaluate
+ * job and the browser demo use.
  *
  * @example
  * ```ts

@@ -1,4 +1,9 @@
-// The training loop, losses, schedules and per-epoch metrics.
+/**
+ * The training loop: `train()` with the model's and the loop's settings, losses, AdamW,
+ * StepLR, clipping, validation, hooks and the checkpoint format.
+ *
+ * @module
+ */
 export * from "./config.ts";
 export * from "./hooks.ts";
 export * from "./losses.ts";

@@ -79,7 +79,10 @@ export interface StepLrStateDict {
 export interface PipelineCheckpoint {
   /** The epoch this checkpoint ends (0-based, as the pipeline counts). */
   readonly epoch: number;
-  /** `model.state_dict()`: `lstm.*`, `classifier.0/3/6.*`, in parameter order. */
+  /**
+   * `model.state_dict()`: `lstm.*`, `classifier.0/3/6.*`, in parameter order. Decoded as a
+   * {@link PyOrderedDict} whose attributes (`_metadata`) are written back.
+   */
   readonly modelState: ReadonlyMap<string, TorchTensor>;
   readonly optimizerState: AdamWStateDict | null;
   readonly schedulerState: StepLrStateDict | null;
@@ -233,10 +236,15 @@ export function decodePipelineCheckpoint(value: PyValue): PipelineCheckpoint {
       );
     }
   }
-  const modelState = new Map<string, TorchTensor>();
-  for (const [k, t] of dict(d.get("model_state"), "model_state")) {
+  // An OrderedDict, keeping state_dict()'s attributes (_metadata) to write them back.
+  const source = dict(d.get("model_state"), "model_state");
+  const modelState = new PyOrderedDict();
+  for (const [k, t] of source) {
     if (typeof k !== "string") fail("model_state", `keys must be str, found ${pyTypeName(k)}`);
     modelState.set(k as string, tensor(t, `model_state['${String(k)}']`));
+  }
+  if (source instanceof PyOrderedDict) {
+    for (const [k, v] of source.attributes) modelState.attributes.set(k, v);
   }
   const args = new Map<string, PyValue>();
   for (const [k, v] of dict(d.get("args"), "args")) {
@@ -253,7 +261,7 @@ export function decodePipelineCheckpoint(value: PyValue): PipelineCheckpoint {
   }
   return {
     epoch: int(d.get("epoch"), "epoch"),
-    modelState,
+    modelState: modelState as ReadonlyMap<PyValue, PyValue> as ReadonlyMap<string, TorchTensor>,
     optimizerState: decodeOptimizer(d.get("optimizer_state")),
     schedulerState: decodeScheduler(d.get("scheduler_state")),
     bestValF1: best === undefined || best === null ? null : num(best, "best_val_f1"),

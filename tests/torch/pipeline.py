@@ -16,7 +16,7 @@ Usage: python pipeline.py <command> [args], JSON on stdin, JSON on stdout.
   zoo FILE      torch.save a dict of every supported value type to FILE; print its description
   simple FILE   torch.save a small dict of tensors (one of them empty) to FILE
   layout FILE.. the zip layout of each file (record order, flags, alignment, descriptors)
-  rng SEED      torch.manual_seed(SEED); print torch.get_rng_state()
+  rng SEED...   per seed: torch.manual_seed(SEED); torch.get_rng_state()
   safetensors FILE  load a safetensors state dict (read with numpy) into LSTMClassifier,
                 strict; print its probabilities for the input
 """
@@ -320,8 +320,10 @@ def main():
     elif cmd == "layout":
         out = {path: zip_layout(path) for path in rest}
     elif cmd == "rng":
-        torch.manual_seed(int(rest[0]))
-        out = torch.get_rng_state().tolist()
+        out = []
+        for seed in rest:
+            torch.manual_seed(int(seed))
+            out.append(torch.get_rng_state().tolist())
     elif cmd == "safetensors":
         buf = open(rest[0], "rb").read()
         (n,) = struct.unpack("<Q", buf[:8])

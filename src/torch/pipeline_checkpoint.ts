@@ -238,7 +238,7 @@ export function decodePipelineCheckpoint(value: PyValue): PipelineCheckpoint {
   }
   // An OrderedDict, keeping state_dict()'s attributes (_metadata) to write them back.
   const source = dict(d.get("model_state"), "model_state");
-  const modelState = new PyOrderedDict();
+  const modelState = new PyOrderedDict<string, TorchTensor>();
   for (const [k, t] of source) {
     if (typeof k !== "string") fail("model_state", `keys must be str, found ${pyTypeName(k)}`);
     modelState.set(k as string, tensor(t, `model_state['${String(k)}']`));
@@ -261,7 +261,7 @@ export function decodePipelineCheckpoint(value: PyValue): PipelineCheckpoint {
   }
   return {
     epoch: int(d.get("epoch"), "epoch"),
-    modelState: modelState as ReadonlyMap<PyValue, PyValue> as ReadonlyMap<string, TorchTensor>,
+    modelState,
     optimizerState: decodeOptimizer(d.get("optimizer_state")),
     schedulerState: decodeScheduler(d.get("scheduler_state")),
     bestValF1: best === undefined || best === null ? null : num(best, "best_val_f1"),
@@ -329,7 +329,7 @@ function encodeScheduler(s: StepLrStateDict): Map<PyValue, PyValue> {
 export function encodePipelineCheckpoint(ckpt: PipelineCheckpoint): PyValue {
   // An OrderedDict as state_dict() returns, keeping its attributes (_metadata) when it has them.
   const model = ckpt.modelState instanceof PyOrderedDict
-    ? ckpt.modelState as PyOrderedDict
+    ? ckpt.modelState
     : new PyOrderedDict(ckpt.modelState);
   const out = new Map<PyValue, PyValue>([
     ["epoch", BigInt(ckpt.epoch)],

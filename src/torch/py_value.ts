@@ -60,7 +60,8 @@ export function pyTuple(...items: PyValue[]): PyTuple {
  * A `collections.OrderedDict` (what `nn.Module.state_dict()` returns). `attributes` holds
  * the instance attributes pickled with it, e.g. the state dict's `_metadata` (module versions).
  */
-export class PyOrderedDict extends Map<PyValue, PyValue> {
+export class PyOrderedDict<K extends PyValue = PyValue, V extends PyValue = PyValue>
+  extends Map<K, V> {
   /** Instance attributes (`obj.__dict__`), written with pickle's BUILD when not empty. */
   readonly attributes: Map<string, PyValue> = new Map();
 }

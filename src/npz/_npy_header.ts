@@ -313,7 +313,8 @@ export function checkDataSize(h: NpyHeader, available: number, member: string, b
   }
 }
 
-function halfToFloat(h: number): number {
+/** An IEEE half-precision bit pattern as a number (exact). */
+export function halfToFloat(h: number): number {
   const s = h & 0x8000 ? -1 : 1;
   const e = (h >> 10) & 0x1f;
   const f = h & 0x3ff;

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { halfToFloat } from "../npz/_npy_header.ts";
 
 /** The dtypes this toolkit reads and writes (`torch.<dtype>`). */
 export type TorchDtype =
@@ -113,15 +114,6 @@ export class TorchTensor {
 /** A float32 tensor of `shape` holding `data`. */
 export function float32Tensor(shape: readonly number[], data: Float32Array): TorchTensor {
   return new TorchTensor("float32", shape, data);
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * frac * 2 ** -24;
-  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
-  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
 }
 
 /**

@@ -11,6 +11,7 @@ import {
   type ModelConfig,
 } from "../../src/model/mod.ts";
 import { relativeError } from "./_lstm_reference.ts";
+import { assertSameWeights } from "./_weights.ts";
 
 const ignore = await skipUnlessPython("numpy");
 await tf.setBackend("wasm");
@@ -357,12 +358,7 @@ Deno.test("loadClassifierWeights() round-trips exportTorchStateDict() exactly", 
   const a = createLstmClassifier(cfg, { seed: 1 });
   const b = createLstmClassifier(cfg, { seed: 2 });
   loadClassifierWeights(b, await exportTorchStateDict(a));
-  for (let k = 0; k < a.namedVariables.length; k++) {
-    assert.deepEqual(
-      await b.namedVariables[k].variable.data(),
-      await a.namedVariables[k].variable.data(),
-    );
-  }
+  await assertSameWeights(b, a);
   a.dispose();
   b.dispose();
 });
@@ -377,13 +373,7 @@ Deno.test("loadClassifierWeights() loads files written with the old head.* names
   );
   assert.ok(Object.keys(renamed).includes("head.6.weight"));
   loadClassifierWeights(b, encodeSafetensors(renamed));
-  for (let k = 0; k < a.namedVariables.length; k++) {
-    assert.deepEqual(
-      await b.namedVariables[k].variable.data(),
-      await a.namedVariables[k].variable.data(),
-      a.namedVariables[k].name,
-    );
-  }
+  await assertSameWeights(b, a);
   a.dispose();
   b.dispose();
 });

@@ -20,6 +20,7 @@ import {
 } from "../../src/torch/mod.ts";
 import { runPipeline, skipUnlessTorch } from "../_torch.ts";
 import { relativeError } from "./_lstm_reference.ts";
+import { assertSameWeights } from "./_weights.ts";
 
 const ignore = await skipUnlessTorch("comparing the classifier with the pipeline's PyTorch model");
 await tf.setBackend("wasm");
@@ -277,12 +278,7 @@ Deno.test("loadTorchStateDict() round-trips torchStateDict() and converts other 
     );
   }
   loadTorchStateDict(b, wide);
-  for (let k = 0; k < a.namedVariables.length; k++) {
-    assert.deepEqual(
-      await b.namedVariables[k].variable.data(),
-      await a.namedVariables[k].variable.data(),
-    );
-  }
+  await assertSameWeights(b, a);
   a.dispose();
   b.dispose();
 });

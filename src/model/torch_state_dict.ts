@@ -212,7 +212,7 @@ export function pipelineModelConfig(
     last: "last-unmasked",
     mean: "mean-unmasked",
   };
-  if (typeof pooling !== "string" || !(pooling in poolings)) {
+  if (typeof pooling !== "string" || !Object.hasOwn(poolings, pooling)) {
     fail(`args.pooling must be "last" or "mean", found ${String(pooling)}`);
   }
   const dropout = arg("dropout");

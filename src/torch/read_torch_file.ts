@@ -23,6 +23,9 @@ export interface ReadTorchFileOptions {
   readonly maxElements?: number;
 }
 
+/** The most record bytes a file may declare (4 GiB; torch's format needs zip64 beyond). */
+const MAX_RECORD_BYTES = 2 ** 32;
+
 /** The file format versions torch reads (its `version` record). */
 const SUPPORTED_VERSIONS = [1, 10] as const;
 
@@ -74,7 +77,9 @@ export function readTorchFile(bytes: Uint8Array, options: ReadTorchFileOptions =
   if (!byName.has(`${prefix}data.pkl`)) {
     fail(`the archive has no ${prefix}data.pkl record (not a torch.save file?)`);
   }
+  let declared = 0;
   for (const e of entries) {
+    if (!e.name.startsWith(prefix)) continue; // torch ignores records outside its folder
     if (e.flags & 1) fail(`record ${e.name} is encrypted`, e.name);
     if (e.method !== 0 && e.method !== 8) {
       fail(
@@ -82,6 +87,20 @@ export function readTorchFile(bytes: Uint8Array, options: ReadTorchFileOptions =
         e.name,
       );
     }
+    // Deflate expands 1032:1 at most: a larger declared size is a lie (a zip bomb's).
+    if (e.method === 8 && e.size > e.compressedSize * 1032 + 1024) {
+      fail(
+        `record ${e.name} declares ${e.size} bytes from ${e.compressedSize} deflated bytes, ` +
+          "more than deflate can produce",
+        e.name,
+      );
+    }
+    declared += e.size;
+  }
+  if (declared > MAX_RECORD_BYTES) {
+    fail(
+      `the records declare ${declared} bytes in all, over the ${MAX_RECORD_BYTES} this reader accepts`,
+    );
   }
   let files: Record<string, Uint8Array>;
   try {

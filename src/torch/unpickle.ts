@@ -289,7 +289,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): PyVa
   };
 
   const checkGlobal = (module: string, name: string): Global => {
-    const mod = MODULE_ALIASES[module] ?? module;
+    const mod = Object.hasOwn(MODULE_ALIASES, module) ? MODULE_ALIASES[module] : module;
     const path = `${mod}.${name}`;
     if (ALLOWED.has(path) || STORAGE_DTYPES.has(path) || DTYPE_OBJECTS.has(path)) {
       return new Global(path);
@@ -599,7 +599,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): PyVa
     const { descr, byteorder } = dtype as NumpyDtype;
     const b = (data as Uint8Array).slice();
     if (byteorder === ">") b.reverse();
-    const read = NUMPY_SCALARS[descr];
+    const read = Object.hasOwn(NUMPY_SCALARS, descr) ? NUMPY_SCALARS[descr] : undefined;
     if (!read) {
       return fail(
         `numpy scalars of dtype ${descr} are not supported (f8, f4, i1..i8, u1..u8, b1 are)`,
@@ -875,28 +875,29 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): PyVa
   }
 }
 
-/** Checks the result holds only {@link PyValue}s (no bare global, storage or MARK). */
+/**
+ * Checks the result holds only {@link PyValue}s (no bare global, storage or MARK). Iterative:
+ * a pickle can nest containers deeper than the call stack.
+ */
 function checkResult(result: Item, fail: (what: string) => never): PyValue {
   const seen = new Set<object>();
-  const visit = (v: Item): void => {
-    if (v === null || typeof v !== "object") {
-      if (typeof v === "symbol") fail("the result holds a MARK (malformed pickle)");
-      return;
-    }
-    if (seen.has(v)) return;
+  const todo: Item[] = [result];
+  while (todo.length > 0) {
+    const v = todo.pop();
+    if (typeof v === "symbol") fail("the result holds a MARK (malformed pickle)");
+    if (v === null || typeof v !== "object" || seen.has(v)) continue;
     seen.add(v);
     if (v instanceof Global) fail(`the result holds ${v.path} itself, which is not data`);
     if (v instanceof StorageRef) {
       fail(`the result holds a bare storage (data/${v.key}), outside a tensor`);
     }
-    if (v instanceof NumpyDtype) fail(`the result holds a numpy.dtype, which is not supported`);
-    if (v instanceof PyTuple) v.items.forEach(visit);
-    else if (Array.isArray(v) || v instanceof Set) { for (const x of v) visit(x); }
+    if (v instanceof NumpyDtype) fail("the result holds a numpy.dtype, which is not supported");
+    if (v instanceof PyTuple) todo.push(...v.items);
+    else if (Array.isArray(v) || v instanceof Set) { for (const x of v) todo.push(x); }
     else if (v instanceof Map) {
-      for (const [k, x] of v) visit(k), visit(x);
-      if (v instanceof PyOrderedDict) { for (const x of v.attributes.values()) visit(x); }
+      for (const [k, x] of v) todo.push(k, x);
+      if (v instanceof PyOrderedDict) { for (const x of v.attributes.values()) todo.push(x); }
     }
-  };
-  visit(result);
+  }
   return result as PyValue;
 }

@@ -88,6 +88,21 @@ Deno.test("readTorchFile() names what is wrong with files that are not torch che
       [1, 2, 3],
     );
   });
+  await t.step("a deflated record that lies about its size (zip bomb)", () => {
+    const zip = zipSync({
+      "a/data.pkl": [new Uint8Array(100), { level: 6 }],
+      "a/version": new TextEncoder().encode("3\n"),
+    });
+    // Patch the central directory's uncompressed size of a/data.pkl to 1 GB.
+    const dv = new DataView(zip.buffer);
+    const cd = zip.findIndex((_, i) => dv.getUint32(i, true) === 0x02014b50 && i + 4 <= zip.length);
+    dv.setUint32(cd + 24, 1e9, true);
+    assertTorchFormatError(
+      () => readTorchFile(zip),
+      /^Cannot read torch checkpoint: record a\/data\.pkl declares 1000000000 bytes from \d+ deflated bytes, more than deflate can produce$/,
+      { record: "a/data.pkl" },
+    );
+  });
   await t.step("an unknown file format version", () => {
     const zip = zipSync({
       "a/data.pkl": new Uint8Array([0x80, 2, 0x4e, 0x2e]),

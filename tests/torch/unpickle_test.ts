@@ -225,6 +225,27 @@ Deno.test("unpickle() reads plain data and names what is wrong with malformed pi
       "Cannot read torch pickle data.pkl: the result holds torch.Size itself, which is not data (at byte 14)",
     );
   });
+  await t.step("containers nested deeper than the call stack", () => {
+    // depth EMPTY_LISTs, then depth - 1 APPENDs: each list ends up inside the one before.
+    const depth = 200_000;
+    const bytes = new Uint8Array([
+      0x80,
+      2,
+      ...new Uint8Array(depth).fill(0x5d),
+      ...new Uint8Array(depth - 1).fill(0x61),
+      0x2e,
+    ]);
+    let v = unpickle(bytes) as unknown[];
+    let n = 1;
+    while (v.length === 1) [v, n] = [v[0] as unknown[], n + 1];
+    assert.equal(n, depth);
+  });
+  await t.step("a global name that is an Object property", () => {
+    assertTorchFormatError(
+      () => unpickle(pkl(0x63, "__proto__\nconstructor\n", 0x2e)),
+      /global __proto__\.constructor is not allowed/,
+    );
+  });
   await t.step("EXT1 (the copyreg extension registry)", () => {
     assertTorchFormatError(
       () => unpickle(pkl(0x82, 1, 0x2e)),

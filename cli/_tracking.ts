@@ -234,7 +234,7 @@ export async function startMlflowTracking(
       log(
         `MLflow: run ${run.runName} ${result.status}; ${s.sent} records sent` +
           (s.spooled > 0
-            ? `, ${s.spooled} left in ${spoolDir} (deno task mlflow-sync --spool ${spoolDir})`
+            ? `, ${s.spooled} left in ${spoolDir} (deno task mlflow-sync --spool ${spoolDir} --to ${store.location})`
             : ""),
       );
       resolveEnded(s);

@@ -9,7 +9,7 @@ import { parseArgs } from "#args";
 import { copyRun } from "../src/tracking/copy_run.ts";
 import { FileStore } from "../src/tracking/file_store.ts";
 import { redactUri } from "../src/tracking/rest_store.ts";
-import { replaySpool } from "../src/tracking/spool.ts";
+import { replaySpool, spoolDestination } from "../src/tracking/spool.ts";
 import { denoSpool, readSpoolTarget } from "../src/tracking/spool_deno.ts";
 import { openTrackingStore } from "./_tracking.ts";
 import { runMain } from "./_cli.ts";
@@ -25,12 +25,14 @@ Usage:
 Copies whole runs (params, tags, every metric value with its step and timestamp,
 artifacts, status, start and end times) from a local ./mlruns folder to a server. A run
 copied before (tag toolkit.sync.source_run_id) is skipped, so the command can be rerun.
-With --spool, sends what a training could not send while the server was down.
+With --spool, sends what a training could not send while the server was down; the spool
+is data: it is sent only to the configured server, and only files inside its folder.
 
 Flags:
   --from <dir>          local mlruns folder or file: URI (default ./mlruns)
-  --to <uri>            destination: http(s)://host:port (default: $MLFLOW_TRACKING_URI; with
-                        --spool, the URI the spool was written for)
+  --to <uri>            destination: http(s)://host:port (default: $MLFLOW_TRACKING_URI); with
+                        --spool it must be the URI the spool was written for, else the
+                        spool is refused
   --experiment <name>   only runs of this local experiment (default: every experiment)
   --run-id <id>         only this run
   --spool <dir>         replay a spool folder (artifacts/mlflow_spool/<run id>) or every spool
@@ -134,7 +136,7 @@ export async function main(
     }
     for (const dir of dirs) {
       const target = (await readSpoolTarget(dir))!;
-      const to = options.to || target.trackingUri;
+      const to = spoolDestination(target.trackingUri, options.to, dir);
       const store = openTrackingStore(to, env);
       const sent = await replaySpool(store, target.runId, denoSpool(dir, target));
       log(`run ${target.runId}: sent ${sent} spooled records to ${store.location}`);

@@ -1,7 +1,8 @@
 /**
  * Logs a browser training run to MLflow through the demo server's same-origin proxy
  * (`/mlflow/...`), with the toolkit's own REST store, run naming and non-blocking logger.
- * The page never holds credentials: the server adds them.
+ * The page never holds credentials: the server adds them. It does hold the server's proxy
+ * token (a `<meta name="demo-token">` in the page as served) and sends it with every call.
  *
  * @module
  */
@@ -11,6 +12,7 @@ import { RestStore } from "../src/tracking/rest_store.ts";
 import { RunLogger } from "../src/tracking/run_logger.ts";
 import { startTrackedRun } from "../src/tracking/start_tracked_run.ts";
 import type { TrainConfig } from "../src/train/config.ts";
+import { DEMO_TOKEN_HEADER } from "./_mlflow_proxy.ts";
 
 /** A started MLflow run of the page. */
 export interface DemoMlflowRun {
@@ -33,12 +35,27 @@ export interface DemoMlflowContext {
   readonly onWarning: (line: string) => void;
 }
 
+/** `fetch` that adds the proxy token the demo server embedded in the page. */
+function fetchWithDemoToken(): typeof fetch {
+  const token = document.querySelector<HTMLMetaElement>('meta[name="demo-token"]')?.content ?? "";
+  return (input, init) => {
+    const headers = new Headers(init?.headers);
+    headers.set(DEMO_TOKEN_HEADER, token);
+    return fetch(input, { ...init, headers });
+  };
+}
+
 /** Opens the experiment (created if missing) and a run; returns its logger. */
 export async function startDemoMlflowRun(
   config: TrainConfig,
   ctx: DemoMlflowContext,
 ): Promise<DemoMlflowRun> {
-  const store = new RestStore({ uri: ctx.proxyUri, retry: { maxRetries: 2 }, timeoutMs: 30_000 });
+  const store = new RestStore({
+    uri: ctx.proxyUri,
+    fetch: fetchWithDemoToken(),
+    retry: { maxRetries: 2 },
+    timeoutMs: 30_000,
+  });
   const tags: Record<string, string> = {
     "mlflow.user": "browser-demo",
     "mlflow.source.name": "web/app.ts",

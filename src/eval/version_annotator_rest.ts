@@ -24,7 +24,17 @@ export class RestVersionAnnotator implements ModelVersionAnnotator {
       method,
       headers: { ...this.#headers, "Content-Type": "application/json" },
       body: JSON.stringify(body),
+      // Credentials and data go to the configured server only: never follow a redirect.
+      redirect: "manual",
     });
+    if (res.type === "opaqueredirect" || (res.status >= 300 && res.status < 400)) {
+      await res.body?.cancel();
+      throw new Error(
+        `Cannot ${method} model-versions/${endpoint.split("/").pop()} on ${this.#uri}: the ` +
+          `server redirects (HTTP ${res.status}); credentials and data are sent only to the ` +
+          "configured tracking URI",
+      );
+    }
     if (!res.ok) {
       throw new Error(
         `Cannot ${method} model-versions/${endpoint.split("/").pop()} on ${this.#uri}: ` +

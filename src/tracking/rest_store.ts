@@ -83,7 +83,8 @@ function toNumber(value: unknown): number {
 
 /** Removes `user:password@` from a URI, for messages. */
 export function redactUri(uri: string): string {
-  return uri.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, "$1");
+  // Up to the last "@" of the authority: a password may itself contain "@".
+  return uri.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, "$1");
 }
 
 /** Splits a batch into log-batch calls within `LOG_BATCH_LIMITS`. */
@@ -165,6 +166,7 @@ export class RestStore implements TrackingStore {
   readonly #base: string;
   readonly #fetch: typeof fetch;
   readonly #auth: string | null;
+  readonly #authSource: string | null;
   readonly #retry: RetryPolicy;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #random: () => number;
@@ -205,6 +207,11 @@ export class RestStore implements TrackingStore {
         btoa(String.fromCharCode(...new TextEncoder().encode(`${c.username}:${c.password}`)))
       }`
       : `Bearer ${c.token}`;
+    this.#authSource = c === null
+      ? null
+      : c.kind === "basic"
+      ? "MLFLOW_TRACKING_USERNAME/PASSWORD"
+      : "MLFLOW_TRACKING_TOKEN";
     this.#retry = {
       maxRetries: 5,
       baseDelayMs: 500,
@@ -254,12 +261,17 @@ export class RestStore implements TrackingStore {
           headers,
           body,
           signal: AbortSignal.timeout(this.#timeoutMs),
+          // Credentials and data go to the configured server only: never follow a redirect.
+          redirect: "manual",
         });
       } catch (error) {
         lastError = error;
         continue;
       }
       if (response.ok) return response;
+      if (response.type === "opaqueredirect" || (response.status >= 300 && response.status < 400)) {
+        throw await this.#redirectError(response, endpoint, action);
+      }
       if (RETRY_STATUS.has(response.status) && attempt < this.#retry.maxRetries) {
         await response.body?.cancel();
         lastError = response;
@@ -278,6 +290,27 @@ export class RestStore implements TrackingStore {
     );
   }
 
+  async #redirectError(
+    response: Response,
+    endpoint: string,
+    action: string,
+  ): Promise<MlflowRequestError> {
+    await response.body?.cancel();
+    const location = response.headers.get("location");
+    let where = "elsewhere";
+    if (location !== null) {
+      try {
+        where = new URL(location, this.#base).origin;
+      } catch { /* keep "elsewhere" */ }
+    }
+    return new MlflowRequestError(
+      `Cannot ${action} at ${this.#base}: the server redirects (HTTP ${response.status}) to ` +
+        `${where}; credentials and data are sent only to the configured tracking URI, so ` +
+        `set it to the address the server redirects to`,
+      { status: response.status, errorCode: "REDIRECT_REFUSED", endpoint },
+    );
+  }
+
   async #error(response: Response, endpoint: string, action: string): Promise<MlflowRequestError> {
     let text = "";
     try {
@@ -291,7 +324,10 @@ export class RestStore implements TrackingStore {
       if (parsed.message) detail = parsed.message;
     } catch { /* not JSON */ }
     let hint = "";
-    if (response.status === 401) {
+    if (response.status === 401 && this.#authSource !== null) {
+      hint = `; the server rejected the credentials from ${this.#authSource}: check them`;
+    } else if (response.status === 401 && !detail.includes("MLFLOW_TRACKING_")) {
+      // (A proxy that holds the credentials, like the demo's, says which hint applies.)
       hint = "; set MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN";
     }
     if (response.status === 503 && endpoint.includes("mlflow-artifacts")) {

@@ -95,7 +95,7 @@ Deno.test({
       const lines: string[] = [];
       assert.equal(
         await mlflowSync(
-          ["--spool", `${configB.outputDir}/mlflow_spool`],
+          ["--spool", `${configB.outputDir}/mlflow_spool`, "--to", server.uri],
           {},
           (l) => lines.push(l),
         ),

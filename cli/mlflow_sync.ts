@@ -21,12 +21,14 @@ Usage:
 Copies whole runs (params, tags, every metric value with its step and timestamp,
 artifacts, status, start and end times) from a local ./mlruns folder to a server. A run
 copied before (tag toolkit.sync.source_run_id) is skipped, so the command can be rerun.
-With --spool, sends what a training could not send while the server was down.
+With --spool, sends what a training could not send while the server was down; the spool
+is data: it is sent only to the configured server, and only files inside its folder.
 
 Flags:
   --from <dir>          local mlruns folder or file: URI (default ./mlruns)
-  --to <uri>            destination: http(s)://host:port (default: $MLFLOW_TRACKING_URI; with
-                        --spool, the URI the spool was written for)
+  --to <uri>            destination: http(s)://host:port (default: $MLFLOW_TRACKING_URI); with
+                        --spool it must be the URI the spool was written for, else the
+                        spool is refused
   --experiment <name>   only runs of this local experiment (default: every experiment)
   --run-id <id>         only this run
   --spool <dir>         replay a spool folder (artifacts/mlflow_spool/<run id>) or every spool

@@ -14,6 +14,7 @@ const ROOT = new URL("../", import.meta.url);
  */
 export const LAYERS: readonly string[] = Object.freeze([
   "src/npz",
+  "src/torch",
   "src/data",
   "src/runtime",
   "src/kernels",

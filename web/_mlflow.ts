@@ -2,7 +2,8 @@
  * Logs a browser training run to MLflow through the demo server's same-origin proxy
  * (`/mlflow/...`), with the same job as the CLI ("start a tracked training": run naming,
  * params, tags, non-blocking logger). The page never holds credentials: the server adds
- * them.
+ * them. It does hold the server's proxy token (a `<meta name="demo-token">` in the page as
+ * served) and sends it with every call.
  *
  * @module
  */
@@ -13,6 +14,7 @@ import { trainingParams } from "../src/jobs/run_spec.ts";
 import { trainingRunTags } from "../src/jobs/run_tags.ts";
 import { startTrackedTraining, type TrackedTraining } from "../src/jobs/tracked_training.ts";
 import type { TrainConfig } from "../src/train/config.ts";
+import { DEMO_TOKEN_HEADER } from "./_mlflow_proxy.ts";
 
 /** What the page's run records beyond the model and loop settings. */
 export interface DemoMlflowContext {
@@ -30,12 +32,27 @@ export interface DemoMlflowContext {
   readonly log: (line: string) => void;
 }
 
+/** `fetch` that adds the proxy token the demo server embedded in the page. */
+function fetchWithDemoToken(): typeof fetch {
+  const token = document.querySelector<HTMLMetaElement>('meta[name="demo-token"]')?.content ?? "";
+  return (input, init) => {
+    const headers = new Headers(init?.headers);
+    headers.set(DEMO_TOKEN_HEADER, token);
+    return fetch(input, { ...init, headers });
+  };
+}
+
 /** Opens the experiment (created if missing) and a run; returns its hooks and logger. */
 export function startDemoMlflowRun(
   config: TrainConfig,
   ctx: DemoMlflowContext,
 ): Promise<TrackedTraining> {
-  const store = new RestStore({ uri: ctx.proxyUri, retry: { maxRetries: 2 }, timeoutMs: 30_000 });
+  const store = new RestStore({
+    uri: ctx.proxyUri,
+    fetch: fetchWithDemoToken(),
+    retry: { maxRetries: 2 },
+    timeoutMs: 30_000,
+  });
   return startTrackedTraining({
     store,
     experiment: ctx.experiment,

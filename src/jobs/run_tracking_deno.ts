@@ -161,7 +161,10 @@ export async function startRunTracking(
   const spoolDir = `${spoolRoot}/${tracking.runId}`;
   tracking.ended.then((summary) => {
     if (summary.spooled > 0) {
-      log(`MLflow: unsent records wait in ${spoolDir}; deno task mlflow-sync --spool ${spoolDir}`);
+      log(
+        `MLflow: unsent records wait in ${spoolDir}; deno task mlflow-sync --spool ${spoolDir} ` +
+          `--to ${store.location}`,
+      );
     }
   });
   return { ...tracking, spoolDir };

@@ -8,7 +8,7 @@
 import { copyRun } from "../tracking/copy_run.ts";
 import { FileStore } from "../tracking/file_store.ts";
 import { openTrackingStore } from "../tracking/open_tracking_store_deno.ts";
-import { replaySpool } from "../tracking/spool.ts";
+import { replaySpool, spoolDestination } from "../tracking/spool.ts";
 import { denoSpool, readSpoolTarget } from "../tracking/spool_deno.ts";
 import { redactUri } from "../tracking/tracking_uri.ts";
 
@@ -36,8 +36,9 @@ async function spoolDirs(dir: string): Promise<string[]> {
 }
 
 /**
- * Sends every spool under `dir` to its run, at `to` ("" = the URI the spool was written
- * for). Returns the number of records sent.
+ * Sends every spool under `dir` to its run at `to`, the configured tracking URI, which
+ * must be the one the spool was written for (a spool is data from disk: it never chooses
+ * where credentials and records go). Returns the number of records sent.
  */
 export async function replaySpools(
   dir: string,
@@ -53,7 +54,8 @@ export async function replaySpools(
   let total = 0;
   for (const spool of dirs) {
     const target = (await readSpoolTarget(spool))!;
-    const store = await openTrackingStore(ctx.to || target.trackingUri, ctx.env);
+    const to = spoolDestination(target.trackingUri, ctx.to, spool);
+    const store = await openTrackingStore(to, ctx.env);
     const sent = await replaySpool(store, target.runId, denoSpool(spool, target));
     ctx.log(`run ${target.runId}: sent ${sent} spooled records to ${store.location}`);
     total += sent;

@@ -10,3 +10,4 @@ export * from "./lstm_fused.ts";
 export * from "./lstm_layer.ts";
 export * from "./classifier.ts";
 export * from "./safetensors.ts";
+export * from "./torch_state_dict.ts";

@@ -6,6 +6,8 @@
  */
 export * from "./npy_types.ts";
 export * from "./npz_format_error.ts";
+export * from "./float16.ts";
+export * from "./crc32.ts";
 export * from "./read_npy.ts";
 export * from "./write_npy.ts";
 export * from "./read_npz.ts";

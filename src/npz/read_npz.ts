@@ -4,7 +4,7 @@
  * @module
  */
 import { inflateSync } from "fflate";
-import { crc32Update } from "./_crc32.ts";
+import { crc32Update } from "./crc32.ts";
 import { decodeNpyData } from "./_npy_data.ts";
 import { checkDataSize, parseNpyHeader } from "./_npy_header.ts";
 import {

@@ -85,6 +85,8 @@ export class RestTransport {
   readonly baseUrl: string;
   readonly #fetch: typeof fetch;
   readonly #auth: string | null;
+  /** Where the credentials came from, for the hint of a 401. */
+  readonly #authSource: string | null;
   readonly #retry: RetryPolicy;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #random: () => number;
@@ -94,7 +96,13 @@ export class RestTransport {
   constructor(options: RestTransportOptions) {
     this.baseUrl = trackingServerUrl(options.uri);
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
-    this.#auth = options.credentials ? authorizationHeader(options.credentials) : null;
+    const c = options.credentials ?? null;
+    this.#auth = c ? authorizationHeader(c) : null;
+    this.#authSource = c === null
+      ? null
+      : c.kind === "basic"
+      ? "MLFLOW_TRACKING_USERNAME/PASSWORD"
+      : "MLFLOW_TRACKING_TOKEN";
     this.#retry = {
       maxRetries: 5,
       baseDelayMs: 500,
@@ -147,12 +155,17 @@ export class RestTransport {
           headers,
           body,
           signal: AbortSignal.timeout(this.#timeoutMs),
+          // Credentials and data go to the configured server only: never follow a redirect.
+          redirect: "manual",
         });
       } catch (error) {
         lastError = error;
         continue;
       }
       if (response.ok) return response;
+      if (response.type === "opaqueredirect" || (response.status >= 300 && response.status < 400)) {
+        throw await this.#redirectError(response, endpoint, action);
+      }
       if (RETRY_STATUS.has(response.status) && attempt < this.#retry.maxRetries) {
         await response.body?.cancel();
         lastError = response;
@@ -171,6 +184,27 @@ export class RestTransport {
     );
   }
 
+  async #redirectError(
+    response: Response,
+    endpoint: string,
+    action: string,
+  ): Promise<MlflowRequestError> {
+    await response.body?.cancel();
+    const location = response.headers.get("location");
+    let where = "elsewhere";
+    if (location !== null) {
+      try {
+        where = new URL(location, this.baseUrl).origin;
+      } catch { /* keep "elsewhere" */ }
+    }
+    return new MlflowRequestError(
+      `Cannot ${action} at ${this.baseUrl}: the server redirects (HTTP ${response.status}) to ` +
+        `${where}; credentials and data are sent only to the configured tracking URI, so ` +
+        `set it to the address the server redirects to`,
+      { status: response.status, errorCode: "REDIRECT_REFUSED", endpoint },
+    );
+  }
+
   async #error(response: Response, endpoint: string, action: string): Promise<MlflowRequestError> {
     let text = "";
     try {
@@ -184,7 +218,10 @@ export class RestTransport {
       if (parsed.message) detail = parsed.message;
     } catch { /* not JSON */ }
     let hint = "";
-    if (response.status === 401) {
+    if (response.status === 401 && this.#authSource !== null) {
+      hint = `; the server rejected the credentials from ${this.#authSource}: check them`;
+    } else if (response.status === 401 && !detail.includes("MLFLOW_TRACKING_")) {
+      // (A proxy that holds the credentials, like the demo's, says which hint applies.)
       hint = "; set MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN";
     }
     if (response.status === 503 && endpoint.includes("mlflow-artifacts")) {

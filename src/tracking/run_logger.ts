@@ -228,7 +228,7 @@ export class RunLogger {
     if (this.#spooled > 0) {
       this.#options.onWarning?.(
         `MLflow: ${this.#spooled} records of run ${this.runId} are left in the spool; ` +
-          `upload them later with deno task mlflow-sync --spool <dir>`,
+          `upload them later with deno task mlflow-sync --spool <dir> --to <tracking uri>`,
       );
     }
     return this.summary();

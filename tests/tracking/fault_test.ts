@@ -98,7 +98,7 @@ Deno.test({
       const lines: string[] = [];
       assert.equal(
         await mlflowSync(
-          ["--spool", `${configB.run.outputDir}/mlflow_spool`],
+          ["--spool", `${configB.run.outputDir}/mlflow_spool`, "--to", server.uri],
           {},
           (l) => lines.push(l),
         ),

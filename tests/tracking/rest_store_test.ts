@@ -303,7 +303,11 @@ Deno.test({
         ]);
         const lines: string[] = [];
         assert.equal(
-          await mlflowSync(["--spool", `${dir}/out/mlflow_spool`], {}, (l) => lines.push(l)),
+          await mlflowSync(
+            ["--spool", `${dir}/out/mlflow_spool`],
+            { MLFLOW_TRACKING_URI: server.uri },
+            (l) => lines.push(l),
+          ),
           0,
         );
         const [py] = await pyRuns(server.uri, "spooled");

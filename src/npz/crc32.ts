@@ -1,4 +1,8 @@
-// CRC-32 (IEEE 802.3, as used by zip), slicing-by-8 for throughput.
+/**
+ * CRC-32 (IEEE 802.3, as used by zip and by torch.save), slicing-by-8 for throughput.
+ *
+ * @module
+ */
 
 const TABLES: Int32Array = (() => {
   const t = new Int32Array(8 * 256);

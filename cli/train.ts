@@ -32,6 +32,7 @@ export function printJobConfig(job: TrainJobConfig): void {
 export async function runTrainJobFromCli(
   job: TrainJobConfig,
   sourceName = "cli/train.ts",
+  given?: ReadonlySet<string>,
 ): Promise<number> {
   const controller = new AbortController();
   const onSigint = () => {
@@ -49,6 +50,7 @@ export async function runTrainJobFromCli(
       log: (line) => console.log(line),
       labels: RUN_SPEC_FLAGS,
       sourceName,
+      given,
     });
     return result.status === "KILLED" ? EXIT_INTERRUPTED : 0;
   } catch (error) {
@@ -66,13 +68,14 @@ export async function runTrainJobFromCli(
 
 /** Runs `deno task train` with `args`; returns the exit status (0, or 130 after Ctrl-C). */
 export async function main(args: readonly string[]): Promise<number> {
-  const { help, job } = parseTrainArgs(args);
+  const { help, job, given, warnings } = parseTrainArgs(args);
   if (help) {
     console.log(TRAIN_HELP);
     return 0;
   }
+  for (const warning of warnings) console.error(warning);
   printJobConfig(job);
-  return await runTrainJobFromCli(job);
+  return await runTrainJobFromCli(job, "cli/train.ts", given);
 }
 
 if (import.meta.main) await runMain(main);

@@ -134,7 +134,9 @@ async function predictFromCheckpoint(
     statsLabel: `${label("featureStats")} (${statsSource})`,
     keyLabels: { xKey: label("xKey"), yKey: label("yKey"), lengthsKey: label("lengthsKey") },
   });
-  const runtime: RuntimeInfo = await selectBackend(parseDevice(spec.device));
+  const runtime: RuntimeInfo = await selectBackend(parseDevice(spec.device), {
+    device: spec.device,
+  });
   log(
     `Backend: ${runtime.backend}${
       runtime.adapter ? ` (${runtime.adapter})` : ""

@@ -101,14 +101,17 @@ export async function startTrackedTraining(
       rows.push({ ...metrics });
       const values: Record<string, number> = {};
       for (const key of METRICS_CSV_COLUMNS) {
-        if (key !== "epoch") values[key] = metrics[key];
+        // A run without validation logs no val_* metrics (NaN), as the pipeline.
+        if (key !== "epoch" && !Number.isNaN(metrics[key])) values[key] = metrics[key];
       }
       logger.logMetrics(values, metrics.epoch);
     },
-    onCheckpoint({ kind, files }) {
+    onCheckpoint({ kind, files, pt }) {
       for (const [name, bytes] of Object.entries(files)) {
         logger.logArtifact(`checkpoints/${kind}/${name}`, bytes);
       }
+      // The pipeline's own artifacts, at the root: last.pt, best.pt.
+      if (pt) logger.logArtifact(`${kind}.pt`, pt);
     },
     async onEnd(result) {
       const summary = await logger.end(result.status);

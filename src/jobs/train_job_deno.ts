@@ -1,8 +1,9 @@
 /**
  * Deno edge of the training job: from a {@link TrainJobConfig} to a finished training.
  * Reads the feature stats and the data (with the same checked loader as evaluation),
- * picks the backend, resumes from a checkpoint, writes `metrics.csv`, `feature_stats.json`
- * and the checkpoint folders, and tracks the run in MLflow when asked. `cli/train.ts` and
+ * picks the backend, resumes from a checkpoint (a folder, or a `.pt` of ours or of the
+ * PyTorch pipeline), writes `metrics.csv`, `feature_stats.json`, `last.pt` / `best.pt` and
+ * the checkpoint folders, and tracks the run in MLflow when asked. `cli/train.ts` and
  * `cli/quickstart.ts` call it; they parse flags and print.
  *
  * @module
@@ -12,12 +13,14 @@ import { parseFeatureStats } from "../data/feature_stats.ts";
 import { loadSequenceFile } from "../data/load_sequences_deno.ts";
 import type { SequenceKeys } from "../data/sequence_dataset.ts";
 import { parseDevice, type RuntimeInfo, selectBackend } from "../runtime/backend.ts";
+import { type PipelineCheckpoint, readPipelineCheckpoint } from "../torch/pipeline_checkpoint.ts";
 import { readCheckpoint } from "../train/checkpoint.ts";
 import { readCheckpointDir } from "../train/checkpoint_dir_deno.ts";
 import { combineHooks } from "../train/combine_hooks.ts";
 import type { TrainHooks } from "../train/hooks.ts";
 import { train, type TrainResult } from "../train/train.ts";
 import type { RunSpec, TrainJobConfig } from "./run_spec.ts";
+import { applyPipelineArgs } from "./pipeline_args.ts";
 import { checkpointDirHooks, metricsCsvHooks } from "./training_files_deno.ts";
 import { startRunTracking, type TrackingContext } from "./run_tracking_deno.ts";
 import type { TrackedTraining } from "./tracked_training.ts";
@@ -39,6 +42,11 @@ export interface TrainJobOptions {
   readonly labels?: RunSpecLabels;
   /** `mlflow.source.name` of the run (default `cli/train.ts`). */
   readonly sourceName?: string;
+  /**
+   * The model and loop settings the user gave (camelCase); resuming from a `.pt` takes the
+   * others from its `args`. Default: all given (nothing is taken).
+   */
+  readonly given?: ReadonlySet<string>;
 }
 
 /** How {@link runTrainJob} ended. */
@@ -57,6 +65,48 @@ async function readText(what: string, path: string, hint: string): Promise<strin
     }
     throw new Error(`Cannot read ${what} ${path}: ${(cause as Error).message}`, { cause });
   }
+}
+
+/** What `--resume-from` pointed at. */
+type ResumeSource =
+  | { readonly kind: "none" }
+  | { readonly kind: "folder"; readonly files: Record<string, Uint8Array> }
+  | { readonly kind: "pt"; readonly checkpoint: PipelineCheckpoint };
+
+/**
+ * Reads `--resume-from`: a `.pt` file (ours or the pipeline's: a zip), a checkpoint folder,
+ * or a file inside one (its folder). A path that does not exist starts from scratch, as the
+ * pipeline does.
+ */
+async function readResumeSource(
+  path: string,
+  label: string,
+  log: (line: string) => void,
+): Promise<ResumeSource> {
+  if (path === "") return { kind: "none" };
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (cause) {
+    if (!(cause instanceof Deno.errors.NotFound)) throw cause;
+    log(`${label} ${path} not found: starting from scratch`);
+    return { kind: "none" };
+  }
+  if (info.isFile) {
+    const bytes = await Deno.readFile(path);
+    if (path.endsWith(".pt") || (bytes[0] === 0x50 && bytes[1] === 0x4b)) {
+      try {
+        return { kind: "pt", checkpoint: readPipelineCheckpoint(bytes) };
+      } catch (cause) {
+        throw new Error(`Cannot resume from ${label} ${path}: ${(cause as Error).message}`, {
+          cause,
+        });
+      }
+    }
+    const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
+    return { kind: "folder", files: await readCheckpointDir(dir) };
+  }
+  return { kind: "folder", files: await readCheckpointDir(path) };
 }
 
 /** The loop settings that differ from a checkpoint's (those that change the result). */
@@ -78,19 +128,32 @@ function differingSettings(job: TrainJobConfig, at: ReturnType<typeof readCheckp
  * throws with a message naming the file or setting on bad input.
  */
 export async function runTrainJob(
-  job: TrainJobConfig,
+  asked: TrainJobConfig,
   options: TrainJobOptions = {},
 ): Promise<TrainJobResult> {
+  let job = asked;
   const { run } = job;
   const log = options.log ?? (() => {});
   const label = (key: keyof RunSpec) => options.labels?.[key] ?? key;
+  const source = await readResumeSource(run.resumeFrom, label("resumeFrom"), log);
+  if (source.kind === "pt") {
+    const pt = source.checkpoint;
+    const given = options.given ?? new Set([...Object.keys(job.model), ...Object.keys(job.loop)]);
+    const applied = applyPipelineArgs(job, pt.args, given);
+    job = applied.job;
+    log(
+      `resuming from ${run.resumeFrom}: epoch ${pt.epoch} (0-based) done, best val macro-F1 ${
+        pt.bestValF1 ?? "none"
+      }` + (applied.taken.length > 0 ? `; from its args: ${applied.taken.join(", ")}` : ""),
+    );
+  }
   const statsJson = await readText(
     label("featureStats"),
     run.featureStats,
     "`deno task sample` writes artifacts/feature_stats.json; pass the stats computed on your training data",
   );
   const stats = parseFeatureStats(statsJson);
-  const resume = run.resumeFrom ? await readCheckpointDir(run.resumeFrom) : undefined;
+  const resume = source.kind === "folder" ? source.files : undefined;
   if (resume) {
     // Resuming is exact only with the same data and optimisation settings; say what differs.
     const at = readCheckpoint(resume);
@@ -107,7 +170,7 @@ export async function runTrainJob(
     }
   }
 
-  const runtime = await selectBackend(parseDevice(run.device));
+  const runtime = await selectBackend(parseDevice(run.device), { device: run.device });
   log(`backend: ${runtime.backend} | adapter: ${runtime.adapter ?? "none"} | ${runtime.reason}`);
 
   const keys: SequenceKeys = { xKey: run.xKey, yKey: run.yKey, lengthsKey: run.lengthsKey };
@@ -119,8 +182,16 @@ export async function runTrainJob(
   };
   const t0 = performance.now();
   const trainData = await loadSequenceFile(run.trainNpz, { ...load, label: label("trainNpz") });
-  const valData = await loadSequenceFile(run.valNpz, { ...load, label: label("valNpz") });
-  if (valData.features !== trainData.features) {
+  const valData = run.valNpz === ""
+    ? undefined
+    : await loadSequenceFile(run.valNpz, { ...load, label: label("valNpz") });
+  if (!valData) {
+    log(
+      `no ${label("valNpz")}: training without validation (no val metrics, no best checkpoint), ` +
+        "as the pipeline",
+    );
+  }
+  if (valData && valData.features !== trainData.features) {
     throw new RangeError(
       `Cannot use ${label("valNpz")} ${run.valNpz}: it has ${valData.features} features per ` +
         `step, ${label("trainNpz")} ${run.trainNpz} has ${trainData.features}; pass files from ` +
@@ -128,6 +199,7 @@ export async function runTrainJob(
     );
   }
   for (const [name, d] of [["train", trainData], ["val", valData]] as const) {
+    if (!d) continue;
     const mean = d.lengths.reduce((a, b) => a + b, 0) / d.size;
     log(
       `${name}: ${d.size} windows of ${d.steps} steps x ${d.features} features, ` +
@@ -150,7 +222,7 @@ export async function runTrainJob(
     const context: TrackingContext = {
       windowSize: trainData.steps,
       runtime,
-      inputFiles: { train_npz: run.trainNpz, val_npz: run.valNpz },
+      inputFiles: { train_npz: run.trainNpz, ...(run.valNpz ? { val_npz: run.valNpz } : {}) },
       env: options.env,
       log,
       sourceName: options.sourceName,
@@ -167,6 +239,9 @@ export async function runTrainJob(
     {
       signal: options.signal,
       resume,
+      resumePipeline: source.kind === "pt" ? source.checkpoint : undefined,
+      runArgs: run,
+      log,
       stepMultiple,
       run: tracking ? { runId: tracking.runId, experimentId: tracking.experimentId } : undefined,
     },

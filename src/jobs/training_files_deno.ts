@@ -1,6 +1,7 @@
 /**
  * Deno edge of a training job: the files it leaves under its output folder, as training
- * hooks: `metrics.csv` (one row per epoch) and the checkpoint folders `last/` and `best/`.
+ * hooks: `metrics.csv` (one row per epoch), the pipeline's `last.pt` / `best.pt` and the
+ * checkpoint folders `last/` and `best/`.
  *
  * @module
  */
@@ -31,13 +32,33 @@ export function metricsCsvHooks(outputDir: string): TrainHooks {
   };
 }
 
-/** Writes each checkpoint as `<outputDir>/last/` or `<outputDir>/best/`, atomically. */
+/** Writes `bytes` to `path` through a temporary file and a rename (never half-written). */
+async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${Deno.pid}`;
+  try {
+    await Deno.writeFile(tmp, bytes);
+    await Deno.rename(tmp, path);
+  } catch (cause) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new Error(`Cannot write ${path}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/**
+ * Writes each checkpoint as `<outputDir>/last/` or `<outputDir>/best/`, and, as the
+ * pipeline, `<outputDir>/last.pt` or `<outputDir>/best.pt`, each atomically.
+ */
 export function checkpointDirHooks(outputDir: string, log: (line: string) => void): TrainHooks {
   return {
-    async onCheckpoint({ kind, epoch, files }) {
+    async onCheckpoint({ kind, epoch, files, pt }) {
       await writeCheckpointDir(`${outputDir}/${kind}`, files);
+      if (pt) await writeFileAtomic(`${outputDir}/${kind}.pt`, pt);
       const bytes = Object.values(files).reduce((a, f) => a + f.length, 0);
-      log(`saved ${outputDir}/${kind}/ (epoch ${epoch}, ${(bytes / 1e6).toFixed(2)} MB)`);
+      log(
+        `saved ${outputDir}/${kind}/${pt ? ` and ${kind}.pt` : ""} (epoch ${epoch}, ${
+          (bytes / 1e6).toFixed(2)
+        } MB)`,
+      );
     },
   };
 }

@@ -24,9 +24,12 @@ export function metricsCsvHeader(): string {
   return METRICS_CSV_COLUMNS.join(",");
 }
 
-/** One epoch as a `metrics.csv` line (no line break); numbers in their shortest round-trip form. */
+/**
+ * One epoch as a `metrics.csv` line (no line break); numbers in their shortest round-trip
+ * form, NaN (the val columns of a run without validation) as an empty cell.
+ */
 export function metricsCsvRow(m: Readonly<EpochMetrics>): string {
-  return METRICS_CSV_COLUMNS.map((c) => String(m[c])).join(",");
+  return METRICS_CSV_COLUMNS.map((c) => (Number.isNaN(m[c]) ? "" : String(m[c]))).join(",");
 }
 
 /** The rows as `metrics.csv` text: header line, one line per row, each ending in `\n`. */

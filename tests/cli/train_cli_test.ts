@@ -158,7 +158,7 @@ Deno.test("cli/train.ts exits 1 with the flag's error and 0 with --help", async 
   await t.step("--help", async () => {
     const r = await trainCli(["--help"]);
     assert.equal(r.code, 0);
-    assert.ok(r.stdout.includes("--resume-from DIR"));
+    assert.ok(r.stdout.includes("--resume-from PATH"));
   });
   await t.step("negative size", async () => {
     const r = await trainCli(["--batch-size", "-1"]);
@@ -254,7 +254,8 @@ json.dump(stats, open(f"{d}/stats.json", "w"))`,
         csv[0],
         "epoch,train_loss,train_acc,val_loss,val_acc,val_macro_f1,lr,val_cost,epoch_seconds",
       );
-      assert.deepEqual(csv.slice(1).map((l) => l.split(",")[0]), ["1", "2"]);
+      // As the pipeline: epochs from 0.
+      assert.deepEqual(csv.slice(1).map((l) => l.split(",")[0]), ["0", "1"]);
       assert.equal(
         Deno.readTextFileSync(`${dir}/out/feature_stats.json`),
         Deno.readTextFileSync(`${dir}/stats.json`),

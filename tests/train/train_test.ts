@@ -69,7 +69,8 @@ print(json.dumps(f1_score(y, [0] * len(y), average="macro", labels=list(range(5)
     assert.equal(r.checkpoints.filter((c) => c.kind === "last").length, 6);
     const best = r.checkpoints.filter((c) => c.kind === "best").at(-1)!;
     const bestEpoch = r.epochs.reduce((a, b) => (b.val_macro_f1 > a.val_macro_f1 ? b : a));
-    assert.equal(best.epoch, bestEpoch.epoch);
+    // metrics count epochs from 0 (as the pipeline); checkpoints count finished epochs.
+    assert.equal(best.epoch, bestEpoch.epoch + 1);
     assert.equal(result.bestValF1, bestEpoch.val_macro_f1);
     // The best checkpoint restores a model that reproduces that epoch's validation accuracy.
     const ckpt = readCheckpoint(best.files);
@@ -219,7 +220,7 @@ Deno.test({
     const r = recorder();
     const result = await train(tinyConfig({ epochs: 5, patience: 2, lr: 0 }), data, r.hooks);
     assert.equal(result.status, "FINISHED");
-    assert.deepEqual(r.epochs.map((m) => m.epoch), [1, 2, 3]);
+    assert.deepEqual(r.epochs.map((m) => m.epoch), [0, 1, 2]);
     assert.equal(new Set(r.epochs.map((m) => m.val_macro_f1)).size, 1);
   },
 });

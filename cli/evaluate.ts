@@ -13,6 +13,7 @@ import {
   runEvaluateJob,
 } from "../src/jobs/evaluate_job_deno.ts";
 import { parseDevice } from "../src/runtime/backend.ts";
+import { expandAbbreviations } from "./_abbreviations.ts";
 
 /** The resolved flags of `deno task evaluate`: the job's spec, plus `--help`. */
 export interface EvaluateCliOptions extends EvaluateJobSpec {
@@ -24,15 +25,20 @@ export const EVALUATE_HELP =
   `deno task evaluate: evaluation bundle for a checkpoint (or a predictions.csv)
 
 Usage:
-  deno task evaluate --checkpoint <dir|file> --npz <file> [--feature-stats <json>]
-                     --output-dir <dir> [options]
-  deno task evaluate --predictions <predictions.csv> --output-dir <dir> [options]
+  deno task evaluate --checkpoint <dir|file.pt> --npz <file> [--feature-stats <json>]
+                     [--output-dir <dir>] [options]
+  deno task evaluate --predictions <predictions.csv> [--output-dir <dir>] [options]
+
+Flags may be abbreviated to any unambiguous prefix, as argparse allows.
 
 Inputs (one of):
-  --checkpoint <path>        checkpoint directory (e.g. artifacts/best) or file to evaluate
+  --checkpoint <path>        checkpoint directory (e.g. artifacts/best), or a .pt file of
+                             ours or of the PyTorch pipeline (e.g. artifacts/best.pt: its
+                             forward and config come from the file's args)
   --npz <file>               sequences to predict on (e.g. data/val_sequences.npz); needs --checkpoint
   --feature-stats <json>     feature statistics for the load-time transform (default: the
-                             checkpoint's feature_stats.json, else artifacts/feature_stats.json)
+                             checkpoint's feature_stats.json (for a .pt: the one beside it),
+                             else artifacts/feature_stats.json)
   --x-key, --y-key, --lengths-key <name>
                              npz member names (default: the checkpoint's training config,
                              else sequences, labels, seq_lengths; a mask member also works)
@@ -40,13 +46,17 @@ Inputs (one of):
                              (columns vehicle_id,label,pred,p0..p4) instead of predicting
 
 Output:
-  --output-dir <dir>         where the bundle is written (required), e.g.
-                             artifacts/evaluations/<run>
-  --reliability-bins <n>     bins of the reliability diagram (default 10)
+  --output-dir <dir>         where the bundle is written (default artifacts/evaluations, as
+                             the pipeline), e.g. artifacts/evaluations/<run>
+  --calibration-bins <n>     bins of the reliability diagram (default 15, as the pipeline;
+                             --reliability-bins is the same flag's old name)
 
 Prediction:
   --batch-size <n>           windows per forward pass (default 256)
-  --device <name>            cuda|gpu|webgpu (WebGPU), cpu (wasm); unset = auto
+  --device <name>            cuda|gpu (WebGPU on a hardware adapter, else an error), webgpu
+                             (any adapter), cpu (wasm); unset = auto
+  --num-workers <n>          accepted for the pipeline's command lines; no effect (there are
+                             no data-loader workers: the npz is read once)
 
 MLflow (optional):
   --mlflow-run-id <id>       upload the bundle to evaluations/<data file name>/ of this
@@ -56,7 +66,7 @@ MLflow (optional):
 
   -h, --help                 show this help
 
-Writes: index.html, summary_metrics.json, classification_report.json,
+Writes: PNG plots beside the SVGs, index.html, summary_metrics.json, classification_report.json,
 classification_report_min_cost.json, confusion_matrix.csv, confusion_matrix_min_cost.csv,
 roc_curves.json, pr_curves.json, reliability.json, predictions.csv and SVG plots.
 `;
@@ -72,7 +82,9 @@ const FLAGS = {
   "output-dir": { type: "string" },
   "batch-size": { type: "string" },
   device: { type: "string" },
+  "calibration-bins": { type: "string" },
   "reliability-bins": { type: "string" },
+  "num-workers": { type: "string" },
   "mlflow-run-id": { type: "string" },
   "mlflow-tracking-uri": { type: "string" },
   help: { type: "boolean", short: "h" },
@@ -91,11 +103,24 @@ function positiveInt(flag: string, value: string | undefined, fallback: number):
   return n;
 }
 
+/** `--num-workers`: checked like argparse's `type=int` (>= 0), then ignored. */
+function positiveIntOrZero(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
+    throw new RangeError(
+      `Cannot parse --num-workers: expected an integer >= 0, received "${value}"`,
+    );
+  }
+  return n;
+}
+
 /** Parses argv into {@link EvaluateCliOptions}; unknown flags and bad values throw. */
 export function parseEvaluateArgs(args: string[]): EvaluateCliOptions {
   let values;
   try {
-    ({ values } = parseArgs({ args, options: FLAGS, strict: true, allowPositionals: false }));
+    const valueFlags = Object.entries(FLAGS).filter(([, o]) => o.type === "string").map(([f]) => f);
+    const full = expandAbbreviations(args, Object.keys(FLAGS), valueFlags);
+    ({ values } = parseArgs({ args: full, options: FLAGS, strict: true, allowPositionals: false }));
   } catch (cause) {
     throw new TypeError(
       `Cannot parse evaluate flags: ${(cause as Error).message}. Allowed flags: ${allowedFlags()}`,
@@ -112,18 +137,21 @@ export function parseEvaluateArgs(args: string[]): EvaluateCliOptions {
     yKey: values["y-key"] ?? "",
     lengthsKey: values["lengths-key"] ?? "",
     predictions: values.predictions ?? "",
-    outputDir: values["output-dir"] ?? "",
+    outputDir: values["output-dir"] ?? "artifacts/evaluations",
     batchSize: positiveInt("batch-size", values["batch-size"], 256),
     device,
-    nBins: positiveInt("reliability-bins", values["reliability-bins"], 10),
+    nBins: values["reliability-bins"] !== undefined
+      ? positiveInt("reliability-bins", values["reliability-bins"], 15)
+      : positiveInt("calibration-bins", values["calibration-bins"], 15),
     mlflowRunId: values["mlflow-run-id"] ?? "",
     mlflowTrackingUri: values["mlflow-tracking-uri"] ?? "",
     help: values.help ?? false,
   };
   if (options.help) return options;
+  if (values["num-workers"] !== undefined) positiveIntOrZero(values["num-workers"]);
   if (options.outputDir === "") {
     throw new TypeError(
-      "Cannot evaluate: --output-dir is required (e.g. --output-dir artifacts/evaluations/<run>)",
+      'Cannot use --output-dir "": expected a folder (default artifacts/evaluations)',
     );
   }
   const fromCheckpoint = options.checkpoint !== "" || options.npz !== "";

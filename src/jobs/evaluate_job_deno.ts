@@ -1,6 +1,7 @@
 /**
  * Deno edge of "evaluate a checkpoint into a bundle and attach it": predicts an npz with a
- * checkpoint (read with the same checked loader as training, transformed with the
+ * checkpoint (a folder of ours, or a `.pt` of ours or of the PyTorch pipeline, e.g.
+ * `artifacts/best.pt`; read with the same checked loader as training, transformed with the
  * checkpoint's feature stats) or re-reads a `predictions.csv`, writes the evaluation
  * bundle, and, given a run id, uploads it to that MLflow run. `cli/evaluate.ts` parses the
  * flags and prints.
@@ -19,6 +20,9 @@ import { parsePredictionsCsv } from "../report/predictions_csv.ts";
 import { writeEvaluationBundle } from "../report/write_evaluation_bundle_deno.ts";
 import { parseDevice, type RuntimeInfo, selectBackend } from "../runtime/backend.ts";
 import { openTrackingStore } from "../tracking/open_tracking_store_deno.ts";
+import { createLstmClassifier, type LstmClassifier } from "../model/classifier.ts";
+import { loadTorchStateDict, pipelineModelConfig } from "../model/torch_state_dict.ts";
+import { readPipelineCheckpoint } from "../torch/pipeline_checkpoint.ts";
 import { readCheckpoint, restoreClassifier } from "../train/checkpoint.ts";
 import { readCheckpointDir } from "../train/checkpoint_dir_deno.ts";
 import { predictProbabilities } from "../train/validate.ts";
@@ -26,10 +30,16 @@ import { type AttachedEvaluation, attachEvaluation } from "./attach_evaluation.t
 
 /** What to evaluate, where the bundle goes and which run it is attached to. */
 export interface EvaluateJobSpec {
-  /** A checkpoint folder (or a file in it); needs `npz`. "" when `predictions` is given. */
+  /**
+   * A checkpoint folder (or a file in it), or a `.pt` file (ours or the pipeline's); needs
+   * `npz`. "" when `predictions` is given.
+   */
   readonly checkpoint: string;
   readonly npz: string;
-  /** "" = the checkpoint's own feature_stats.json, else artifacts/feature_stats.json. */
+  /**
+   * "" = the checkpoint's own feature_stats.json (for a `.pt`: the one beside it, where the
+   * pipeline writes it), else artifacts/feature_stats.json.
+   */
   readonly featureStats: string;
   /** "" = the checkpoint's data keys, else the contract's. */
   readonly xKey: string;
@@ -91,23 +101,117 @@ async function checkpointFolder(path: string): Promise<string> {
   return dir;
 }
 
+/** A checkpoint ready to predict with, and what the evaluation needs to know of it. */
+interface LoadedCheckpoint {
+  /** Creates the classifier with the checkpoint's weights (the caller disposes it). */
+  readonly restore: () => LstmClassifier;
+  readonly numClasses: number;
+  readonly keys: SequenceKeys;
+  /** The checkpoint's own feature stats, when it carries or sits beside them. */
+  readonly stats: { readonly text: string; readonly source: string } | null;
+  /** For the bundle's meta: where, which epoch, which val macro-F1. */
+  readonly describe: string;
+}
+
+/** True when `path` is a `.pt` file (by name, or a zip where a folder was expected). */
+async function isTorchFile(path: string): Promise<boolean> {
+  try {
+    if (!(await Deno.stat(path)).isFile) return false;
+  } catch {
+    return false;
+  }
+  if (path.endsWith(".pt") || path.endsWith(".pth")) return true;
+  const f = await Deno.open(path);
+  try {
+    const head = new Uint8Array(2);
+    return (await f.read(head)) === 2 && head[0] === 0x50 && head[1] === 0x4b;
+  } finally {
+    f.close();
+  }
+}
+
+/** Reads a `.pt` checkpoint: the pipeline's forward and config from its `args`. */
+async function loadTorchCheckpoint(path: string, label: string): Promise<LoadedCheckpoint> {
+  let ckpt;
+  try {
+    ckpt = readPipelineCheckpoint(await Deno.readFile(path));
+  } catch (cause) {
+    throw new Error(`Cannot read ${label} ${path}: ${(cause as Error).message}`, { cause });
+  }
+  const config = pipelineModelConfig(ckpt.modelState, ckpt.args);
+  const key = (name: string, fallback: string) => {
+    const v = ckpt.args.get(name);
+    return typeof v === "string" && v !== "" ? v : fallback;
+  };
+  const folder = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
+  const beside = `${folder}/feature_stats.json`;
+  let stats: LoadedCheckpoint["stats"] = null;
+  try {
+    stats = { text: await Deno.readTextFile(beside), source: beside };
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return {
+    restore() {
+      const model = createLstmClassifier(config, { seed: 0 });
+      try {
+        loadTorchStateDict(model, ckpt.modelState);
+      } catch (e) {
+        model.dispose();
+        throw e;
+      }
+      return model;
+    },
+    numClasses: config.numClasses,
+    keys: {
+      xKey: key("x_key", DEFAULT_SEQUENCE_KEYS.xKey),
+      yKey: key("y_key", DEFAULT_SEQUENCE_KEYS.yKey),
+      lengthsKey: key("lengths_key", DEFAULT_SEQUENCE_KEYS.lengthsKey),
+    },
+    stats,
+    describe: `${path} (epoch ${ckpt.epoch} counted from 0, pooling ${config.pooling}, ` +
+      `best val macro-F1 ${ckpt.bestValF1 === null ? "none" : ckpt.bestValF1.toFixed(4)})`,
+  };
+}
+
+/** Reads a checkpoint folder of ours. */
+async function loadCheckpointFolder(path: string): Promise<LoadedCheckpoint> {
+  const dir = await checkpointFolder(path);
+  const files = await readCheckpointDir(dir);
+  const checkpoint = readCheckpoint(files);
+  return {
+    restore: () => restoreClassifier(checkpoint),
+    numClasses: checkpoint.modelConfig.numClasses,
+    keys: checkpoint.dataKeys ?? DEFAULT_SEQUENCE_KEYS,
+    stats: files["feature_stats.json"]
+      ? {
+        text: new TextDecoder().decode(files["feature_stats.json"]),
+        source: `${dir}/feature_stats.json`,
+      }
+      : null,
+    describe: `${dir} (epoch ${checkpoint.epoch}, best val macro-F1 ${
+      checkpoint.bestValF1.toFixed(4)
+    })`,
+  };
+}
+
 /** Predicts `spec.npz` with `spec.checkpoint`; returns the bundle's input. */
 async function predictFromCheckpoint(
   spec: EvaluateJobSpec,
   label: (key: keyof EvaluateJobSpec) => string,
   log: (line: string) => void,
 ): Promise<EvaluationInput> {
-  const dir = await checkpointFolder(spec.checkpoint);
-  const files = await readCheckpointDir(dir);
-  const checkpoint = readCheckpoint(files);
+  const checkpoint = await isTorchFile(spec.checkpoint)
+    ? await loadTorchCheckpoint(spec.checkpoint, label("checkpoint"))
+    : await loadCheckpointFolder(spec.checkpoint);
   let statsText: string;
   let statsSource: string;
   if (spec.featureStats !== "") {
     statsText = await readText(spec.featureStats, label("featureStats"));
     statsSource = spec.featureStats;
-  } else if (files["feature_stats.json"]) {
-    statsText = new TextDecoder().decode(files["feature_stats.json"]);
-    statsSource = `${dir}/feature_stats.json`;
+  } else if (checkpoint.stats) {
+    statsText = checkpoint.stats.text;
+    statsSource = checkpoint.stats.source;
   } else {
     statsSource = "artifacts/feature_stats.json";
     statsText = await readText(statsSource, label("featureStats"));
@@ -122,12 +226,12 @@ async function predictFromCheckpoint(
       { cause },
     );
   }
-  const keys: SequenceKeys = checkpoint.dataKeys ?? DEFAULT_SEQUENCE_KEYS;
+  const keys = checkpoint.keys;
   const data = await loadSequenceFile(spec.npz, {
     xKey: spec.xKey || keys.xKey,
     yKey: spec.yKey || keys.yKey,
     lengthsKey: spec.lengthsKey || keys.lengthsKey,
-    numClasses: checkpoint.modelConfig.numClasses,
+    numClasses: checkpoint.numClasses,
     idsKey: "vehicle_ids",
     stats: parseFeatureStats(statsJson),
     label: label("npz"),
@@ -142,7 +246,7 @@ async function predictFromCheckpoint(
       runtime.adapter ? ` (${runtime.adapter})` : ""
     }: ${runtime.reason}`,
   );
-  const model = restoreClassifier(checkpoint);
+  const model = checkpoint.restore();
   let probabilities: Float32Array[];
   try {
     probabilities = await predictProbabilities(model, data, { batchSize: spec.batchSize });
@@ -154,9 +258,7 @@ async function predictFromCheckpoint(
     probabilities,
     vehicleIds: data.ids,
     meta: {
-      checkpoint: `${dir} (epoch ${checkpoint.epoch}, best val macro-F1 ${
-        checkpoint.bestValF1.toFixed(4)
-      })`,
+      checkpoint: checkpoint.describe,
       data: spec.npz,
       "feature stats": statsSource,
     },

@@ -70,7 +70,8 @@ export async function promoteRun(
   const e = promotion.evidence;
   if (request.inspected) e.inspected = true;
   else if (e.bundlePath !== null) {
-    const where = `${run.info.artifactUri.replace(/\/+$/, "")}/${e.bundlePath}/index.html`;
+    const page = e.bundleFiles.includes("index.html") ? "/index.html" : "/";
+    const where = `${run.info.artifactUri.replace(/\/+$/, "")}/${e.bundlePath}${page}`;
     e.inspected = await io.confirmInspected(where);
   }
   const decision = decidePromotion(e);

@@ -27,12 +27,35 @@ export interface PromotionCase {
   evidence: PromotionEvidence;
 }
 
-/** Artifact folders where a run's `best` checkpoint is looked for, in order. */
+/**
+ * Where a run's `best` checkpoint is looked for, in order: our checkpoint folders, then the
+ * PyTorch pipeline's `best.pt` at the artifacts' root.
+ */
 export const CHECKPOINT_ARTIFACT_CANDIDATES: readonly string[] = Object.freeze([
   "checkpoints/best",
   "best",
   "checkpoint/best",
+  "best.pt",
 ]);
+
+/**
+ * The always-0 macro-F1 of a `confusion_matrix.csv` (rows = true classes): the pipeline's
+ * bare `%d` matrix, or ours with a header row and a label column. With n0 windows of class
+ * 0 out of N, predicting 0 everywhere gives F1 2 n0 / (N + n0) for class 0 and 0 for the
+ * other K - 1 classes (scikit-learn's macro average over all K labels). Null when the text
+ * is not a square matrix of counts.
+ */
+export function alwaysZeroMacroF1(csv: string): number | null {
+  let rows = csv.trim().split(/\r?\n/).map((l) => l.split(/[,\s]+/).filter((c) => c !== ""));
+  if (rows.length > 0 && rows[0].some((c) => !/^\d+$/.test(c))) {
+    rows = rows.slice(1).map((r) => r.slice(1)); // header row and label column
+  }
+  const k = rows.length;
+  if (k < 2 || rows.some((r) => r.length !== k || r.some((c) => !/^\d+$/.test(c)))) return null;
+  const counts = rows.map((r) => r.reduce((a, c) => a + Number(c), 0));
+  const n = counts.reduce((a, b) => a + b, 0);
+  return n === 0 ? null : (2 * counts[0]) / (n + counts[0]) / k;
+}
 
 const decoder = new TextDecoder();
 
@@ -75,6 +98,12 @@ export async function gatherPromotionEvidence(
       decoder.decode(await store.downloadArtifact(runId, `${bundle.path}/summary_metrics.json`)),
     );
     if (typeof summary.baseline_macro_f1 === "number") baselineMacroF1 = summary.baseline_macro_f1;
+    else if (bundle.files.includes("confusion_matrix.csv")) {
+      // A pipeline bundle: its summary has no baseline, its confusion matrix gives it.
+      baselineMacroF1 = alwaysZeroMacroF1(
+        decoder.decode(await store.downloadArtifact(runId, `${bundle.path}/confusion_matrix.csv`)),
+      );
+    }
   }
   let champion: ChampionInfo | null = null;
   const current = await store.getModelVersionByAlias(registry.model, registry.alias);
@@ -114,6 +143,14 @@ export async function downloadCheckpointArtifact(
 ): Promise<{ path: string; files: Map<string, Uint8Array> }> {
   const candidates = artifactPath ? [artifactPath] : CHECKPOINT_ARTIFACT_CANDIDATES;
   for (const path of candidates) {
+    if (path.endsWith(".pt")) {
+      // A single file (the pipeline's best.pt): present when its folder lists it.
+      const parent = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
+      const listed = await store.listArtifacts(runId, parent);
+      if (!listed.some((e) => !e.isDir && e.path === path)) continue;
+      const name = path.slice(path.lastIndexOf("/") + 1);
+      return { path, files: new Map([[name, await store.downloadArtifact(runId, path)]]) };
+    }
     const files = await listArtifactFiles(store, runId, path);
     if (files.length === 0) continue;
     const out = new Map<string, Uint8Array>();

@@ -1,6 +1,8 @@
-/** The files a run's evaluation bundle must hold for promotion to count it as attached. */
+/**
+ * The files a run's evaluation bundle must hold for promotion to count it as attached: the
+ * PyTorch pipeline's bundle files (ours add `index.html`, PNG/SVG plots and more).
+ */
 export const REQUIRED_BUNDLE_FILES: readonly string[] = Object.freeze([
-  "index.html",
   "summary_metrics.json",
   "classification_report.json",
   "confusion_matrix.csv",
@@ -24,7 +26,10 @@ export interface PromotionEvidence {
   runName: string;
   /** Best `val_macro_f1` the run logged (the epoch its `best` checkpoint comes from). */
   valMacroF1: number | null;
-  /** Always-0 macro-F1 on the same validation labels (the bundle's `baseline_macro_f1`). */
+  /**
+   * Always-0 macro-F1 on the same validation labels (the bundle's `baseline_macro_f1`, or,
+   * in a pipeline bundle without it, derived from its `confusion_matrix.csv`).
+   */
   baselineMacroF1: number | null;
   /** Artifact folder of the bundle found on the run (e.g. `evaluations/val_sequences`), or null. */
   bundlePath: string | null;
@@ -95,8 +100,9 @@ export function decidePromotion(e: PromotionEvidence): PromotionDecision {
       criterion: "val macro-F1 beats the always-0 baseline",
       passed: false,
       detail: e.baselineMacroF1 === null
-        ? "no baseline_macro_f1 in the run's summary_metrics.json; run deno task evaluate " +
-          "with --mlflow-run-id on the validation data first"
+        ? "no baseline_macro_f1 in the run's summary_metrics.json and no readable " +
+          "confusion_matrix.csv beside it; run deno task evaluate with --mlflow-run-id on the " +
+          "validation data first"
         : "the run has no val_macro_f1 to compare",
     });
   } else {
@@ -124,7 +130,9 @@ export function decidePromotion(e: PromotionEvidence): PromotionDecision {
     passed: e.inspected,
     detail: e.inspected
       ? "confirmed"
-      : `not confirmed: open ${e.bundlePath ?? "the bundle"}/index.html, then pass --inspected`,
+      : `not confirmed: open ${e.bundlePath ?? "the bundle"}/${
+        e.bundleFiles.includes("index.html") ? "index.html" : "(its plots)"
+      }, then pass --inspected`,
   });
   return { promote: checks.every((c) => c.passed), checks };
 }

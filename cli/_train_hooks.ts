@@ -59,7 +59,7 @@ export function consoleHooks(options: { isTerminal: boolean; epochs: number }): 
       console.log(
         `epoch ${m.epoch + 1}/${options.epochs} train_loss ${m.train_loss.toFixed(4)} ` +
           `train_acc ${m.train_acc.toFixed(4)} ` +
-          (Number.isNaN(m.val_loss) ? "(no validation) " : `val_loss ${m.val_loss.toFixed(4)} ` +
+          (m.validated === false ? "(no validation) " : `val_loss ${m.val_loss.toFixed(4)} ` +
             `val_acc ${m.val_acc.toFixed(4)} val_macro_f1 ${m.val_macro_f1.toFixed(4)} ` +
             `val_cost ${m.val_cost} `) +
           `lr ${m.lr} | train ${trainSeconds.toFixed(1)} s${perStep}, ` +

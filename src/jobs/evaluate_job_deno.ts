@@ -16,6 +16,8 @@ import {
   type EvaluationBundle,
   type EvaluationInput,
 } from "../report/evaluation_bundle.ts";
+import { denoSvgRasterizer } from "../report/png_assets_deno.ts";
+import { addPngPlots } from "../report/png_plots.ts";
 import { parsePredictionsCsv } from "../report/predictions_csv.ts";
 import { writeEvaluationBundle } from "../report/write_evaluation_bundle_deno.ts";
 import { parseDevice, type RuntimeInfo, selectBackend } from "../runtime/backend.ts";
@@ -297,6 +299,8 @@ export async function runEvaluateJob(
       created: new Date().toISOString(),
     },
   });
+  // PNG copies of the SVG plots, as the pipeline's bundles had (written and logged alike).
+  addPngPlots(bundle.files, await denoSvgRasterizer());
   const written = await writeEvaluationBundle(spec.outputDir, bundle.files);
   if (spec.mlflowRunId === "") return { bundle, written, attached: null };
   const store = await openTrackingStore(

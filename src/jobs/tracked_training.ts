@@ -101,8 +101,9 @@ export async function startTrackedTraining(
       rows.push({ ...metrics });
       const values: Record<string, number> = {};
       for (const key of METRICS_CSV_COLUMNS) {
-        // A run without validation logs no val_* metrics (NaN), as the pipeline.
-        if (key !== "epoch" && !Number.isNaN(metrics[key])) values[key] = metrics[key];
+        // A run without validation logs no val_* metrics, as the pipeline.
+        const skip = key === "epoch" || (metrics.validated === false && key.startsWith("val_"));
+        if (!skip) values[key] = metrics[key];
       }
       logger.logMetrics(values, metrics.epoch);
     },

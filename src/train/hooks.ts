@@ -25,6 +25,11 @@ export interface EpochMetrics {
   readonly val_cost: number;
   /** Wall time of the epoch in seconds (training and validation). */
   readonly epoch_seconds: number;
+  /**
+   * False when there was no validation data (the `val_*` values are NaN and are neither
+   * written to `metrics.csv` nor logged); absent means true. Not a column.
+   */
+  readonly validated?: boolean;
 }
 
 /** Where the loop stands inside an epoch; sent at most once per log interval. */

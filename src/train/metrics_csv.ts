@@ -26,10 +26,12 @@ export function metricsCsvHeader(): string {
 
 /**
  * One epoch as a `metrics.csv` line (no line break); numbers in their shortest round-trip
- * form, NaN (the val columns of a run without validation) as an empty cell.
+ * form; the val columns of an epoch without validation (`validated: false`) empty.
  */
 export function metricsCsvRow(m: Readonly<EpochMetrics>): string {
-  return METRICS_CSV_COLUMNS.map((c) => (Number.isNaN(m[c]) ? "" : String(m[c]))).join(",");
+  return METRICS_CSV_COLUMNS.map((c) =>
+    m.validated === false && c.startsWith("val_") ? "" : String(m[c])
+  ).join(",");
 }
 
 /** The rows as `metrics.csv` text: header line, one line per row, each ending in `\n`. */

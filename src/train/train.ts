@@ -312,6 +312,7 @@ export async function train(
         lr: nextLr,
         val_cost: val?.cost ?? NaN,
         epoch_seconds: (now() - started) / 1000,
+        ...(val ? {} : { validated: false }),
       };
       history.push(metrics);
       await hooks.onEpochEnd?.(metrics, { isBest });

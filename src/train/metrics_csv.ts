@@ -6,8 +6,11 @@
  */
 import type { EpochMetrics } from "./hooks.ts";
 
+/** A column of `metrics.csv` (every numeric field of {@link EpochMetrics}). */
+export type MetricsCsvColumn = Exclude<keyof EpochMetrics, "validated">;
+
 /** Columns of `metrics.csv`: the data contract's header, then `val_cost,epoch_seconds`. */
-export const METRICS_CSV_COLUMNS: readonly (keyof EpochMetrics)[] = Object.freeze([
+export const METRICS_CSV_COLUMNS: readonly MetricsCsvColumn[] = Object.freeze([
   "epoch",
   "train_loss",
   "train_acc",

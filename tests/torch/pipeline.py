@@ -25,6 +25,8 @@ Usage: python pipeline.py <command> [args], JSON on stdin, JSON on stdout.
                 (in DIR, as the pipeline); then torch's own resume from last.pt for one
                 epoch; print the losses, the resumed epoch's loss and lr, best.pt's val
                 probabilities
+  load FILE...  per file: torch.load(FILE, weights_only=True), the model (strict), AdamW and
+                StepLR rebuilt from it; print epoch, lr, steps
   resume FILE   torch.load(FILE, weights_only=True), rebuild model (strict), AdamW and StepLR
                 from it as the pipeline's resume does, train one epoch over the given batch
                 order on DIR's train.npz; print its train loss and the lr after the step
@@ -422,6 +424,16 @@ def main():
         out = cmd_run(rest[0], inp)
     elif cmd == "resume":
         out = cmd_resume(rest[0], inp)
+    elif cmd == "load":
+        # Each file as the pipeline's resume and evaluate.py load it: weights_only=True,
+        # the model strict, AdamW and StepLR from their states.
+        out = []
+        for path in rest:
+            ckpt, args, model, opt, sched = restore(path, inp["input_size"])
+            out.append({"epoch": ckpt["epoch"], "best_val_f1": ckpt["best_val_f1"],
+                        "lr": opt.param_groups[0]["lr"], "last_epoch": sched.last_epoch,
+                        "steps": sorted({s["step"].item() for s in opt.state.values()}),
+                        "pooling": args.pooling, "n_params": len(list(model.parameters()))})
     elif cmd == "check":
         out = cmd_check(rest[0], inp, trusted="--trusted" in rest)
     elif cmd == "dump":

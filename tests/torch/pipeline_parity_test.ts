@@ -183,3 +183,46 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "train() writes last.pt and best.pt that torch loads as the pipeline does",
+  ignore,
+  async fn() {
+    const tf = await import("@tensorflow/tfjs");
+    await import("@tensorflow/tfjs-backend-wasm");
+    await tf.setBackend("wasm");
+    const { smallData, tinyConfig } = await import("../train/_data.ts");
+    const { train } = await import("../../src/train/train.ts");
+    const data = await smallData(48, 24, 6, 3);
+    const pts: Record<string, { epoch: number; pt?: Uint8Array }> = {};
+    await train(
+      tinyConfig({
+        epochs: 2,
+        bidirectional: true,
+        pooling: "mean",
+        gradClip: 1,
+        stepLrStepSize: 1,
+      }),
+      data,
+      { onCheckpoint: (c) => void (pts[c.kind] = { epoch: c.epoch, pt: c.pt }) },
+    );
+    const dir = await Deno.makeTempDir({ prefix: "train_pt_" });
+    try {
+      assert.ok(pts.last.pt && pts.best.pt, "both checkpoints carry a .pt");
+      await Deno.writeFile(`${dir}/last.pt`, pts.last.pt!);
+      await Deno.writeFile(`${dir}/best.pt`, pts.best.pt!);
+      const loaded = await runPipeline<
+        { epoch: number; lr: number; last_epoch: number; steps: number[]; pooling: string }[]
+      >("load", [`${dir}/last.pt`, `${dir}/best.pt`], { input_size: 3 });
+      assert.equal(loaded[0].epoch, 1, "last.pt: epoch 2 of 2, counted from 0");
+      assert.equal(loaded[1].epoch, pts.best.epoch - 1);
+      assert.equal(loaded[0].last_epoch, 2);
+      assert.deepEqual(loaded[0].steps, [2 * Math.ceil(48 / tinyConfig().loop.batchSize)]);
+      assert.equal(loaded[0].pooling, "mean-masked");
+      const lr0 = tinyConfig().loop.lr;
+      assert.equal(loaded[0].lr, lr0 * 0.5 * 0.5, "the rate after the second scheduler step");
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -532,6 +532,33 @@ json.dump({"feature_order": ["a", "b"], "per_feature": {k: {"transform": "znorm"
       }
       const names = [...Deno.readDirSync(`${dir}/out`)].map((e) => e.name).sort();
       assert.deepEqual(names, ["feature_stats.json", "last", "last.pt", "metrics.csv"]);
+      // Our last.pt (args pooling "last-masked") evaluates exactly as the last/ folder.
+      const evaluate = (checkpoint: string, out: string) =>
+        new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            `${ROOT}cli/evaluate.ts`,
+            "--checkpoint",
+            checkpoint,
+            "--npz",
+            `${dir}/train.npz`,
+            "--output-dir",
+            out,
+            "--device",
+            "cpu",
+          ],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+      for (const [checkpoint, out] of [["last.pt", "eval_pt"], ["last", "eval_dir"]]) {
+        const e = await evaluate(`${dir}/out/${checkpoint}`, `${dir}/${out}`);
+        assert.ok(e.success, new TextDecoder().decode(e.stderr));
+      }
+      assert.equal(
+        Deno.readTextFileSync(`${dir}/eval_pt/predictions.csv`),
+        Deno.readTextFileSync(`${dir}/eval_dir/predictions.csv`),
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

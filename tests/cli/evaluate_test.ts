@@ -42,7 +42,10 @@ with open(sys.argv[1], "w") as f:
         `${dir}/bundle`,
       ]);
       assert.equal(code, 0, stderr);
-      assert.match(stdout, /Evaluated 400 windows: macro-F1 0\.\d{4}/);
+      assert.match(
+        stdout,
+        /Evaluated 400 windows \(task component-x, 5 classes\): argmax rule macro-F1 0\.\d{4}/,
+      );
       const sk = await pythonJson<Record<string, number>>(
         `
 import csv, json, sys, numpy as np

@@ -164,8 +164,10 @@ export function reliabilitySvg(
   rel: Reliability,
   options: { title?: string; calibrated?: Reliability; temperature?: number } = {},
 ): string {
-  const f = frame(520, 460);
   const cal = options.calibrated;
+  // The legend goes below the axes, where no curve can be.
+  const legendHeight = (cal ? 4 : 3) * 17 + 20;
+  const f = frame(520, 460 + legendHeight, 20, legendHeight);
   const heading = options.title ??
     (cal
       ? `Reliability (top label), ECE ${rel.ece.toFixed(4)} -> ${cal.ece.toFixed(4)}`
@@ -212,7 +214,7 @@ export function reliabilitySvg(
         : []),
       { label: "perfect calibration", color: "#999", dash: true },
       { label: "share of samples (bars, model)", color: "#bab0ac" },
-    ], "upper-left"),
+    ], "below"),
     "</svg>",
   );
   return parts.join("\n") + "\n";

@@ -181,7 +181,7 @@ export async function train(
       ? {
         metric: "val_macro_f1",
         value: resumed.bestValF1,
-        valLoss: Infinity,
+        valLoss: Number.MAX_VALUE, // JSON has no Infinity; any real loss is lower
         epoch: resumed.epoch,
       }
       : null);
@@ -269,7 +269,7 @@ export async function train(
         stepMultiple: options.stepMultiple,
         costMatrix: task.costMatrix,
       });
-      temperature = val.calibration.temperature;
+      temperature = val.calibration?.temperature ?? temperature;
       const metric = task.promotionMetric;
       const candidate = { metric, value: metricOf(val, metric), valLoss: val.loss, epoch };
       const isBest = isBetterCheckpoint(candidate, best);

@@ -112,8 +112,8 @@ export interface ValidationResult {
   readonly confusion: ConfusionMatrix;
   /** Softmax probabilities (T = 1), one row per window. */
   readonly probabilities: Float32Array[];
-  /** The temperature fitted on these logits and labels (minimum NLL). */
-  readonly calibration: TemperatureFit;
+  /** The temperature fitted on these logits and labels (minimum NLL); null without rows. */
+  readonly calibration: TemperatureFit | null;
 }
 
 /** Options of {@link validate}. */
@@ -152,7 +152,7 @@ export async function validate(
   }
   const confusion = confusionMatrix(data.labels, preds, k);
   const rows = Array.from({ length: data.size }, (_, i) => logp.subarray(i * k, (i + 1) * k));
-  const calibration = fitTemperature(rows, data.labels);
+  const calibration = data.size > 0 ? fitTemperature(rows, data.labels) : null;
   for (let i = 0; i < logp.length; i++) logp[i] = Math.exp(logp[i]);
   return {
     loss: den > 0 ? num / den : NaN,

@@ -11,6 +11,8 @@
 import { parseFeatureStats } from "../data/feature_stats.ts";
 import { loadSequenceFile } from "../data/load_sequences_deno.ts";
 import { DEFAULT_SEQUENCE_KEYS, type SequenceKeys } from "../data/sequence_dataset.ts";
+import { applyTemperature } from "../metrics/calibration.ts";
+import { defaultTask, parseTask, type Task } from "../metrics/task.ts";
 import {
   buildEvaluationBundle,
   type EvaluationBundle,
@@ -27,7 +29,7 @@ import { loadTorchStateDict, pipelineModelConfig } from "../model/torch_state_di
 import { readPipelineCheckpoint } from "../torch/pipeline_checkpoint.ts";
 import { readCheckpoint, restoreClassifier } from "../train/checkpoint.ts";
 import { readCheckpointDir } from "../train/checkpoint_dir_deno.ts";
-import { predictProbabilities } from "../train/validate.ts";
+import { predictLogProbabilities } from "../train/validate.ts";
 import { type AttachedEvaluation, attachEvaluation } from "./attach_evaluation.ts";
 
 /** What to evaluate, where the bundle goes and which run it is attached to. */
@@ -49,6 +51,11 @@ export interface EvaluateJobSpec {
   readonly lengthsKey: string;
   /** An existing `predictions.csv` to re-evaluate instead of predicting. */
   readonly predictions: string;
+  /**
+   * A task file (class names, cost matrix) to evaluate under; "" = the checkpoint's task,
+   * or for `predictions`, the default task of its number of classes.
+   */
+  readonly task?: string;
   readonly outputDir: string;
   readonly batchSize: number;
   /** The device as asked for ("" = auto). */
@@ -103,6 +110,15 @@ async function checkpointFolder(path: string): Promise<string> {
   return dir;
 }
 
+/** The task file of `spec.task`, or null. */
+async function readTaskFile(
+  spec: EvaluateJobSpec,
+  label: (key: keyof EvaluateJobSpec) => string,
+): Promise<Task | null> {
+  if (!spec.task) return null;
+  return parseTask(await readText(spec.task, label("task")), `${label("task")} ${spec.task}`);
+}
+
 /** A checkpoint ready to predict with, and what the evaluation needs to know of it. */
 interface LoadedCheckpoint {
   /** Creates the classifier with the checkpoint's weights (the caller disposes it). */
@@ -113,6 +129,10 @@ interface LoadedCheckpoint {
   readonly stats: { readonly text: string; readonly source: string } | null;
   /** For the bundle's meta: where, which epoch, which val macro-F1. */
   readonly describe: string;
+  /** The task it was trained for; null for a `.pt` (the pipeline's has none). */
+  readonly task: Task | null;
+  /** The temperature fitted on validation; null when none was (always for a `.pt`). */
+  readonly temperature: number | null;
 }
 
 /** True when `path` is a `.pt` file (by name, or a zip where a folder was expected). */
@@ -171,6 +191,8 @@ async function loadTorchCheckpoint(path: string, label: string): Promise<LoadedC
       lengthsKey: key("lengths_key", DEFAULT_SEQUENCE_KEYS.lengthsKey),
     },
     stats,
+    task: null,
+    temperature: null,
     describe: `${path} (epoch ${ckpt.epoch} counted from 0, pooling ${config.pooling}, ` +
       `best val macro-F1 ${ckpt.bestValF1 === null ? "none" : ckpt.bestValF1.toFixed(4)})`,
   };
@@ -191,6 +213,8 @@ async function loadCheckpointFolder(path: string): Promise<LoadedCheckpoint> {
         source: `${dir}/feature_stats.json`,
       }
       : null,
+    task: checkpoint.task ?? null,
+    temperature: checkpoint.temperature ?? null,
     describe: `${dir} (epoch ${checkpoint.epoch}, best val macro-F1 ${
       checkpoint.bestValF1.toFixed(4)
     })`,
@@ -206,6 +230,15 @@ async function predictFromCheckpoint(
   const checkpoint = await isTorchFile(spec.checkpoint)
     ? await loadTorchCheckpoint(spec.checkpoint, label("checkpoint"))
     : await loadCheckpointFolder(spec.checkpoint);
+  const k = checkpoint.numClasses;
+  const taskFile = await readTaskFile(spec, label);
+  if (taskFile && taskFile.classNames.length !== k) {
+    throw new RangeError(
+      `Cannot use ${label("task")} ${spec.task} with checkpoint ${spec.checkpoint}: the task ` +
+        `names ${taskFile.classNames.length} classes, the model predicts ${k}`,
+    );
+  }
+  const task = taskFile ?? checkpoint.task ?? defaultTask(k);
   let statsText: string;
   let statsSource: string;
   if (spec.featureStats !== "") {
@@ -233,7 +266,8 @@ async function predictFromCheckpoint(
     xKey: spec.xKey || keys.xKey,
     yKey: spec.yKey || keys.yKey,
     lengthsKey: spec.lengthsKey || keys.lengthsKey,
-    numClasses: checkpoint.numClasses,
+    numClasses: k,
+    numClassesSource: `the checkpoint's ${k}-class model`,
     idsKey: "vehicle_ids",
     stats: parseFeatureStats(statsJson),
     label: label("npz"),
@@ -249,15 +283,28 @@ async function predictFromCheckpoint(
     }: ${runtime.reason}`,
   );
   const model = checkpoint.restore();
-  let probabilities: Float32Array[];
+  let logp: Float32Array;
   try {
-    probabilities = await predictProbabilities(model, data, { batchSize: spec.batchSize });
+    logp = await predictLogProbabilities(model, data, { batchSize: spec.batchSize });
   } finally {
     model.dispose();
   }
+  const rows = Array.from({ length: data.size }, (_, i) => logp.subarray(i * k, (i + 1) * k));
+  const temperature = checkpoint.temperature ?? null;
+  // Calibrated from the log-probabilities in float64, before they become probabilities.
+  const calibrated = temperature === null ? undefined : applyTemperature(rows, temperature);
+  log(
+    temperature === null
+      ? "calibration: the checkpoint has no temperature; probabilities are uncalibrated"
+      : `calibration: temperature ${temperature.toFixed(4)} (fitted on the validation set)`,
+  );
+  const probabilities = rows.map((row) => row.map(Math.exp));
   return {
     labels: data.labels,
     probabilities,
+    calibratedProbabilities: calibrated,
+    temperature,
+    task,
     vehicleIds: data.ids,
     meta: {
       checkpoint: checkpoint.describe,
@@ -281,15 +328,25 @@ export async function runEvaluateJob(
 ): Promise<EvaluateJobResult> {
   const label = (key: keyof EvaluateJobSpec) => options.labels?.[key] ?? key;
   const log = options.log ?? (() => {});
-  const input: EvaluationInput = spec.predictions !== ""
-    ? {
-      ...parsePredictionsCsv(
-        await readText(spec.predictions, label("predictions")),
-        spec.predictions,
-      ),
-      meta: { predictions: spec.predictions },
+  let input: EvaluationInput;
+  if (spec.predictions !== "") {
+    const table = parsePredictionsCsv(
+      await readText(spec.predictions, label("predictions")),
+      spec.predictions,
+    );
+    const k = table.probabilities[0].length;
+    const task = (await readTaskFile(spec, label)) ?? defaultTask(k);
+    if (task.classNames.length !== k) {
+      throw new RangeError(
+        `Cannot use ${label("task")} ${spec.task} with ${label("predictions")} ` +
+          `${spec.predictions}: the task names ${task.classNames.length} classes, the file has ` +
+          `${k} probability columns`,
+      );
     }
-    : await predictFromCheckpoint(spec, label, log);
+    input = { ...table, task, meta: { predictions: spec.predictions } };
+  } else {
+    input = await predictFromCheckpoint(spec, label, log);
+  }
   const bundle = buildEvaluationBundle({
     ...input,
     nBins: spec.nBins,

@@ -101,9 +101,10 @@ export async function startTrackedTraining(
       rows.push({ ...metrics });
       const values: Record<string, number> = {};
       for (const key of METRICS_CSV_COLUMNS) {
+        const value = metrics[key];
         // A run without validation logs no val_* metrics, as the pipeline.
         const skip = key === "epoch" || (metrics.validated === false && key.startsWith("val_"));
-        if (!skip) values[key] = metrics[key];
+        if (!skip && value !== undefined) values[key] = value;
       }
       logger.logMetrics(values, metrics.epoch);
     },

@@ -10,7 +10,7 @@ import { runPipeline, skipUnlessTorch } from "../_torch.ts";
 import { capture } from "./_capture.ts";
 import { main as importMain, parseImportArgs } from "../../cli/import.ts";
 import { main as promoteMain } from "../../cli/promote.ts";
-import { alwaysZeroMacroF1 } from "../../src/review/promotion.ts";
+import { majorityBaseline } from "../../src/review/promotion.ts";
 
 const ignore = (await skipUnlessPython("numpy", "mlflow")) ||
   (await skipUnlessTorch("importing the pipeline's champion"));
@@ -73,13 +73,19 @@ Deno.test("parseImportArgs() needs --checkpoint and --npz and takes argparse pre
   assert.equal(parseImportArgs(["-h"]), null);
 });
 
-Deno.test("alwaysZeroMacroF1() reads the pipeline's bare matrix and our labelled one", () => {
-  // 20 of class 0 in 30: F1 of class 0 = 40 / 50, macro over 5 classes = 0.16.
+Deno.test("majorityBaseline() reads the pipeline's bare matrix and a labelled one", () => {
+  // 20 of class 0 in 30: F1 of class 0 = 40 / 50, macro over 3 classes; accuracy 20 / 30.
   const bare = "18,2,0\n1,3,0\n0,0,6\n";
-  assert.ok(Math.abs(alwaysZeroMacroF1(bare)! - (2 * 20) / (30 + 20) / 3) < 1e-12);
+  assert.ok(Math.abs(majorityBaseline(bare, "val_macro_f1")! - (2 * 20) / (30 + 20) / 3) < 1e-12);
+  assert.ok(Math.abs(majorityBaseline(bare, "val_acc")! - 20 / 30) < 1e-12);
+  const costs = [[0, 1, 1], [5, 0, 1], [9, 1, 0]];
+  assert.equal(majorityBaseline(bare, "val_cost", costs), 4 * 5 + 6 * 9);
+  assert.equal(majorityBaseline(bare, "val_cost"), null, "no cost matrix, no cost baseline");
   const labelled = "true\\pred,0,1,2\n0,18,2,0\n1,1,3,0\n2,0,0,6\n";
-  assert.equal(alwaysZeroMacroF1(labelled), alwaysZeroMacroF1(bare));
-  assert.equal(alwaysZeroMacroF1("a,b\n1,2\n"), null);
+  assert.equal(majorityBaseline(labelled, "val_macro_f1"), majorityBaseline(bare, "val_macro_f1"));
+  // The majority is not always class 0.
+  assert.ok(Math.abs(majorityBaseline("1,0\n0,3\n", "val_acc")! - 0.75) < 1e-12);
+  assert.equal(majorityBaseline("a,b\n1,2\n", "val_acc"), null);
 });
 
 Deno.test({
@@ -176,8 +182,8 @@ Deno.test({
         ])
       );
       assert.equal(promoted.code, 0, promoted.out);
-      // Baseline from the bare confusion matrix: 20 of 30 are class 0 -> 0.8 / 5 = 0.16.
-      assert.match(promoted.out, /always-0 0\.1600 on the same validation labels/);
+      // Baseline from the bare confusion matrix: 20 of 30 are class 0 (the majority) -> 0.8 / 5.
+      assert.match(promoted.out, /always-majority 0\.1600 on the same validation labels/);
       assert.match(promoted.out, /beats|> champion imported-best/);
       assert.match(promoted.out, /evaluations\/val_sequences holds 6 required files/);
       assert.match(promoted.out, /checkpoint best\.pt installed/);

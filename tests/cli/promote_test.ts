@@ -108,8 +108,8 @@ Deno.test({
             ])
           );
           assert.equal(code, 0, out);
-          // 18 bundle files and a PNG beside each SVG plot.
-          assert.match(out, /Uploaded 25 files to evaluations\/val_sequences\/ of run/);
+          // 18 bundle files and a PNG beside each of the 6 SVG plots.
+          assert.match(out, /Uploaded 24 files to evaluations\/val_sequences\/ of run/);
         }
       });
       await t.step("without --inspected and no terminal, promotion is refused", async () => {

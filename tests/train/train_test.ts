@@ -91,7 +91,7 @@ print(json.dumps(f1_score(y, [0] * len(y), average="macro", labels=list(range(5)
       metric: "val_macro_f1",
       value: bestEpoch.val_macro_f1,
       valLoss: bestEpoch.val_loss,
-      epoch: bestEpoch.epoch,
+      epoch: bestEpoch.epoch + 1,
     });
     assert.ok(ckpt.temperature! > 0.01 && ckpt.temperature! < 100, `T ${ckpt.temperature}`);
     const model = restoreClassifier(ckpt);

@@ -26,6 +26,14 @@ export interface RunRow {
   cost: number | null;
   /** "champion", "yes" (promoted before) or "". */
   promoted: string;
+  /** The parent run (`mlflow.parentRunId`), e.g. a sweep's; null for a top-level run. */
+  parentRunId: string | null;
+  /** 0 for a top-level run, 1 for a child listed under its parent. */
+  depth: number;
+  /** The run's data set inputs as `name (context)`. */
+  datasets: string[];
+  /** The logged model the run produced (the latest step's), or null. */
+  loggedModel: string | null;
 }
 
 /** Best (largest) value of a metric history, or null when empty. */
@@ -82,6 +90,7 @@ export async function collectRunRows(
   const champion = await store.getModelVersionByAlias(registry.model, registry.alias);
   const rows: RunRow[] = [];
   for (const run of await store.searchRuns([experimentId])) {
+    const outputs = [...(run.outputs ?? [])].sort((a, b) => b.step - a.step);
     const { runId, runName, status } = run.info;
     const history = run.metrics.val_macro_f1 === undefined
       ? []
@@ -104,9 +113,43 @@ export async function collectRunRows(
         : run.tags[PROMOTED_VERSION_TAG] !== undefined
         ? "yes"
         : "",
+      parentRunId: run.tags["mlflow.parentRunId"] ?? null,
+      depth: 0,
+      datasets: (run.inputs ?? []).map((i) =>
+        `${i.dataset.name} (${i.tags["mlflow.data.context"] ?? "?"})`
+      ),
+      loggedModel: outputs[0]?.modelId ?? null,
     });
   }
-  return rows.sort((a, b) => (b.valMacroF1 ?? -Infinity) - (a.valMacroF1 ?? -Infinity));
+  return nestRuns(rows);
+}
+
+/**
+ * Top-level runs by best val macro-F1 (a parent counts its best child's), each followed by
+ * its children, also by val macro-F1; missing values last.
+ */
+function nestRuns(rows: RunRow[]): RunRow[] {
+  const byF1 = (a: RunRow, b: RunRow) => (b.valMacroF1 ?? -Infinity) - (a.valMacroF1 ?? -Infinity);
+  const ids = new Set(rows.map((r) => r.runId));
+  const children = new Map<string, RunRow[]>();
+  for (const r of rows) {
+    if (r.parentRunId !== null && ids.has(r.parentRunId) && r.parentRunId !== r.runId) {
+      children.set(r.parentRunId, [...(children.get(r.parentRunId) ?? []), r]);
+    }
+  }
+  const top = rows.filter((r) =>
+    !(r.parentRunId !== null && children.get(r.parentRunId)?.includes(r))
+  );
+  const best = (r: RunRow) =>
+    Math.max(
+      r.valMacroF1 ?? -Infinity,
+      ...(children.get(r.runId) ?? []).map((c) => c.valMacroF1 ?? -Infinity),
+    );
+  top.sort((a, b) => best(b) - best(a));
+  return top.flatMap((r) => [
+    r,
+    ...(children.get(r.runId) ?? []).sort(byF1).map((c) => ({ ...c, depth: 1 })),
+  ]);
 }
 
 /** A plain-text table; columns listed in `left` are left-aligned, the rest right-aligned. */
@@ -120,7 +163,10 @@ function table(header: string[], rows: string[][], left: readonly number[] = [0]
 
 const fmt = (v: number | null, digits = 4) => (v === null ? "-" : v.toFixed(digits));
 
-/** The runs table: name, status, epochs, macro-F1, weighted F1, accuracy, cost, promoted. */
+/**
+ * The runs table: name (children indented under their parent), status, epochs, macro-F1,
+ * weighted F1, accuracy, cost, promoted, run id, logged model, data sets.
+ */
 export function formatRunsTable(rows: readonly RunRow[]): string {
   return table(
     [
@@ -133,9 +179,11 @@ export function formatRunsTable(rows: readonly RunRow[]): string {
       "cost",
       "promoted",
       "run id",
+      "logged model",
+      "data sets",
     ],
     rows.map((r) => [
-      r.runName || "(unnamed)",
+      (r.depth > 0 ? "└ " : "") + (r.runName || "(unnamed)"),
       r.status,
       String(r.epochs),
       fmt(r.valMacroF1),
@@ -144,8 +192,10 @@ export function formatRunsTable(rows: readonly RunRow[]): string {
       r.cost === null ? "-" : String(Math.round(r.cost)),
       r.promoted,
       r.runId,
+      r.loggedModel ?? "-",
+      r.datasets.length === 0 ? "-" : r.datasets.join(", "),
     ]),
-    [0, 1, 7, 8],
+    [0, 1, 7, 8, 9, 10],
   );
 }
 

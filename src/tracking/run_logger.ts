@@ -87,6 +87,11 @@ export class RunLogger {
     });
   }
 
+  /** Queues run tags. */
+  logTags(tags: Readonly<Record<string, string>>): void {
+    this.#timed(() => this.#enqueue({ kind: "batch", batch: { tags } }));
+  }
+
   /** Queues data sets as the run's inputs (`log-inputs`). */
   logInputs(datasets: readonly MlflowDatasetInput[]): void {
     this.#timed(() => this.#enqueue({ kind: "inputs", datasets }));

@@ -16,7 +16,7 @@ export interface RunRow {
   status: string;
   /** Epochs logged (points in the `val_macro_f1` history). */
   epochs: number;
-  /** Best `val_macro_f1` over epochs; null when never logged. */
+  /** Best `val_macro_f1` over epochs (a sweep parent: its `best_val_macro_f1`); null when none. */
   valMacroF1: number | null;
   /** From the evaluation bundle (`eval_weighted_f1`); null when not evaluated. */
   weightedF1: number | null;
@@ -104,7 +104,8 @@ export async function collectRunRows(
       runName,
       status,
       epochs: history.length,
-      valMacroF1: bestMetricValue(history),
+      // A sweep's parent has no epochs: it carries its best child's value.
+      valMacroF1: bestMetricValue(history) ?? run.metrics.best_val_macro_f1 ?? null,
       weightedF1: pick("eval_weighted_f1"),
       accuracy: pick("eval_accuracy", "val_acc"),
       cost: pick("eval_cost", "val_cost"),
@@ -129,7 +130,9 @@ export async function collectRunRows(
  * its children, also by val macro-F1; missing values last.
  */
 function nestRuns(rows: RunRow[]): RunRow[] {
-  const byF1 = (a: RunRow, b: RunRow) => (b.valMacroF1 ?? -Infinity) - (a.valMacroF1 ?? -Infinity);
+  const byF1 = (a: RunRow, b: RunRow) =>
+    (b.valMacroF1 ?? -Infinity) - (a.valMacroF1 ?? -Infinity) ||
+    (a.runName < b.runName ? -1 : a.runName > b.runName ? 1 : 0);
   const ids = new Set(rows.map((r) => r.runId));
   const children = new Map<string, RunRow[]>();
   for (const r of rows) {

@@ -120,7 +120,13 @@ export class FileRegistry {
       workspace: "default",
     });
     await this.#touchModel(name, now);
-    return { name, version: String(version), source, runId: runId ?? "", modelId };
+    return {
+      name,
+      version: String(version),
+      source,
+      runId: runId ?? "",
+      ...(modelId === null ? {} : { modelId }),
+    };
   }
 
   async #touchModel(name: string, now: number): Promise<void> {
@@ -153,7 +159,7 @@ export class FileRegistry {
       version,
       source: String(meta.source ?? ""),
       runId: String(meta.run_id ?? ""),
-      modelId: meta.model_id === null || meta.model_id === undefined ? null : String(meta.model_id),
+      ...(meta.model_id ? { modelId: String(meta.model_id) } : {}),
     };
   }
 

@@ -159,6 +159,6 @@ export function modelVersionFromJson(
     version: String(raw.version),
     source: raw.source,
     runId: raw.run_id ?? "",
-    modelId: raw.model_id || null,
+    ...(raw.model_id ? { modelId: raw.model_id } : {}),
   };
 }

@@ -143,8 +143,8 @@ export interface MlflowModelVersion {
   version: string;
   source: string;
   runId: string;
-  /** The logged model it was registered from (`models:/m-...`), when any. */
-  modelId?: string | null;
+  /** The logged model it was registered from (`models:/m-...`), when the store keeps it. */
+  modelId?: string;
 }
 
 /** What to create a run with. */

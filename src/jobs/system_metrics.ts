@@ -17,13 +17,7 @@ export interface CpuTimes {
 export interface SystemReading {
   readonly cpu: CpuTimes | null;
   /** Bytes; null where unknown. */
-  readonly memory: {
-    readonly total: number;
-    readonly free: number;
-    readonly available: number;
-    readonly buffers: number;
-    readonly cached: number;
-  } | null;
+  readonly memory: { readonly total: number; readonly available: number } | null;
   /** Bytes received and sent over every interface since boot; null where unknown. */
   readonly network: { readonly received: number; readonly sent: number } | null;
   /** The process's resident set size in bytes. */
@@ -44,10 +38,7 @@ export function parseProcStat(text: string): CpuTimes | null {
   };
 }
 
-/**
- * Memory counters of `/proc/meminfo` in bytes, as psutil reads them (cached = Cached +
- * SReclaimable); null when MemTotal is missing.
- */
+/** MemTotal and MemAvailable of `/proc/meminfo` in bytes; null when MemTotal is missing. */
 export function parseProcMeminfo(text: string): SystemReading["memory"] {
   const kb: Record<string, number> = {};
   for (const line of text.split("\n")) {
@@ -55,14 +46,8 @@ export function parseProcMeminfo(text: string): SystemReading["memory"] {
     if (m !== null) kb[m[1]] = Number(m[2]);
   }
   if (kb.MemTotal === undefined) return null;
-  const free = kb.MemFree ?? 0;
-  return {
-    total: kb.MemTotal * 1024,
-    free: free * 1024,
-    available: (kb.MemAvailable ?? free) * 1024,
-    buffers: (kb.Buffers ?? 0) * 1024,
-    cached: ((kb.Cached ?? 0) + (kb.SReclaimable ?? 0)) * 1024,
-  };
+  // Kernels before 3.14 lack MemAvailable: psutil then falls back to MemFree as well.
+  return { total: kb.MemTotal * 1024, available: (kb.MemAvailable ?? kb.MemFree ?? 0) * 1024 };
 }
 
 /** Sums received and sent bytes over the interfaces of `/proc/net/dev`. */
@@ -82,9 +67,9 @@ export function parseProcNetDev(text: string): { received: number; sent: number 
 
 /**
  * The metrics of one sample: CPU utilisation over the time since `previous`, memory as
- * psutil's `virtual_memory()` reports it (used = total - free - buffers - cached; percent
- * from `available`), network traffic since `first` (MB = 10^6 bytes, as MLflow logs them)
- * and the process's RSS.
+ * psutil's `virtual_memory()` (7.x) reports it (used = total - available, percent the same
+ * share), network traffic since `first` (MB = 10^6 bytes, as MLflow logs them) and the
+ * process's RSS.
  */
 export function systemMetrics(
   reading: SystemReading,
@@ -99,7 +84,7 @@ export function systemMetrics(
   }
   if (reading.memory !== null && reading.memory.total > 0) {
     const m = reading.memory;
-    const used = Math.max(0, m.total - m.free - m.buffers - m.cached);
+    const used = Math.max(0, m.total - m.available);
     out["system/system_memory_usage_megabytes"] = round(used / 1e6);
     out["system/system_memory_usage_percentage"] = round(
       100 * (m.total - m.available) / m.total,

@@ -1,6 +1,6 @@
 /**
  * Deno edge of `--log-system-metrics`: reads `/proc/stat`, `/proc/meminfo` (else
- * `Deno.systemMemoryInfo()`, whose `cached` reads 0 on Linux), `/proc/net/dev` and
+ * `Deno.systemMemoryInfo()`), `/proc/net/dev` and
  * `Deno.memoryUsage()` every interval and queues
  * {@link systemMetrics} on the run's logger (step 0, 1, 2, ... like MLflow's monitor), so the
  * training never waits for it. Where `/proc` is missing (not Linux) the CPU and network
@@ -34,7 +34,8 @@ export async function readSystem(): Promise<SystemReading> {
   let memory = meminfo === null ? null : parseProcMeminfo(meminfo);
   if (memory === null) {
     try {
-      memory = Deno.systemMemoryInfo();
+      const m = Deno.systemMemoryInfo();
+      memory = { total: m.total, available: m.available };
     } catch {
       memory = null;
     }

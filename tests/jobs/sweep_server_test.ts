@@ -51,7 +51,7 @@ runs = c.search_runs([e.experiment_id], filter_string=f"tags.\`sweep.id\` = '{sw
 parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
 children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
 csv = ""
-if len(parents) == 1:
+if len(parents) == 1 and any(a.path == "sweep_results.csv" for a in c.list_artifacts(parents[0].info.run_id)):
     csv = open(c.download_artifacts(parents[0].info.run_id, "sweep_results.csv", tempfile.mkdtemp())).read()
 models = mlflow.search_logged_models(experiment_ids=[e.experiment_id], output_format="list")
 lk = c.get_experiment_by_name(lock)

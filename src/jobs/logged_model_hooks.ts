@@ -78,6 +78,7 @@ export function trainingModelRecord(
   options: TrainingModelOptions,
 ): LoggedModelRecord {
   return {
+    recordId: crypto.randomUUID(),
     name: options.name,
     modelType: "lstm-sequence-classifier",
     params: options.params,

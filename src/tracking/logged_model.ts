@@ -4,7 +4,8 @@
  * location, log the run's metrics of the step it comes from against it (the same points,
  * timestamps included, so a server keeps one copy in the run's history), link it to the
  * run's outputs at that step, and finalize it READY (FAILED when a request is refused).
- * Replaying the same record (from a spool) finishes the model it started.
+ * Replaying the same record (from a spool) finishes the model it started (found by the
+ * record's id in a model tag) instead of making a second one.
  *
  * @module
  */
@@ -14,9 +15,13 @@ import type { MlflowLoggedModel, MlflowMetric, TrackingStore } from "./tracking_
 /** A value of an `MLmodel` flavor's settings. */
 export type MlmodelValue = string | number | boolean | null | { [key: string]: MlmodelValue };
 
+/** The model tag that ties a logged model to the record it was made from. */
+export const LOGGED_MODEL_RECORD_TAG = "toolkit.logged_model_record";
+
 /** Everything one logged model consists of; plain data, so that a spool can keep it. */
 export interface LoggedModelRecord {
-  /** The model's name (unique per run: a second record with it finishes the first). */
+  /** Unique per record (a UUID): a replay of the record finishes the model it started. */
+  readonly recordId: string;
   readonly name: string;
   readonly modelType?: string;
   readonly params: Readonly<Record<string, string>>;
@@ -51,7 +56,7 @@ export function mlmodelYaml(
  *
  * @example
  * ```ts ignore
- * const model = await logModel(store, runId, { name: "best", flavors, files, metrics, step: 3, params: {}, tags: {} });
+ * const model = await logModel(store, runId, { recordId: crypto.randomUUID(), name: "best", flavors, files, step: 3, params: {}, tags: {} });
  * console.log(`models:/${model.modelId}`);
  * ```
  */
@@ -64,7 +69,7 @@ export async function logModel(
   const run = await store.getRun(runId);
   const experimentId = run.info.experimentId;
   const earlier = (await store.searchLoggedModels([experimentId], { sourceRunId: runId }))
-    .find((m) => m.name === record.name);
+    .find((m) => m.tags[LOGGED_MODEL_RECORD_TAG] === record.recordId);
   if (earlier?.status === "READY") return earlier;
   const model = earlier ?? await store.createLoggedModel({
     experimentId,
@@ -72,7 +77,7 @@ export async function logModel(
     sourceRunId: runId,
     modelType: record.modelType,
     params: record.params,
-    tags: record.tags,
+    tags: { ...record.tags, [LOGGED_MODEL_RECORD_TAG]: record.recordId },
   });
   try {
     for (const [path, bytes] of Object.entries(record.files)) {

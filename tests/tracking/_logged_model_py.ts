@@ -43,7 +43,8 @@ c.log_inputs(rid, datasets=[DatasetInput(
             source=json.dumps({"uri": "/data/" + d["name"] + ".npz"}), schema=schema, profile=profile),
     tags=[InputTag("mlflow.data.context", d["context"])]) for d in datasets])
 m = c.create_logged_model(exp, name="best", source_run_id=rid, params={"lr": "0.001"},
-    tags={"mlflow.user": "me", "mlflow.source.name": "cli/train.ts", "mlflow.source.type": "LOCAL"})
+    tags={"mlflow.user": "me", "mlflow.source.name": "cli/train.ts", "mlflow.source.type": "LOCAL",
+          "toolkit.logged_model_record": "any"})
 c.log_outputs(rid, [LoggedModelOutput(m.model_id, step=2)])
 hist = [h for h in c.get_metric_history(rid, "val_macro_f1") if h.step == 2]
 c.log_batch(rid, metrics=[Metric(h.key, h.value, h.timestamp, h.step, model_id=m.model_id, run_id=rid) for h in hist])

@@ -39,6 +39,8 @@ Deno.test("md5Hex() agrees with python's hashlib on every padding length", async
   assert.deepEqual(ours, theirs);
 });
 
+const RECORD_ID = "5b0e1d8c-0000-4000-8000-000000000001";
+
 const datasetInputs = (): MlflowDatasetInput[] =>
   DATASETS.map((d) => ({
     dataset: {
@@ -73,6 +75,7 @@ async function writeOurRun(store: TrackingStore, experiment: string) {
   await store.logInputs(run.runId, datasetInputs());
   await store.logInputs(run.runId, datasetInputs().slice(0, 1)); // logged twice: kept once
   const model = await logModel(store, run.runId, {
+    recordId: RECORD_ID,
     name: "best",
     params: { lr: "0.001" },
     tags: {
@@ -117,6 +120,7 @@ function assertRunView(view: PyRunView, ids: { runId: string; modelId: string })
   assert.equal(m.source_run_id, ids.runId);
   assert.deepEqual(m.params, { lr: "0.001" });
   assert.equal(m.tags["mlflow.source.name"], "cli/train.ts");
+  assert.equal(m.tags["toolkit.logged_model_record"], RECORD_ID);
   assert.deepEqual(m.metrics, [["val_macro_f1", 0.5, 2, ids.runId]]);
   assert.deepEqual(m.artifacts.filter((a) => a !== "registered_model_meta"), [
     "MLmodel",
@@ -241,6 +245,7 @@ Deno.test({
       const ours = await writeOurRun(store, "rest");
       // A replayed record (a spool sent twice) finishes the same model, not a second one.
       const again = await logModel(store, ours.runId, {
+        recordId: RECORD_ID,
         name: "best",
         params: {},
         tags: {},

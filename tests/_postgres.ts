@@ -5,6 +5,7 @@
  * `postgresql+psycopg2://...` (psycopg2-binary; `.ci/run` installs both).
  */
 import { hasPythonModule } from "./_python.ts";
+import { type MlflowTestServer, startMlflowServer } from "./_mlflow_server.ts";
 
 /** A running cluster with one database. */
 export interface PostgresTestServer {
@@ -96,4 +97,28 @@ export async function startPostgres(dir: string): Promise<PostgresTestServer> {
     throw error;
   }
   return { uri: `postgresql+psycopg2://postgres@127.0.0.1:${port}/mlflow`, stop };
+}
+
+/**
+ * Runs `fn` against an `mlflow server` whose backend store is a fresh PostgreSQL database in
+ * `dir` (artifacts proxied into `dir` too); stops both afterwards.
+ */
+export async function withMlflowOnPostgres(
+  dir: string,
+  fn: (server: MlflowTestServer) => Promise<void>,
+): Promise<void> {
+  const pg = await startPostgres(dir);
+  try {
+    const server = await startMlflowServer(
+      ["--backend-store-uri", pg.uri, "--artifacts-destination", `${dir}/server-artifacts`],
+      { logFile: `${dir}/server.log` },
+    );
+    try {
+      await fn(server);
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    await pg.stop();
+  }
 }

@@ -61,13 +61,23 @@ function fileStem(path: string): string {
   return base.replace(/\.[^.]+$/, "") || base;
 }
 
-function baseDataset(facts: DataFileFacts, context: DatasetContext) {
+/** The data set input of a file: name, digest, source from the facts; schema and profile given. */
+function fileDatasetInput(
+  facts: DataFileFacts,
+  context: DatasetContext,
+  schema: unknown,
+  profile: unknown,
+): MlflowDatasetInput {
   return {
-    name: fileStem(facts.path),
-    digest: facts.sha256.slice(0, DIGEST_LENGTH),
-    sourceType: "local",
-    source: pythonJson({ uri: facts.path }),
-    context,
+    dataset: {
+      name: fileStem(facts.path),
+      digest: facts.sha256.slice(0, DIGEST_LENGTH),
+      sourceType: "local",
+      source: pythonJson({ uri: facts.path }),
+      schema: pythonJson(schema),
+      profile: pythonJson(profile),
+    },
+    tags: { [DATASET_CONTEXT_TAG]: context },
   };
 }
 
@@ -89,33 +99,22 @@ export function sequenceDatasetInput(
   facts: SequenceFileFacts,
   context: DatasetContext,
 ): MlflowDatasetInput {
-  const base = baseDataset(facts, context);
   const targets = facts.members.filter((m) => m.name === facts.keys.yKey);
   const features = facts.members.filter((m) => m.name !== facts.keys.yKey);
-  return {
-    dataset: {
-      name: base.name,
-      digest: base.digest,
-      sourceType: base.sourceType,
-      source: base.source,
-      schema: pythonJson({
-        mlflow_tensorspec: {
-          features: pythonJson(features.map(tensorSpec)),
-          targets: targets.length === 0 ? null : pythonJson(targets.map(tensorSpec)),
-        },
-      }),
-      profile: pythonJson({
-        rows: facts.rows,
-        window: facts.window,
-        features: facts.features,
-        class_counts: classCountsJson(facts.classCounts),
-        keys: { x: facts.keys.xKey, y: facts.keys.yKey, lengths: facts.keys.lengthsKey },
-        sha256: facts.sha256,
-        file_bytes: facts.bytes,
-      }),
+  return fileDatasetInput(facts, context, {
+    mlflow_tensorspec: {
+      features: pythonJson(features.map(tensorSpec)),
+      targets: targets.length === 0 ? null : pythonJson(targets.map(tensorSpec)),
     },
-    tags: { [DATASET_CONTEXT_TAG]: context },
-  };
+  }, {
+    rows: facts.rows,
+    window: facts.window,
+    features: facts.features,
+    class_counts: classCountsJson(facts.classCounts),
+    keys: { x: facts.keys.xKey, y: facts.keys.yKey, lengths: facts.keys.lengthsKey },
+    sha256: facts.sha256,
+    file_bytes: facts.bytes,
+  });
 }
 
 /** A `predictions.csv` (`vehicle_id,label,pred,p0..pK-1`) as an MLflow data set input. */
@@ -123,24 +122,13 @@ export function predictionsDatasetInput(
   facts: DataFileFacts & { readonly columns: readonly string[]; readonly rows: number },
   context: DatasetContext,
 ): MlflowDatasetInput {
-  const base = baseDataset(facts, context);
   const type = (c: string) => (/^p\d+$/.test(c) ? "double" : "long");
-  return {
-    dataset: {
-      name: base.name,
-      digest: base.digest,
-      sourceType: base.sourceType,
-      source: base.source,
-      schema: pythonJson({
-        mlflow_colspec: facts.columns.map((c) => ({ type: type(c), name: c, required: true })),
-      }),
-      profile: pythonJson({
-        rows: facts.rows,
-        class_counts: classCountsJson(facts.classCounts),
-        sha256: facts.sha256,
-        file_bytes: facts.bytes,
-      }),
-    },
-    tags: { [DATASET_CONTEXT_TAG]: context },
-  };
+  return fileDatasetInput(facts, context, {
+    mlflow_colspec: facts.columns.map((c) => ({ type: type(c), name: c, required: true })),
+  }, {
+    rows: facts.rows,
+    class_counts: classCountsJson(facts.classCounts),
+    sha256: facts.sha256,
+    file_bytes: facts.bytes,
+  });
 }

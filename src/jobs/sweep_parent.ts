@@ -12,7 +12,8 @@
  *   trial's number that FINISHED.
  * - **The summary**: every shard, when its trials are done, compares all children so far and
  *   logs the best child's val macro-F1 and a comparison table (`sweep_results.csv`) to the
- *   parent; the shard that sees every trial ended ends the parent.
+ *   parent; the shard that sees every trial ended links the best child's logged model to the
+ *   parent's outputs and ends the parent.
  *
  * @module
  */
@@ -154,6 +155,15 @@ export async function sweepChildren(
   return out;
 }
 
+/** The logged model a child run produced (its latest), or undefined. */
+async function bestChildModel(
+  store: TrackingStore,
+  runId: string,
+): Promise<{ modelId: string; step: number } | undefined> {
+  const outputs = (await store.getRun(runId)).outputs ?? [];
+  return [...outputs].sort((a, b) => b.step - a.step)[0];
+}
+
 /** What {@link summarizeSweep} logged. */
 export interface SweepSummary {
   readonly children: readonly SweepChild[];
@@ -164,8 +174,9 @@ export interface SweepSummary {
 
 /**
  * Logs the comparison of all children so far to the parent: `best_val_macro_f1` (step =
- * finished children), tags naming the best child, `sweep_results.csv`; ends the parent
- * (FINISHED, or FAILED when a trial did not finish) once every trial has ended.
+ * finished children), tags naming the best child, `sweep_results.csv`; once every trial has
+ * ended, links the best child's logged model as the parent's output and ends the parent
+ * (FINISHED, or FAILED when a trial did not finish).
  */
 export async function summarizeSweep(
   store: TrackingStore,
@@ -195,6 +206,10 @@ export async function summarizeSweep(
   const ended = children.filter((c) => c.status !== "RUNNING" && c.status !== "SCHEDULED");
   let status = "RUNNING";
   if (ended.length >= totalTrials) {
+    // The sweep's result is its best child's model: the parent lists it among its outputs
+    // (once, at the end: outputs cannot be taken back).
+    const model = best === null ? undefined : await bestChildModel(store, best.runId);
+    if (model !== undefined) await store.logOutputs(runId, [model]);
     status = finished >= totalTrials ? "FINISHED" : "FAILED";
     await logger.end(status as "FINISHED" | "FAILED");
   } else if (!(await logger.flush())) {

@@ -209,12 +209,7 @@ export class RestStore implements TrackingStore {
     for (const part of splitLogBatch(batch)) {
       await this.#call("POST", "runs/log-batch", {
         run_id: runId,
-        metrics: (part.metrics ?? []).map((m) => ({
-          key: m.key,
-          value: m.value,
-          timestamp: Math.trunc(m.timestamp),
-          step: Math.trunc(m.step),
-        })),
+        metrics: (part.metrics ?? []).map((m) => metricJson(m)),
         params: Object.entries(part.params ?? {}).map(([key, value]) => ({ key, value })),
         tags: Object.entries(part.tags ?? {}).map(([key, value]) => ({ key, value })),
       }, `log a batch to run ${runId}`);
@@ -357,10 +352,14 @@ export class RestStore implements TrackingStore {
   }
 
   async logOutputs(runId: string, outputs: readonly MlflowModelOutput[]): Promise<void> {
+    // The server refuses a model already linked (a unique constraint): send only new ones.
+    const linked = new Set((await this.getRun(runId)).outputs?.map((o) => o.modelId));
+    const fresh = outputs.filter((o) => !linked.has(o.modelId));
+    if (fresh.length === 0) return;
     await this.#call("POST", "runs/outputs", {
       run_id: runId,
-      models: outputs.map((o) => ({ model_id: o.modelId, step: Math.trunc(o.step) })),
-    }, `log ${outputs.length} model outputs of run ${runId}`);
+      models: fresh.map((o) => ({ model_id: o.modelId, step: Math.trunc(o.step) })),
+    }, `log ${fresh.length} model outputs of run ${runId}`);
   }
 
   async createLoggedModel(options: CreateLoggedModelOptions): Promise<MlflowLoggedModel> {
@@ -445,14 +444,9 @@ export class RestStore implements TrackingStore {
     for (const part of splitLogBatch({ metrics })) {
       await this.#call("POST", "runs/log-batch", {
         run_id: runId,
-        metrics: (part.metrics ?? []).map((m) => ({
-          key: m.key,
-          value: m.value,
-          timestamp: Math.trunc(m.timestamp),
-          step: Math.trunc(m.step),
-          model_id: modelId,
-          run_id: runId,
-        })),
+        metrics: (part.metrics ?? []).map((m) =>
+          metricJson(m, { model_id: modelId, run_id: runId })
+        ),
       }, `log metrics of logged model ${modelId}`);
     }
   }
@@ -543,6 +537,17 @@ function proxyPath(uri: string, action: string, owner: string): string {
     );
   }
   return m[1].replace(/\/+$/, "");
+}
+
+/** A metric in log-batch's JSON (integral timestamp and step), with `extra` fields. */
+function metricJson(m: MlflowMetric, extra: Record<string, string> = {}): Record<string, unknown> {
+  return {
+    key: m.key,
+    value: m.value,
+    timestamp: Math.trunc(m.timestamp),
+    step: Math.trunc(m.step),
+    ...extra,
+  };
 }
 
 /** A string map as the server's `[{key, value}]` list. */

@@ -199,7 +199,7 @@ export interface TrackingStore {
   createRegisteredModel(name: string): Promise<void>;
   /** Logs data sets as the run's inputs (a data set already logged to the run is kept once). */
   logInputs(runId: string, datasets: readonly MlflowDatasetInput[]): Promise<void>;
-  /** Links logged models to the run as its outputs. */
+  /** Links logged models to the run as its outputs (a model already linked is kept once). */
   logOutputs(runId: string, outputs: readonly MlflowModelOutput[]): Promise<void>;
   /** Creates a logged model in state PENDING. */
   createLoggedModel(options: CreateLoggedModelOptions): Promise<MlflowLoggedModel>;

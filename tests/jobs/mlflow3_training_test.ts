@@ -7,7 +7,7 @@
 import assert from "#assert";
 import { pythonJson, skipUnlessPython } from "../_python.ts";
 import { sqliteServerArgs, startMlflowServer } from "../_mlflow_server.ts";
-import { skipUnlessPostgres, startPostgres } from "../_postgres.ts";
+import { skipUnlessPostgres, withMlflowOnPostgres } from "../_postgres.ts";
 import { runDeno, tinyData, tinyTrainArgs } from "./_tiny_training.ts";
 import { openTrackingStore } from "../../src/tracking/open_tracking_store_deno.ts";
 import { registerPromotion } from "../../src/review/promotion.ts";
@@ -278,19 +278,11 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "mlflow3_pg_" });
-    const pg = await startPostgres(dir);
     try {
-      const server = await startMlflowServer(
-        ["--backend-store-uri", pg.uri, "--artifacts-destination", `${dir}/server-artifacts`],
-        { logFile: `${dir}/server.log` },
-      );
-      try {
+      await withMlflowOnPostgres(dir, async (server) => {
         assertView(await trainAndRead(dir, server.uri), { modelIdOnVersion: false });
-      } finally {
-        await server.stop();
-      }
+      });
     } finally {
-      await pg.stop();
       await Deno.remove(dir, { recursive: true });
     }
   },

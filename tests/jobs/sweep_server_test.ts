@@ -7,7 +7,7 @@
 import assert from "#assert";
 import { pythonJson, skipUnlessPython } from "../_python.ts";
 import { type MlflowTestServer, sqliteServerArgs, startMlflowServer } from "../_mlflow_server.ts";
-import { skipUnlessPostgres, startPostgres } from "../_postgres.ts";
+import { skipUnlessPostgres, withMlflowOnPostgres } from "../_postgres.ts";
 import { runDeno, tinyData, tinyTrainArgs } from "./_tiny_training.ts";
 import { openSweepParent, sweepLockName } from "../../src/jobs/sweep_parent.ts";
 import { RestStore } from "../../src/tracking/rest_store.ts";
@@ -31,7 +31,7 @@ interface SweepView {
     params: Record<string, string>;
     best_f1: number;
     datasets: string[];
-    models: number;
+    models: string[];
   }[];
   csv: string;
   lock_stage: string | null;
@@ -57,13 +57,15 @@ models = mlflow.search_logged_models(experiment_ids=[e.experiment_id], output_fo
 lk = c.get_experiment_by_name(lock)
 print(json.dumps({
   "parents": [{"id": r.info.run_id, "status": r.info.status, "metrics": r.data.metrics,
-               "tags": r.data.tags} for r in parents],
+               "tags": r.data.tags,
+               "outputs": [o.model_id for o in (r.outputs.model_outputs if r.outputs else [])]}
+              for r in parents],
   "children": [{"id": r.info.run_id, "name": r.info.run_name, "status": r.info.status,
                 "parent": r.data.tags["mlflow.parentRunId"], "trial": r.data.tags.get("sweep.trial"),
                 "params": r.data.params,
                 "best_f1": max(m.value for m in c.get_metric_history(r.info.run_id, "val_macro_f1")),
                 "datasets": sorted(d.dataset.name for d in r.inputs.dataset_inputs),
-                "models": len([m for m in models if m.source_run_id == r.info.run_id])}
+                "models": [m.model_id for m in models if m.source_run_id == r.info.run_id]}
                for r in children],
   "csv": csv, "lock_stage": lk.lifecycle_stage if lk else None}), file=out)
 `;
@@ -137,7 +139,7 @@ async function twoShards(server: MlflowTestServer, dir: string): Promise<void> {
   assert.deepEqual(view.children.map((c) => c.trial).sort(), ["1", "2", "3", "4"]);
   for (const c of view.children) {
     assert.deepEqual(c.datasets, ["train_sequences", "val_sequences"]);
-    assert.equal(c.models, 1);
+    assert.equal(c.models.length, 1);
   }
   // The parent: ended, the best child's metric, a comparison table of all four.
   assert.equal(parent.status, "FINISHED");
@@ -164,6 +166,18 @@ async function twoShards(server: MlflowTestServer, dir: string): Promise<void> {
   assert.equal((again.output.match(/finished before, skipped/g) ?? []).length, 2);
 }
 
+/** Both scenarios against one server. */
+async function scenarios(t: Deno.TestContext, server: MlflowTestServer, dir: string) {
+  await t.step(
+    "six shards racing for the parent run get the same one",
+    () => raceForParent(server),
+  );
+  await t.step(
+    "two shard processes: one parent, four distinct children",
+    () => twoShards(server, dir),
+  );
+}
+
 Deno.test({
   name:
     "sweep against a sqlite-backed server: racing shards get one parent; 2 x 2 grid by two shard processes",
@@ -174,14 +188,7 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "sweep_sqlite_" });
     const server = await startMlflowServer(sqliteServerArgs(dir), { logFile: `${dir}/server.log` });
     try {
-      await t.step(
-        "six shards racing for the parent run get the same one",
-        () => raceForParent(server),
-      );
-      await t.step(
-        "two shard processes: one parent, four distinct children",
-        () => twoShards(server, dir),
-      );
+      await scenarios(t, server, dir);
     } finally {
       await server.stop();
       await Deno.remove(dir, { recursive: true });
@@ -197,26 +204,9 @@ Deno.test({
   sanitizeOps: false,
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "sweep_pg_" });
-    const pg = await startPostgres(dir);
     try {
-      const server = await startMlflowServer(
-        ["--backend-store-uri", pg.uri, "--artifacts-destination", `${dir}/server-artifacts`],
-        { logFile: `${dir}/server.log` },
-      );
-      try {
-        await t.step(
-          "six shards racing for the parent run get the same one",
-          () => raceForParent(server),
-        );
-        await t.step(
-          "two shard processes: one parent, four distinct children",
-          () => twoShards(server, dir),
-        );
-      } finally {
-        await server.stop();
-      }
+      await withMlflowOnPostgres(dir, (server) => scenarios(t, server, dir));
     } finally {
-      await pg.stop();
       await Deno.remove(dir, { recursive: true });
     }
   },

@@ -254,6 +254,8 @@ Deno.test({
         step: 2,
       });
       assert.equal(again.modelId, ours.modelId);
+      // Linking the model again is not an error (the server's unique constraint is not hit).
+      await store.logOutputs(ours.runId, [{ modelId: ours.modelId, step: 2 }]);
       const version = await store.createModelVersion(
         "component-x-lstm",
         `models:/${ours.modelId}`,

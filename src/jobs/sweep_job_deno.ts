@@ -8,6 +8,7 @@
  * @module
  */
 import { openTrackingStore } from "../tracking/open_tracking_store_deno.ts";
+import { redactUri } from "../tracking/tracking_uri.ts";
 import { trainingRunTags } from "./run_tags.ts";
 import { gitBranchAndRepoUrl } from "./source_info_deno.ts";
 import {
@@ -130,7 +131,7 @@ export async function runSweepJob(
       sweep_kind: spec.definition.kind,
       sweep_trials: String(trials.length),
       sweep_definition: JSON.stringify(spec.definition).slice(0, 6000),
-      sweep_train_args: spec.trainArgs.join(" ").slice(0, 6000),
+      sweep_train_args: spec.trainArgs.map(redactUri).join(" ").slice(0, 6000),
     },
   });
   const parentId = parent.run.info.runId;

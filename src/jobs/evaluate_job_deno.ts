@@ -10,6 +10,8 @@
 import { parseFeatureStats } from "../data/feature_stats.ts";
 import { loadSequenceFile } from "../data/load_sequences_deno.ts";
 import { DEFAULT_SEQUENCE_KEYS, type SequenceKeys } from "../data/sequence_dataset.ts";
+import { applyTemperature } from "../metrics/calibration.ts";
+import { defaultTask, parseTask, type Task } from "../metrics/task.ts";
 import {
   buildEvaluationBundle,
   type EvaluationBundle,
@@ -21,7 +23,7 @@ import { parseDevice, type RuntimeInfo, selectBackend } from "../runtime/backend
 import { openTrackingStore } from "../tracking/open_tracking_store_deno.ts";
 import { readCheckpoint, restoreClassifier } from "../train/checkpoint.ts";
 import { readCheckpointDir } from "../train/checkpoint_dir_deno.ts";
-import { predictProbabilities } from "../train/validate.ts";
+import { predictLogProbabilities } from "../train/validate.ts";
 import type { MlflowDatasetInput } from "../tracking/tracking_store.ts";
 import { type AttachedEvaluation, attachEvaluation } from "./attach_evaluation.ts";
 import { predictionsFileInput, sequenceFileInput } from "./dataset_inputs_deno.ts";
@@ -39,6 +41,11 @@ export interface EvaluateJobSpec {
   readonly lengthsKey: string;
   /** An existing `predictions.csv` to re-evaluate instead of predicting. */
   readonly predictions: string;
+  /**
+   * A task file (class names, cost matrix) to evaluate under; "" = the checkpoint's task,
+   * or for `predictions`, the default task of its number of classes.
+   */
+  readonly task?: string;
   readonly outputDir: string;
   readonly batchSize: number;
   /** The device as asked for ("" = auto). */
@@ -93,6 +100,15 @@ async function checkpointFolder(path: string): Promise<string> {
   return dir;
 }
 
+/** The task file of `spec.task`, or null. */
+async function readTaskFile(
+  spec: EvaluateJobSpec,
+  label: (key: keyof EvaluateJobSpec) => string,
+): Promise<Task | null> {
+  if (!spec.task) return null;
+  return parseTask(await readText(spec.task, label("task")), `${label("task")} ${spec.task}`);
+}
+
 /** The bundle's input, and the data set it was computed on (for the run's inputs). */
 type Evaluated = EvaluationInput & { readonly dataset: () => Promise<MlflowDatasetInput> };
 
@@ -105,6 +121,15 @@ async function predictFromCheckpoint(
   const dir = await checkpointFolder(spec.checkpoint);
   const files = await readCheckpointDir(dir);
   const checkpoint = readCheckpoint(files);
+  const k = checkpoint.modelConfig.numClasses;
+  const taskFile = await readTaskFile(spec, label);
+  if (taskFile && taskFile.classNames.length !== k) {
+    throw new RangeError(
+      `Cannot use ${label("task")} ${spec.task} with checkpoint ${dir}: the task names ` +
+        `${taskFile.classNames.length} classes, the model predicts ${k}`,
+    );
+  }
+  const task = taskFile ?? checkpoint.task ?? defaultTask(k);
   let statsText: string;
   let statsSource: string;
   if (spec.featureStats !== "") {
@@ -135,7 +160,8 @@ async function predictFromCheckpoint(
   };
   const data = await loadSequenceFile(spec.npz, {
     ...keys,
-    numClasses: checkpoint.modelConfig.numClasses,
+    numClasses: k,
+    numClassesSource: `the checkpoint's ${k}-class model`,
     idsKey: "vehicle_ids",
     stats: parseFeatureStats(statsJson),
     label: label("npz"),
@@ -149,15 +175,28 @@ async function predictFromCheckpoint(
     }: ${runtime.reason}`,
   );
   const model = restoreClassifier(checkpoint);
-  let probabilities: Float32Array[];
+  let logp: Float32Array;
   try {
-    probabilities = await predictProbabilities(model, data, { batchSize: spec.batchSize });
+    logp = await predictLogProbabilities(model, data, { batchSize: spec.batchSize });
   } finally {
     model.dispose();
   }
+  const rows = Array.from({ length: data.size }, (_, i) => logp.subarray(i * k, (i + 1) * k));
+  const temperature = checkpoint.temperature ?? null;
+  // Calibrated from the log-probabilities in float64, before they become probabilities.
+  const calibrated = temperature === null ? undefined : applyTemperature(rows, temperature);
+  log(
+    temperature === null
+      ? "calibration: the checkpoint has no temperature; probabilities are uncalibrated"
+      : `calibration: temperature ${temperature.toFixed(4)} (fitted on the validation set)`,
+  );
+  const probabilities = rows.map((row) => row.map(Math.exp));
   return {
     labels: data.labels,
     probabilities,
+    calibratedProbabilities: calibrated,
+    temperature,
+    task,
     vehicleIds: data.ids,
     meta: {
       checkpoint: `${dir} (epoch ${checkpoint.epoch}, best val macro-F1 ${
@@ -188,12 +227,24 @@ export async function runEvaluateJob(
   if (spec.predictions !== "") {
     const text = await readText(spec.predictions, label("predictions"));
     const table = parsePredictionsCsv(text, spec.predictions);
+    const k = table.probabilities[0].length;
+    const task = (await readTaskFile(spec, label)) ?? defaultTask(k);
+    if (task.classNames.length !== k) {
+      throw new RangeError(
+        `Cannot use ${label("task")} ${spec.task} with ${label("predictions")} ` +
+          `${spec.predictions}: the task names ${task.classNames.length} classes, the file has ` +
+          `${k} probability columns`,
+      );
+    }
     input = {
       ...table,
+      task,
       meta: { predictions: spec.predictions },
       dataset: () => predictionsFileInput(spec.predictions, text, table, "evaluation"),
     };
-  } else input = await predictFromCheckpoint(spec, label, log);
+  } else {
+    input = await predictFromCheckpoint(spec, label, log);
+  }
   const bundle = buildEvaluationBundle({
     ...input,
     nBins: spec.nBins,

@@ -101,7 +101,8 @@ export async function startTrackedTraining(
       rows.push({ ...metrics });
       const values: Record<string, number> = {};
       for (const key of METRICS_CSV_COLUMNS) {
-        if (key !== "epoch") values[key] = metrics[key];
+        const value = metrics[key];
+        if (key !== "epoch" && value !== undefined) values[key] = value;
       }
       logger.logMetrics(values, metrics.epoch);
     },

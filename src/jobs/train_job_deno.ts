@@ -11,11 +11,13 @@ import * as tf from "@tensorflow/tfjs";
 import { parseFeatureStats } from "../data/feature_stats.ts";
 import { loadSequenceFile } from "../data/load_sequences_deno.ts";
 import type { SequenceDataset, SequenceKeys } from "../data/sequence_dataset.ts";
+import { defaultTask, parseTask, type Task } from "../metrics/task.ts";
 import { parseDevice, type RuntimeInfo, selectBackend } from "../runtime/backend.ts";
 import { readCheckpoint } from "../train/checkpoint.ts";
 import { readCheckpointDir } from "../train/checkpoint_dir_deno.ts";
 import { combineHooks } from "../train/combine_hooks.ts";
 import type { TrainHooks } from "../train/hooks.ts";
+import { resolveTaskData } from "../train/task_data.ts";
 import { train, type TrainResult } from "../train/train.ts";
 import { sequenceFileInput } from "./dataset_inputs_deno.ts";
 import { loggedModelHooks } from "./logged_model_hooks.ts";
@@ -74,6 +76,41 @@ function differingSettings(job: TrainJobConfig, at: ReturnType<typeof readCheckp
     if (now !== v) out.push(`${k} ${JSON.stringify(v)} -> ${JSON.stringify(now)}`);
   }
   return out;
+}
+
+/** The task file named by the run spec, if any, checked against `--num-classes`. */
+async function readTaskFile(
+  run: RunSpec,
+  label: (key: keyof RunSpec) => string,
+): Promise<Task | null> {
+  if (run.task === "") return null;
+  const source = `${label("task")} ${run.task}`;
+  const task = parseTask(
+    await readText(
+      label("task"),
+      run.task,
+      'write a JSON object such as {"class_names": ["ok", "fails"]} (see docs/train.md)',
+    ),
+    source,
+  );
+  if (run.numClasses !== 0 && run.numClasses !== task.classNames.length) {
+    throw new RangeError(
+      `Cannot use ${label("numClasses")} ${run.numClasses} with ${source}: the task names ` +
+        `${task.classNames.length} classes`,
+    );
+  }
+  return task;
+}
+
+/** One line describing the task, and where it came from. */
+function describeTask(task: Task, given: boolean, labelTask: string): string {
+  const shown = task.classNames.length <= 12
+    ? task.classNames.join(", ")
+    : `${task.classNames.slice(0, 12).join(", ")}, ...`;
+  return `task: ${task.name}, ${task.classNames.length} classes (${shown}); ` +
+    `${task.costMatrix ? "cost matrix" : "no cost matrix"}; best checkpoint by ` +
+    `${task.promotionMetric}` +
+    (given ? "" : ` (built-in default; name another with ${labelTask} FILE)`);
 }
 
 /**
@@ -140,6 +177,8 @@ export async function runTrainJob(
     "`deno task sample` writes artifacts/feature_stats.json; pass the stats computed on your training data",
   );
   const stats = parseFeatureStats(statsJson);
+  const taskFile = await readTaskFile(run, label);
+  const requestedK = taskFile?.classNames.length ?? run.numClasses;
   const resume = run.resumeFrom ? await readCheckpointDir(run.resumeFrom) : undefined;
   if (resume) {
     // Resuming is exact only with the same data and optimisation settings; say what differs.
@@ -163,6 +202,10 @@ export async function runTrainJob(
   const keys: SequenceKeys = { xKey: run.xKey, yKey: run.yKey, lengthsKey: run.lengthsKey };
   const load = {
     ...keys,
+    numClasses: requestedK === 0 ? undefined : requestedK,
+    numClassesSource: taskFile
+      ? `${label("task")} ${run.task}`
+      : `${label("numClasses")} ${run.numClasses}`,
     stats,
     statsLabel: label("featureStats"),
     keyLabels: { xKey: label("xKey"), yKey: label("yKey"), lengthsKey: label("lengthsKey") },
@@ -185,6 +228,12 @@ export async function runTrainJob(
     );
   }
   log(`data loaded and transformed in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const data = resolveTaskData({
+    train: trainData,
+    val: valData,
+    task: taskFile ?? (requestedK === 0 ? undefined : defaultTask(requestedK)),
+  });
+  log(describeTask(data.task, taskFile !== null, label("task")));
 
   await Deno.mkdir(run.outputDir, { recursive: true });
   await Deno.writeTextFile(`${run.outputDir}/feature_stats.json`, statsJson);
@@ -192,7 +241,7 @@ export async function runTrainJob(
   // Subscribers, in order: MLflow comes after metrics.csv so the file is complete at the end.
   const hooks: TrainHooks[] = [
     ...(options.hooks ?? []),
-    metricsCsvHooks(run.outputDir),
+    metricsCsvHooks(run.outputDir, data.task.costMatrix !== null),
     checkpointDirHooks(run.outputDir, log),
   ];
   let tracking: TrackedTraining | null = null;
@@ -200,15 +249,19 @@ export async function runTrainJob(
   if (run.mlflow) {
     const context: TrackingContext = {
       windowSize: trainData.steps,
+      task: data.task,
       runtime,
-      inputFiles: { train_npz: run.trainNpz, val_npz: run.valNpz },
+      inputFiles: {
+        train_npz: run.trainNpz,
+        val_npz: run.valNpz,
+        ...(run.task ? { task: run.task } : {}),
+      },
       env: options.env,
       log,
       sourceName: options.sourceName,
     };
     const runTracking = await startRunTracking(job, context);
     tracking = runTracking;
-    const data = { train: trainData, val: valData };
     const extras = await mlflow3Hooks(job, runTracking, data, runtime, log);
     hooks.push(...extras.hooks, tracking.hooks);
     closeExtras = extras.close;
@@ -219,7 +272,7 @@ export async function runTrainJob(
   try {
     result = await train(
       job,
-      { train: trainData, val: valData, featureStatsJson: statsJson, keys },
+      { ...data, featureStatsJson: statsJson, keys },
       combineHooks(hooks),
       {
         signal: options.signal,

@@ -10,9 +10,10 @@ import { metricsCsvHeader, metricsCsvRow } from "../train/metrics_csv.ts";
 
 /**
  * Writes `<outputDir>/metrics.csv`: a fresh file with the header, or, when the run resumes
- * (start epoch > 1) and the file exists, appends to it.
+ * (start epoch > 1) and the file exists, appends to it. `val_cost` is a column only
+ * `withCost` (the task has a cost matrix).
  */
-export function metricsCsvHooks(outputDir: string): TrainHooks {
+export function metricsCsvHooks(outputDir: string, withCost = true): TrainHooks {
   const path = `${outputDir}/metrics.csv`;
   return {
     async onStart({ startEpoch }) {
@@ -23,7 +24,7 @@ export function metricsCsvHooks(outputDir: string): TrainHooks {
         if (!(e instanceof Deno.errors.NotFound)) throw e;
       }
       if (startEpoch > 1 && exists) return;
-      await Deno.writeTextFile(path, metricsCsvHeader() + "\n");
+      await Deno.writeTextFile(path, metricsCsvHeader(withCost) + "\n");
     },
     async onEpochEnd(m) {
       await Deno.writeTextFile(path, metricsCsvRow(m) + "\n", { append: true });

@@ -6,6 +6,7 @@
  * @module
  */
 import type { TrainJobConfig } from "../src/jobs/run_spec.ts";
+import { invokedSourceName } from "../src/jobs/source_info_deno.ts";
 import { runTrainJob } from "../src/jobs/train_job_deno.ts";
 import { NonFiniteLossError } from "../src/train/train.ts";
 import { parseTrainArgs, RUN_SPEC_FLAGS, TRAIN_HELP } from "./_train_flags.ts";
@@ -31,7 +32,7 @@ export function printJobConfig(job: TrainJobConfig): void {
  */
 export async function runTrainJobFromCli(
   job: TrainJobConfig,
-  sourceName = "cli/train.ts",
+  sourceName = invokedSourceName(),
   given?: ReadonlySet<string>,
 ): Promise<number> {
   const controller = new AbortController();
@@ -75,7 +76,7 @@ export async function main(args: readonly string[]): Promise<number> {
   }
   for (const warning of warnings) console.error(warning);
   printJobConfig(job);
-  return await runTrainJobFromCli(job, "cli/train.ts", given);
+  return await runTrainJobFromCli(job, invokedSourceName(), given);
 }
 
 if (import.meta.main) await runMain(main);

@@ -30,7 +30,9 @@ import { readPipelineCheckpoint } from "../torch/pipeline_checkpoint.ts";
 import { readCheckpoint, restoreClassifier } from "../train/checkpoint.ts";
 import { readCheckpointDir } from "../train/checkpoint_dir_deno.ts";
 import { predictLogProbabilities } from "../train/validate.ts";
+import type { MlflowDatasetInput } from "../tracking/tracking_store.ts";
 import { type AttachedEvaluation, attachEvaluation } from "./attach_evaluation.ts";
+import { predictionsFileInput, sequenceFileInput } from "./dataset_inputs_deno.ts";
 
 /** What to evaluate, where the bundle goes and which run it is attached to. */
 export interface EvaluateJobSpec {
@@ -118,6 +120,9 @@ async function readTaskFile(
   if (!spec.task) return null;
   return parseTask(await readText(spec.task, label("task")), `${label("task")} ${spec.task}`);
 }
+
+/** The bundle's input, and the data set it was computed on (for the run's inputs). */
+type Evaluated = EvaluationInput & { readonly dataset: () => Promise<MlflowDatasetInput> };
 
 /** A checkpoint ready to predict with, and what the evaluation needs to know of it. */
 interface LoadedCheckpoint {
@@ -226,7 +231,7 @@ async function predictFromCheckpoint(
   spec: EvaluateJobSpec,
   label: (key: keyof EvaluateJobSpec) => string,
   log: (line: string) => void,
-): Promise<EvaluationInput> {
+): Promise<Evaluated> {
   const checkpoint = await isTorchFile(spec.checkpoint)
     ? await loadTorchCheckpoint(spec.checkpoint, label("checkpoint"))
     : await loadCheckpointFolder(spec.checkpoint);
@@ -261,11 +266,14 @@ async function predictFromCheckpoint(
       { cause },
     );
   }
-  const keys = checkpoint.keys;
+  const saved: SequenceKeys = checkpoint.keys;
+  const keys: SequenceKeys = {
+    xKey: spec.xKey || saved.xKey,
+    yKey: spec.yKey || saved.yKey,
+    lengthsKey: spec.lengthsKey || saved.lengthsKey,
+  };
   const data = await loadSequenceFile(spec.npz, {
-    xKey: spec.xKey || keys.xKey,
-    yKey: spec.yKey || keys.yKey,
-    lengthsKey: spec.lengthsKey || keys.lengthsKey,
+    ...keys,
     numClasses: k,
     numClassesSource: `the checkpoint's ${k}-class model`,
     idsKey: "vehicle_ids",
@@ -311,6 +319,7 @@ async function predictFromCheckpoint(
       data: spec.npz,
       "feature stats": statsSource,
     },
+    dataset: () => sequenceFileInput(spec.npz, keys, data, "evaluation"),
   };
 }
 
@@ -328,12 +337,10 @@ export async function runEvaluateJob(
 ): Promise<EvaluateJobResult> {
   const label = (key: keyof EvaluateJobSpec) => options.labels?.[key] ?? key;
   const log = options.log ?? (() => {});
-  let input: EvaluationInput;
+  let input: Evaluated;
   if (spec.predictions !== "") {
-    const table = parsePredictionsCsv(
-      await readText(spec.predictions, label("predictions")),
-      spec.predictions,
-    );
+    const text = await readText(spec.predictions, label("predictions"));
+    const table = parsePredictionsCsv(text, spec.predictions);
     const k = table.probabilities[0].length;
     const task = (await readTaskFile(spec, label)) ?? defaultTask(k);
     if (task.classNames.length !== k) {
@@ -343,7 +350,12 @@ export async function runEvaluateJob(
           `${k} probability columns`,
       );
     }
-    input = { ...table, task, meta: { predictions: spec.predictions } };
+    input = {
+      ...table,
+      task,
+      meta: { predictions: spec.predictions },
+      dataset: () => predictionsFileInput(spec.predictions, text, table, "evaluation"),
+    };
   } else {
     input = await predictFromCheckpoint(spec, label, log);
   }
@@ -366,5 +378,6 @@ export async function runEvaluateJob(
     { readOnly: true },
   );
   const attached = await attachEvaluation(store, spec.mlflowRunId, evaluationName(spec), bundle);
+  await store.logInputs(spec.mlflowRunId, [await input.dataset()]);
   return { bundle, written, attached: { ...attached, location: store.location } };
 }

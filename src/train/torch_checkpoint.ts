@@ -118,7 +118,8 @@ export function pipelineArgs(
   const all: Record<string, unknown> = { ...run, ...model, ...loop };
   const args = new Map<string, PyValue>();
   for (const key of [...ARG_ORDER, ...Object.keys(all).filter((k) => !ARG_ORDER.includes(k))]) {
-    if (!(key in all)) continue;
+    // Lists and maps (tags) are not argparse scalars: left out.
+    if (!(key in all) || (typeof all[key] === "object" && all[key] !== null)) continue;
     args.set(snakeCase(key), key === "mlflowTrackingUri" ? null : pipelineArgValue(key, all[key]));
   }
   return args;

@@ -90,13 +90,24 @@ Deno.test({
           assert.equal(run.status, "FINISHED");
           assert.ok(run.end !== null && run.end >= run.start);
           assert.deepEqual(run.params, trainingParams(config.model, config.loop, config.run));
-          // Params are every flag of deno task train, under the pipeline's names, except the
-          // deprecated alias and, as the pipeline (None), the flags left unset.
-          const unset = ["class_weighted", "device", "grad_clip", "mlflow_run_name", "resume_from"];
+          // Params are every flag of deno task train, under the pipeline's names (but --help,
+          // the flags that become tags: --mlflow-parent-run-id, --mlflow-tag, the deprecated
+          // alias --class-weighted and, as the pipeline (None), the flags left unset).
+          const notParams = [
+            "--help",
+            "--mlflow-parent-run-id",
+            "--mlflow-tag",
+            "--class-weighted",
+            "--device",
+            "--grad-clip",
+            "--mlflow-run-name",
+            "--resume-from",
+          ];
           assert.deepEqual(
             Object.keys(run.params).sort(),
-            TRAIN_FLAGS.filter((f) => f !== "--help").map((f) => f.slice(2).replaceAll("-", "_"))
-              .filter((f) => !unset.includes(f)).sort(),
+            TRAIN_FLAGS.filter((f) => !notParams.includes(f)).map((f) =>
+              f.slice(2).replaceAll("-", "_")
+            ).sort(),
           );
           assert.equal(run.params.train_npz, config.run.trainNpz);
           assert.equal(run.params.mlflow_tracking_uri, server.uri);

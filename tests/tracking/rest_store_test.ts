@@ -102,6 +102,7 @@ Deno.test({
             "--grad-clip",
             "--mlflow-run-name",
             "--resume-from",
+            "--task",
           ];
           assert.deepEqual(
             Object.keys(run.params).sort(),

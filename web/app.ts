@@ -32,7 +32,7 @@ import {
 } from "./_dataset.ts";
 import { downloadBytes, zipFolder } from "./_downloads.ts";
 import { renderLineChart } from "./_line_chart.ts";
-import { webgpuLstmAvailable, webgpuLstmSupportsHidden } from "../src/kernels/lstm_webgpu.ts";
+import { chooseLstmKernel } from "../src/model/lstm_impl.ts";
 import { type DemoMlflowRun, startDemoMlflowRun } from "./_mlflow.ts";
 import { combineHooks } from "../src/train/combine_hooks.ts";
 import type { TrainHooks } from "../src/train/hooks.ts";
@@ -360,12 +360,8 @@ async function trainClicked(): Promise<void> {
     state.runtime = runtime;
     showBackend(runtime);
     log(runtime.reason);
-    state.lstmPath = config.lstmImpl !== "fused"
-      ? `tf.layers reference LSTM (${config.lstmImpl})`
-      : runtime.backend === "webgpu" && webgpuLstmAvailable() &&
-          webgpuLstmSupportsHidden(config.hiddenSize)
-      ? "fused WebGPU LSTM kernels (src/kernels)"
-      : "generic fused LSTM op (tf ops, hand-written BPTT)";
+    state.lstmPath =
+      chooseLstmKernel(config.lstmImpl, config.hiddenSize, runtime.backend).description;
     log(`LSTM: ${state.lstmPath}`);
   } catch (error) {
     fail(error, "Cannot start training");

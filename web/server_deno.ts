@@ -354,7 +354,13 @@ async function serveFile(path: string, contentType: string): Promise<Response> {
   try {
     const file = await Deno.open(path, { read: true });
     return new Response(file.readable, {
-      headers: { "content-type": contentType, "cache-control": "no-store" },
+      headers: {
+        "content-type": contentType,
+        "cache-control": "no-store",
+        // Cross-origin isolation: SharedArrayBuffer, so the CPU kernels use every core.
+        "cross-origin-opener-policy": "same-origin",
+        "cross-origin-embedder-policy": "require-corp",
+      },
     });
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return new Response("Not Found", { status: 404 });

@@ -8,8 +8,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { assertLstmLayerShapes, type LstmLayerWeights } from "../model/lstm_types.ts";
-import { type LstmFusedOptions, lstmLayerFused } from "../model/lstm_fused.ts";
+import { assertLstmLayerShapes, type LstmLayerTensors } from "./lstm_shapes.ts";
 import { intUniforms, isWebGpuBackendActive, runProgram } from "./_webgpu_program.ts";
 import { matMulWebGpu, type MatrixView } from "./matmul_webgpu.ts";
 import { LSTM_MAX_HIDDEN, LstmBackwardProgram, LstmForwardProgram } from "./_lstm_programs.ts";
@@ -19,7 +18,10 @@ export function webgpuLstmAvailable(): boolean {
   return isWebGpuBackendActive();
 }
 
-/** True when {@link lstmLayerWebGpu} runs its own kernels for this hidden size. */
+/** The largest hidden size the WebGPU LSTM kernels take. */
+export const LSTM_MAX_HIDDEN_WEBGPU: number = LSTM_MAX_HIDDEN;
+
+/** True when {@link lstmLayerWebGpu} runs for this hidden size. */
 export function webgpuLstmSupportsHidden(hidden: number): boolean {
   return Number.isInteger(hidden) && hidden >= 1 && hidden <= LSTM_MAX_HIDDEN;
 }
@@ -117,12 +119,21 @@ function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
 // Indexed by (bidirectional ? 1 : 0) + (input gradient ? 0 : 2).
 const OPS = [makeOp(1, true), makeOp(2, true), makeOp(1, false), makeOp(2, false)] as const;
 
+/** Options of {@link lstmLayerWebGpu}. */
+export interface LstmWebGpuOptions {
+  /**
+   * Compute the gradient with respect to `x` (default true). False when `x` is data (the
+   * first layer): its gradient is then reported as zeros and one matmul is saved.
+   */
+  readonly inputGradient?: boolean;
+}
+
 /**
- * The WebGPU implementation of an `LstmLayerFn`, with the generic op's options
- * (`inputGradient: false` skips the input gradient of a data-fed layer): one persistent
- * dispatch per layer for the recurrence forward and one backward, the projections and
- * weight gradients as large matmuls. Hidden sizes above 256, or a backend other than webgpu, fall back to the
- * generic fused op ({@link lstmLayerFused}), which has the same semantics.
+ * The WebGPU implementation of an `LstmLayerFn` (see `src/model/lstm_types.ts`), with the
+ * option to skip the input gradient of a data-fed layer: one persistent dispatch per layer
+ * for the recurrence forward and one backward, the projections and weight gradients as
+ * large matmuls. Throws unless the webgpu backend is active and the hidden size is at most
+ * {@link LSTM_MAX_HIDDEN_WEBGPU}: the caller chooses the implementation (`src/model/lstm_impl.ts`).
  *
  * @example
  * ```ts
@@ -133,12 +144,21 @@ const OPS = [makeOp(1, true), makeOp(2, true), makeOp(1, false), makeOp(2, false
 export const lstmLayerWebGpu = (
   x: tf.Tensor3D,
   mask: tf.Tensor2D,
-  weights: LstmLayerWeights,
-  options: LstmFusedOptions = {},
+  weights: LstmLayerTensors,
+  options: LstmWebGpuOptions = {},
 ): tf.Tensor3D => {
+  if (!webgpuLstmAvailable()) {
+    throw new Error(
+      `Cannot run the WebGPU LSTM layer: the active tfjs backend is ${
+        JSON.stringify(tf.getBackend())
+      }, expected "webgpu"`,
+    );
+  }
   const hidden = weights.forward.recurrent.shape[0];
-  if (!webgpuLstmAvailable() || !webgpuLstmSupportsHidden(hidden)) {
-    return lstmLayerFused(x, mask, weights, options);
+  if (!webgpuLstmSupportsHidden(hidden)) {
+    throw new RangeError(
+      `Cannot run the WebGPU LSTM layer: hidden size ${hidden} is outside 1..${LSTM_MAX_HIDDEN}`,
+    );
   }
   assertLstmLayerShapes(x, mask, weights, "the WebGPU LSTM layer");
   const op = OPS[(weights.backward ? 1 : 0) + (options.inputGradient === false ? 2 : 0)];

@@ -1,7 +1,9 @@
 // Custom WebGPU programs (WGSL): the persistent LSTM layer, a tiled matmul, fused AdamW,
-// dispatch counting, and the training-step benchmark behind `deno task perf`.
+// dispatch counting.
 export * from "./lstm_webgpu.ts";
 export * from "./adamw_webgpu.ts";
 export * from "./dispatch_counter.ts";
-export * from "./perf_workload.ts";
 export * from "./matmul_webgpu.ts";
+export * from "./lstm_shapes.ts";
+export * from "./cpu_kernels.ts";
+export * from "./lstm_cpu.ts";

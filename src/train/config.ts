@@ -11,8 +11,8 @@
 /** Pooling over the valid steps of a pre-padded window. */
 export type Pooling = "last" | "mean";
 
-/** Which LSTM implementation the model uses. */
-export type LstmImpl = "fused" | "layers";
+import type { LstmImpl } from "../model/lstm_impl.ts";
+export type { LstmImpl };
 
 /** Every option of `deno task train`, resolved. */
 export interface TrainConfig {

@@ -6,15 +6,12 @@
  */
 import { parseArgs } from "#args";
 import * as tf from "@tensorflow/tfjs";
-import { parseDevice, selectBackend } from "../src/runtime/mod.ts";
-import { integerFlag } from "./_cli.ts";
-import {
-  type ImplPerf,
-  measureTrainingStep,
-  PERF_WORKLOADS,
-  type PerfImpl,
-} from "../src/kernels/perf_workload.ts";
-import { peakRssMb, resetPeakRss, timeNumpyStep } from "../src/kernels/perf_deno.ts";
+import { parseDevice, selectBackend } from "../../src/runtime/mod.ts";
+import { chooseLstmKernel } from "../../src/model/mod.ts";
+import { startCpuKernels } from "../../src/kernels/mod.ts";
+import { integerFlag } from "../../cli/_cli.ts";
+import { type ImplPerf, measureTrainingStep, PERF_WORKLOADS, type PerfImpl } from "./workload.ts";
+import { peakRssMb, resetPeakRss, timeNumpyStep } from "./reference_deno.ts";
 
 // fused first: its peak-memory figure is then not inflated by buffers tfjs pooled for layers.
 const IMPLS: readonly PerfImpl[] = ["fused", "layers"];
@@ -139,6 +136,13 @@ async function main(args: string[]): Promise<number> {
       else console.error(s);
     };
     log(`backend ${info.backend}: ${info.reason}`);
+    const lstm = chooseLstmKernel("fused", plan.workload.hidden);
+    if (lstm.kernel === "cpu") {
+      const cpu = await startCpuKernels();
+      log(`fused LSTM: ${lstm.description}, ${cpu.liveThreads} live`);
+    } else {
+      log(`fused LSTM: ${lstm.description}`);
+    }
     const impls: Record<string, ImplPerf> = {};
     for (const impl of plan.impls) {
       impls[impl] = await measureTrainingStep(plan.workload, impl, {

@@ -6,11 +6,11 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { createLstmClassifier, type LstmClassifier } from "../model/classifier.ts";
-import { mulberry32 } from "../model/_prng.ts";
-import { AdamWWebGpu } from "./adamw_webgpu.ts";
-import { installDispatchCounter } from "./dispatch_counter.ts";
-import { isWebGpuBackendActive } from "./_webgpu_program.ts";
+import { createLstmClassifier, type LstmClassifier } from "../../src/model/mod.ts";
+import { SeededRng } from "../../src/data/mod.ts";
+import { AdamWWebGpu, installDispatchCounter } from "../../src/kernels/mod.ts";
+
+const isWebGpuBackendActive = () => tf.getBackend() === "webgpu";
 
 /** A benchmark workload: the shapes of one training step. */
 export interface PerfWorkload {
@@ -133,7 +133,8 @@ export function syntheticBatch(w: PerfWorkload, seed: number): {
   mask: Float32Array;
   labels: Int32Array;
 } {
-  const rand = mulberry32(seed);
+  const rng = new SeededRng(seed);
+  const rand = () => rng.next();
   const x = new Float32Array(w.batch * w.steps * w.features);
   for (let i = 0; i < x.length; i += 2) {
     const u = Math.max(rand(), 1e-12);

@@ -2,14 +2,10 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
 import assert from "#assert";
-import { parsePerfArgs } from "../../cli/perf.ts";
+import { parsePerfArgs } from "../../bench/perf/perf.ts";
 import { probeWebGpuAdapter } from "../../src/runtime/mod.ts";
 import { installDispatchCounter, lstmLayerWebGpu, type LstmLayerWeights } from "../../mod.ts";
-import {
-  lstmStepFlops,
-  measureTrainingStep,
-  PERF_WORKLOADS,
-} from "../../src/kernels/perf_workload.ts";
+import { lstmStepFlops, measureTrainingStep, PERF_WORKLOADS } from "../../bench/perf/workload.ts";
 
 Deno.test("parsePerfArgs() rejects unknown flags and bad values, naming the allowed ones", async (t) => {
   const cases: [string[], RegExp, new (...a: never[]) => Error][] = [

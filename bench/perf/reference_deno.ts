@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { PerfWorkload } from "./perf_workload.ts";
+import type { PerfWorkload } from "./workload.ts";
 
 /** Timings of the numpy reference step. */
 export interface NumpyPerf {

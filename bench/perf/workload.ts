@@ -70,6 +70,8 @@ export type PerfImpl = "layers" | "fused";
 export interface ImplPerf {
   /** Median wall time of the timed steps (ms), each ending with a read of the loss. */
   readonly medianMs: number;
+  /** Median CPU time of the timed steps (ms, all threads), when a CPU clock was given. */
+  readonly cpuMs?: number;
   /** The first (warm-up) step: shader compiles, pipeline creation, first uploads. */
   readonly warmupMs: number;
   /** Every timed step (ms). */
@@ -105,6 +107,8 @@ export interface MeasureOptions {
   readonly beforeRun?: () => void;
   /** Returns the peak memory (MB) since `beforeRun`; sampled after the last step. */
   readonly peakMemoryMb?: () => number | undefined;
+  /** CPU time of the process in ms (all threads), for `cpuMs`. */
+  readonly cpuClock?: () => number;
   /** Progress callback: (label, ms). */
   readonly onStep?: (label: string, ms: number) => void;
 }
@@ -263,13 +267,16 @@ export async function measureTrainingStep(
     const warmupMs = performance.now() - t0;
     options.onStep?.(`${impl} warm-up`, warmupMs);
     const stepsMs: number[] = [];
+    const cpuMs: number[] = [];
     let dispatches: number | null = null;
     let lossLast = lossFirst;
     for (let s = 0; s < steps; s++) {
       counter?.reset();
+      const c0 = options.cpuClock?.() ?? 0;
       t0 = performance.now();
       lossLast = await run.step();
       const ms = performance.now() - t0;
+      if (options.cpuClock) cpuMs.push(options.cpuClock() - c0);
       if (counter) dispatches = counter.count;
       stepsMs.push(ms);
       options.onStep?.(`${impl} step ${s + 1}`, ms);
@@ -286,6 +293,7 @@ export async function measureTrainingStep(
     const flops = lstmStepFlops(w);
     return {
       medianMs,
+      ...(options.cpuClock ? { cpuMs: median(cpuMs) } : {}),
       warmupMs,
       stepsMs,
       dispatchesPerStep: dispatches,

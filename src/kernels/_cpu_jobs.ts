@@ -6,8 +6,16 @@
  *
  * @module
  */
-import { COLSUM_ARGS, GEMM_ARGS, JOB, PACK_ARGS, TILE_ROWS } from "./_cpu_programs.ts";
-import type { CpuRuntime } from "./_cpu_runtime.ts";
+import {
+  A_PACK_BYTES,
+  COLSUM_ARGS,
+  GEMM_ARGS,
+  JOB,
+  PACK_ARGS,
+  TILE_ROWS,
+  TRANSPOSE_ARGS,
+} from "./_cpu_programs.ts";
+import type { CpuRuntime, Region } from "./_cpu_runtime.ts";
 
 /** `C (=|+=) A · B` with B already packed (see {@link JobBatch.pack}). */
 export interface GemmSpec {
@@ -37,10 +45,17 @@ export const packedBytes = (k: number, n: number): number => panelsOf(n) * k * 3
 /** Independent jobs that run behind one barrier. */
 export class JobBatch {
   readonly #jobs: { words: number[]; items: number }[] = [];
+  readonly #scratch: Region[] = [];
   constructor(readonly rt: CpuRuntime) {}
 
   /** Adds a GEMM, split into row blocks by panel blocks (about 4 items per thread). */
   gemm(s: GemmSpec): this {
+    if (s.sk !== 4 && s.sa !== 4) {
+      throw new RangeError(
+        `Cannot run a CPU GEMM with A strides sa ${s.sa}, sk ${s.sk}: one of them must be 4 ` +
+          "(rows of contiguous k, or a transposed A)",
+      );
+    }
     if (s.m === 0 || s.panels === 0) return this;
     const panelBlock = Math.min(s.panels, 32);
     const panelBlocks = Math.ceil(s.panels / panelBlock);
@@ -63,7 +78,11 @@ export class JobBatch {
     w[GEMM_ARGS.rowBlock] = rowBlock;
     w[GEMM_ARGS.panelBlock] = panelBlock;
     w[GEMM_ARGS.panelBlocks] = panelBlocks;
-    return this.add(w, Math.ceil(s.m / rowBlock) * panelBlocks);
+    const items = Math.ceil(s.m / rowBlock) * panelBlocks;
+    const scratch = this.rt.alloc(items * A_PACK_BYTES);
+    this.#scratch.push(scratch);
+    w[GEMM_ARGS.scratch] = scratch.ptr;
+    return this.add(w, items);
   }
 
   /** Adds a PACK of B(k, n) at `src + k*sk + n*sn` into `dst` as `[n/8][k][8]`, zero-padded. */
@@ -99,6 +118,24 @@ export class JobBatch {
     return this.add(w, Math.ceil(s.cols / colBlock));
   }
 
+  /** Adds a transpose: `dst[c][r] = src[r][c]` for a `[rows, cols]` source (strides in bytes). */
+  transpose(
+    s: { src: number; ld: number; rows: number; cols: number; dst: number; ldDst: number },
+  ): this {
+    if (s.rows === 0 || s.cols === 0) return this;
+    const rowBlock = 32;
+    const w = new Array<number>(TRANSPOSE_ARGS.size).fill(0);
+    w[0] = JOB.TRANSPOSE;
+    w[TRANSPOSE_ARGS.src] = s.src;
+    w[TRANSPOSE_ARGS.ld] = s.ld;
+    w[TRANSPOSE_ARGS.rows] = s.rows;
+    w[TRANSPOSE_ARGS.cols] = s.cols;
+    w[TRANSPOSE_ARGS.dst] = s.dst;
+    w[TRANSPOSE_ARGS.ldDst] = s.ldDst;
+    w[TRANSPOSE_ARGS.rowBlock] = rowBlock;
+    return this.add(w, Math.ceil(s.rows / rowBlock));
+  }
+
   /** Adds a filled job descriptor (e.g. an LSTM job) with `items` items. */
   add(words: number[], items: number): this {
     if (items > 0) this.#jobs.push({ words, items });
@@ -107,7 +144,14 @@ export class JobBatch {
 
   /** Writes the descriptors into the runtime's job area, runs every item, and empties the batch. */
   run(): void {
-    const jobs = this.#jobs.splice(0);
+    try {
+      this.#run(this.#jobs.splice(0));
+    } finally {
+      for (const r of this.#scratch.splice(0)) this.rt.free(r);
+    }
+  }
+
+  #run(jobs: { words: number[]; items: number }[]): void {
     if (jobs.length === 0) return;
     const area = this.rt.jobArea;
     const multiWords = 2 + 2 * jobs.length;

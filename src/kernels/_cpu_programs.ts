@@ -60,6 +60,7 @@ export const JOB = Object.freeze({
   LSTM_BWD: 5,
   /** Several independent jobs run as one: [kind, count, (job, items) x count]. */
   MULTI: 6,
+  TRANSPOSE: 7,
 });
 
 /** Word offsets of the GEMM job's fields. */
@@ -80,7 +81,9 @@ export const GEMM_ARGS = Object.freeze({
   rowBlock: 12,
   panelBlock: 13,
   panelBlocks: 14,
-  size: 15,
+  /** Scratch: {@link A_PACK_BYTES} per item. */
+  scratch: 15,
+  size: 16,
 });
 
 /** Word offsets of the PACK job's fields: B(k, n) at `src + k*sk + n*sn` (bytes). */
@@ -95,6 +98,19 @@ export const PACK_ARGS = Object.freeze({
   /** Panels per item. */
   panelBlock: 8,
   size: 9,
+});
+
+/** Word offsets of the TRANSPOSE job's fields: dst[c][r] = src[r][c] (strides in bytes). */
+export const TRANSPOSE_ARGS = Object.freeze({
+  src: 1,
+  ld: 2,
+  rows: 3,
+  cols: 4,
+  dst: 5,
+  ldDst: 6,
+  /** Source rows per item. */
+  rowBlock: 7,
+  size: 8,
 });
 
 /** Word offsets of the COLSUM job's fields; `cols` is a multiple of 4. */
@@ -145,8 +161,9 @@ export const LSTM_ARGS = Object.freeze({
 export function lstmScratchBytes(rows: number, hp: number): number {
   const g = 4 * hp;
   const hp8 = Math.ceil(hp / 8) * 8;
-  // active list, h (or dh back) rows, z (or dz) rows
-  return align64(4 * rows) + align64(4 * rows * Math.max(hp, hp8)) + align64(4 * rows * g);
+  // active list, h (or dh back) rows, z (or dz) rows, the GEMM's packed A tile
+  return align64(4 * rows) + align64(4 * rows * Math.max(hp, hp8)) + align64(4 * rows * g) +
+    A_PACK_BYTES;
 }
 
 const align64 = (n: number) => Math.ceil(n / 64) * 64;
@@ -160,14 +177,16 @@ export const K_CHUNK = 256;
 const FN = {
   run: 0,
   gemmRows: 1,
-  tile: (m: number) => 1 + m, // tile1..tile6 at 2..7
-  gemmItem: 8,
-  packItem: 9,
-  colsumItem: 10,
-  lstmFwdItem: 11,
-  lstmBwdItem: 12,
-  gatesFwd: 13,
-  gatesBwd: 14,
+  /** tile1_rows..tile6_rows at 2..7, tile1_packed..tile6_packed at 8..13. */
+  tile: (m: number, source: TileSource) => 1 + m + 6 * TILE_SOURCES.indexOf(source),
+  gemmItem: 14,
+  packItem: 15,
+  colsumItem: 16,
+  lstmFwdItem: 17,
+  lstmBwdItem: 18,
+  gatesFwd: 19,
+  gatesBwd: 20,
+  transposeItem: 21,
 };
 
 interface Options {
@@ -187,7 +206,7 @@ export function buildCpuModule(options: Options): Uint8Array<ArrayBuffer> {
   const functions: WasmFunction[] = [
     runFn(),
     gemmRowsFn(),
-    ...[1, 2, 3, 4, 5, 6].map((m) => tileFn(m, madd)),
+    ...TILE_SOURCES.flatMap((source) => [1, 2, 3, 4, 5, 6].map((m) => tileFn(m, source, madd))),
     gemmItemFn(),
     packItemFn(),
     colsumItemFn(),
@@ -195,6 +214,7 @@ export function buildCpuModule(options: Options): Uint8Array<ArrayBuffer> {
     lstmBwdItemFn(),
     gatesFwdFn(),
     gatesBwdFn(),
+    transposeItemFn(),
   ];
   return assemble(functions, {
     pages: options.pages,
@@ -237,31 +257,45 @@ function runFn(): WasmFunction {
       branch(JOB.COLSUM, FN.colsumItem),
       branch(JOB.LSTM_FWD, FN.lstmFwdItem),
       branch(JOB.LSTM_BWD, FN.lstmBwdItem),
+      branch(JOB.TRANSPOSE, FN.transposeItem),
     ],
   };
 }
 
 /**
- * `tileM(a, sa, sk, bp, kc, pstride, c, ldc, panels, init, bias)`: M rows (M <= 6) by
- * `panels` panels of 8 columns, over `kc` inner steps. `bp` is the first panel's slice,
- * `pstride` the bytes between panels. init 0: zero, 1: load C, 2: load the bias row.
+ * Where a tile reads A: "rows" straight from rows of contiguous k (`sk` = 4, row stride
+ * `sa`), "packed" from a copy laid out `[k][6]` (any strides; see gemmRows).
  */
-function tileFn(m: number, madd: (a: Code, b: Code, c: Code) => Code): WasmFunction {
+type TileSource = "rows" | "packed";
+const TILE_SOURCES: readonly TileSource[] = ["rows", "packed"];
+
+/** Bytes of the packed A tile a GEMM needs as scratch (see {@link gemmRowsFn}). */
+export const A_PACK_BYTES = 4 * TILE_ROWS * 256;
+
+/**
+ * `tileM(ap, bp, kc, pstride, c, ldc, panels, init, bias)`: M rows (M <= 6) by `panels`
+ * panels of 8 columns, over `kc` inner steps. A comes packed as `[kc][6]` at `ap` (see
+ * gemmRows), so every load has a constant offset from one of two pointers and k unrolls by
+ * 4: few instructions per multiply-add, which keeps the front end from being the limit.
+ * `bp` is the first panel's slice, `pstride` the bytes between panels. init 0: zero, 1:
+ * load C, 2: load the bias row.
+ */
+function tileFn(
+  m: number,
+  source: TileSource,
+  madd: (a: Code, b: Code, c: Code) => Code,
+): WasmFunction {
   const L = new Locals();
-  const a = L.param(i32t), sa = L.param(i32t), sk = L.param(i32t), bp = L.param(i32t);
-  const kc = L.param(i32t), pstride = L.param(i32t), c = L.param(i32t), ldc = L.param(i32t);
-  const panels = L.param(i32t), init = L.param(i32t), bias = L.param(i32t);
-  const p = L.local(i32t), k = L.local(i32t), bptr = L.local(i32t), koff = L.local(i32t);
-  const cptr = L.local(i32t), bpan = L.local(i32t), biasp = L.local(i32t);
-  const rowA = Array.from({ length: m }, () => L.local(i32t));
+  const ap = L.param(i32t), bp = L.param(i32t), kc = L.param(i32t), pstride = L.param(i32t);
+  const c = L.param(i32t), ldc = L.param(i32t), panels = L.param(i32t), init = L.param(i32t);
+  const bias = L.param(i32t), sa = L.param(i32t);
+  const p = L.local(i32t), k = L.local(i32t), bptr = L.local(i32t), aptr = L.local(i32t);
+  const cptr = L.local(i32t), bpan = L.local(i32t), biasp = L.local(i32t), kmain = L.local(i32t);
+  const rowA = Array.from({ length: source === "rows" ? m : 0 }, () => L.local(i32t));
   const rowC = Array.from({ length: m }, () => L.local(i32t));
   const acc = Array.from({ length: m }, () => [L.local(v128t), L.local(v128t)]);
   const b0 = L.local(v128t), b1 = L.local(v128t), av = L.local(v128t);
 
-  const body: Code[] = [];
-  for (let r = 0; r < m; r++) {
-    body.push(set(rowA[r], I.add(get(a), I.mul(get(sa), i32(r)))));
-  }
   const initAcc: Code[] = [], loadC: Code[] = [], loadBias: Code[] = [], store: Code[] = [];
   for (let r = 0; r < m; r++) {
     for (let j = 0; j < 2; j++) {
@@ -271,21 +305,35 @@ function tileFn(m: number, madd: (a: Code, b: Code, c: Code) => Code): WasmFunct
       store.push(V.store(get(rowC[r]), get(acc[r][j]), 16 * j));
     }
   }
-  const kBody: Code[] = [set(b0, V.load(get(bptr))), set(b1, V.load(get(bptr), 16))];
-  for (let r = 0; r < m; r++) {
-    kBody.push(set(av, V.load32Splat(I.add(get(rowA[r]), get(koff)))));
-    kBody.push(set(acc[r][0], madd(get(av), get(b0), get(acc[r][0]))));
-    kBody.push(set(acc[r][1], madd(get(av), get(b1), get(acc[r][1]))));
-  }
-  kBody.push(inc(bptr, i32(32)), inc(koff, get(sk)));
+  // Step u of a group: B's 8 values at bptr + 32u; A(r, k) at aptr + 24u + 4r (packed) or
+  // at rowA[r] + 4u (rows).
+  const aAt = (r: number, u: number): Code =>
+    source === "packed"
+      ? V.load32Splat(get(aptr), 4 * TILE_ROWS * u + 4 * r)
+      : V.load32Splat(get(rowA[r]), 4 * u);
+  const kStep = (u: number): Code[] => {
+    const out: Code[] = [
+      set(b0, V.load(get(bptr), 32 * u)),
+      set(b1, V.load(get(bptr), 32 * u + 16)),
+    ];
+    for (let r = 0; r < m; r++) {
+      out.push(
+        set(av, aAt(r, u)),
+        set(acc[r][0], madd(get(av), get(b0), get(acc[r][0]))),
+        set(acc[r][1], madd(get(av), get(b1), get(acc[r][1]))),
+      );
+    }
+    return out;
+  };
   const setRowC: Code[] = [];
   for (let r = 0; r < m; r++) {
     setRowC.push(set(rowC[r], I.add(get(cptr), I.mul(get(ldc), i32(r)))));
   }
-  body.push(
+  const body: Code[] = [
     set(bpan, get(bp)),
     set(cptr, get(c)),
     set(biasp, get(bias)),
+    set(kmain, I.and(get(kc), i32(~3))),
     forRange(p, i32(0), get(panels), [
       setRowC,
       if_(
@@ -294,34 +342,63 @@ function tileFn(m: number, madd: (a: Code, b: Code, c: Code) => Code): WasmFunct
         if_(I.eq(get(init), i32(1)), loadC, loadBias),
       ),
       set(bptr, get(bpan)),
-      set(koff, i32(0)),
-      forRange(k, i32(0), get(kc), kBody),
+      set(aptr, get(ap)),
+      ...rowA.map((ra, r) => set(ra, I.add(get(ap), I.mul(get(sa), i32(r))))),
+      forRange(k, i32(0), get(kmain), [
+        kStep(0),
+        kStep(1),
+        kStep(2),
+        kStep(3),
+        inc(bptr, i32(128)),
+        inc(aptr, i32(16 * TILE_ROWS)),
+        ...rowA.map((ra) => inc(ra, i32(16))),
+      ], i32(4)),
+      forRange(k, get(kmain), get(kc), [
+        kStep(0),
+        inc(bptr, i32(32)),
+        inc(aptr, i32(4 * TILE_ROWS)),
+        ...rowA.map((ra) => inc(ra, i32(4))),
+      ]),
       store,
       inc(bpan, get(pstride)),
       inc(cptr, i32(32)),
       inc(biasp, i32(32)),
     ]),
-  );
-  return { name: `tile${m}`, params: L.params, locals: L.locals, body };
+  ];
+  return { name: `tile${m}_${source}`, params: L.params, locals: L.locals, body };
 }
 
 /**
- * `gemmRows(a, sa, sk, bp, K, c, ldc, M, p0, p1, init, bias)`: rows [0, M) of A by panels
- * [p0, p1), K in chunks of {@link K_CHUNK}.
+ * `gemmRows(a, sa, sk, bp, K, c, ldc, M, p0, p1, init, bias, apack)`: rows [0, M) of A by
+ * panels [p0, p1), K in chunks of {@link K_CHUNK}. Each tile of A (up to 6 rows by one K
+ * chunk) is first copied to `apack` ({@link A_PACK_BYTES} of scratch) as `[k][6]`, then
+ * runs against every panel.
  */
 function gemmRowsFn(): WasmFunction {
   const L = new Locals();
   const a = L.param(i32t), sa = L.param(i32t), sk = L.param(i32t), bp = L.param(i32t);
   const kk = L.param(i32t), c = L.param(i32t), ldc = L.param(i32t), m = L.param(i32t);
   const p0 = L.param(i32t), p1 = L.param(i32t), init = L.param(i32t), bias = L.param(i32t);
+  const apack = L.param(i32t);
   const k0 = L.local(i32t), kc = L.local(i32t), r = L.local(i32t), rows = L.local(i32t);
-  const ini = L.local(i32t), pstride = L.local(i32t);
-  const tileCall = (fn: number): Code =>
+  const ini = L.local(i32t), pstride = L.local(i32t), k = L.local(i32t), q = L.local(i32t);
+  const src = L.local(i32t), dst = L.local(i32t);
+  // A(r + q, k0 + k) -> apack[k][q] for q < rows.
+  const packA = forRange(q, i32(0), get(rows), [
+    set(src, I.add(get(a), I.add(I.mul(I.add(get(r), get(q)), get(sa)), I.mul(get(k0), get(sk))))),
+    set(dst, I.add(get(apack), I.mul(get(q), i32(4)))),
+    forRange(k, i32(0), get(kc), [
+      F.store(get(dst), F.load(get(src))),
+      inc(src, get(sk)),
+      inc(dst, i32(4 * TILE_ROWS)),
+    ]),
+  ]);
+  const tileCall = (fn: number, source: TileSource): Code =>
     call(
       fn,
-      I.add(get(a), I.add(I.mul(get(r), get(sa)), I.mul(get(k0), get(sk)))),
-      get(sa),
-      get(sk),
+      source === "packed"
+        ? get(apack)
+        : I.add(get(a), I.add(I.mul(get(r), get(sa)), I.mul(get(k0), get(sk)))),
       I.add(get(bp), I.add(I.mul(get(p0), get(pstride)), I.mul(get(k0), i32(32)))),
       get(kc),
       get(pstride),
@@ -330,12 +407,15 @@ function gemmRowsFn(): WasmFunction {
       I.sub(get(p1), get(p0)),
       get(ini),
       I.add(get(bias), I.mul(get(p0), i32(32))),
+      get(sa),
     );
-  // The tail tile: rows = M - r in 1..5.
-  let tail: Code = [];
-  for (let t = 5; t >= 1; t--) {
-    tail = if_(I.eq(get(rows), i32(t)), tileCall(FN.tile(t)), tail);
-  }
+  const byRows = (source: TileSource): Code => {
+    let out: Code = [];
+    for (let t = 1; t <= TILE_ROWS; t++) {
+      out = if_(I.eq(get(rows), i32(t)), tileCall(FN.tile(t, source), source), out);
+    }
+    return out;
+  };
   return {
     name: "gemmRows",
     params: L.params,
@@ -350,15 +430,12 @@ function gemmRowsFn(): WasmFunction {
         // The first chunk initialises as asked; later chunks accumulate.
         set(ini, get(init)),
         if_(I.gtS(get(k0), i32(0)), set(ini, i32(1))),
-        set(r, i32(0)),
-        block(loop([
-          brIf(1, I.gtS(I.add(get(r), i32(TILE_ROWS)), get(m))),
-          tileCall(FN.tile(TILE_ROWS)),
-          inc(r, i32(TILE_ROWS)),
-          brIf(0, i32(1)),
-        ])),
-        set(rows, I.sub(get(m), get(r))),
-        tail,
+        forRange(r, i32(0), get(m), [
+          set(rows, I.sub(get(m), get(r))),
+          if_(I.gtS(get(rows), i32(TILE_ROWS)), set(rows, i32(TILE_ROWS))),
+          // Rows of contiguous k are read in place; any other A is packed first.
+          if_(I.eq(get(sk), i32(4)), byRows("rows"), [packA, byRows("packed")]),
+        ], i32(TILE_ROWS)),
         inc(k0, i32(K_CHUNK)),
         brIf(0, I.ltS(get(k0), get(kk))),
       ])),
@@ -403,6 +480,7 @@ function gemmItemFn(): WasmFunction {
           get(q1),
           arg(A.init),
           arg(A.bias),
+          I.add(arg(A.scratch), I.mul(get(item), i32(A_PACK_BYTES))),
         ),
       ),
     ],
@@ -476,6 +554,38 @@ const selectF = (a: Code, b: Code, cond: Code): Code => [a, b, cond, 0x1b];
 // min for the address of a padded column: reads column N-1... only when N > 0; callers
 // never pack an empty matrix. The value read is discarded by selectF.
 const minS = (a: Code, b: Code): Code => [a, I.sub(b, i32(1)), I.ltS(a, b), 0x1b];
+
+/**
+ * The TRANSPOSE job's item: a block of source rows. For each column the block's rows are
+ * read down the column and written contiguously, so both sides stay in cache.
+ */
+function transposeItemFn(): WasmFunction {
+  const L = new Locals();
+  const job = L.param(i32t), item = L.param(i32t);
+  const r0 = L.local(i32t), r1 = L.local(i32t), r = L.local(i32t), col = L.local(i32t);
+  const src = L.local(i32t), dst = L.local(i32t);
+  const A = TRANSPOSE_ARGS;
+  const arg = (w: number): Code => I.load(get(job), 4 * w);
+  return {
+    name: "transposeItem",
+    params: L.params,
+    locals: L.locals,
+    body: [
+      set(r0, I.mul(get(item), arg(A.rowBlock))),
+      set(r1, I.add(get(r0), arg(A.rowBlock))),
+      if_(I.gtS(get(r1), arg(A.rows)), set(r1, arg(A.rows))),
+      forRange(col, i32(0), arg(A.cols), [
+        set(src, I.add(arg(A.src), I.add(I.mul(get(r0), arg(A.ld)), I.mul(get(col), i32(4))))),
+        set(dst, I.add(arg(A.dst), I.add(I.mul(get(col), arg(A.ldDst)), I.mul(get(r0), i32(4))))),
+        forRange(r, get(r0), get(r1), [
+          F.store(get(dst), F.load(get(src))),
+          inc(src, arg(A.ld)),
+          inc(dst, i32(4)),
+        ]),
+      ]),
+    ],
+  };
+}
 
 /** The COLSUM job's item: a block of columns, each summed over all rows in order. */
 function colsumItemFn(): WasmFunction {
@@ -742,7 +852,7 @@ function lstmFwdItemFn(): WasmFunction {
   const tcP = L.local(i32t), cpP = L.local(i32t), hpP = L.local(i32t), outP = L.local(i32t);
   const projP = L.local(i32t), maskP = L.local(i32t), rowOfP = L.local(i32t);
   const rowsP = L.local(i32t), hpB = L.local(i32t), gB = L.local(i32t), src = L.local(i32t);
-  const dst = L.local(i32t), stepOff = L.local(i32t);
+  const dst = L.local(i32t), stepOff = L.local(i32t), apackP = L.local(i32t);
   const v = L.local(v128t);
   const A = LSTM_ARGS;
   const arg = (w: number): Code => I.load(get(job), 4 * w);
@@ -771,6 +881,7 @@ function lstmFwdItemFn(): WasmFunction {
         zP,
         I.add(get(hcP), alignCode(I.mul(I.mul(I.sub(get(end), get(first)), get(hp)), i32(4)))),
       ),
+      set(apackP, I.add(get(zP), alignCode(I.mul(I.sub(get(end), get(first)), get(gB))))),
       set(hP, perDir(A.state)),
       set(cP, perDir(A.cell)),
       set(wP, perDir(A.weights)),
@@ -843,6 +954,7 @@ function lstmFwdItemFn(): WasmFunction {
             I.shrS(get(G), i32(3)),
             i32(1),
             i32(0),
+            get(apackP),
           ),
           set(stepOff, I.mul(get(s), get(B))),
           call(
@@ -907,7 +1019,7 @@ function lstmBwdItemFn(): WasmFunction {
   const tcP = L.local(i32t), cpP = L.local(i32t), dyP = L.local(i32t), dzAllP = L.local(i32t);
   const maskP = L.local(i32t), rowOfP = L.local(i32t), rowsP = L.local(i32t);
   const hpB = L.local(i32t), gB = L.local(i32t), stepOff = L.local(i32t), hp8 = L.local(i32t);
-  const at = L.local(i32t);
+  const at = L.local(i32t), apackP = L.local(i32t);
   const A = LSTM_ARGS;
   const arg = (w: number): Code => I.load(get(job), 4 * w);
   const perDir = (w: number): Code => I.load(I.add(get(job), I.mul(get(dir), i32(4))), 4 * w);
@@ -932,6 +1044,7 @@ function lstmBwdItemFn(): WasmFunction {
         dzP,
         I.add(get(backP), alignCode(I.mul(I.mul(I.sub(get(end), get(first)), get(hp8)), i32(4)))),
       ),
+      set(apackP, I.add(get(dzP), alignCode(I.mul(I.sub(get(end), get(first)), get(gB))))),
       set(dhP, perDir(A.state)),
       set(dcP, perDir(A.cell)),
       set(wP, perDir(A.weights)),
@@ -1021,6 +1134,7 @@ function lstmBwdItemFn(): WasmFunction {
             I.shrS(get(hp8), i32(3)),
             i32(0),
             i32(0),
+            get(apackP),
           ),
           forRange(j, i32(0), get(n), [
             set(b, I.load(I.add(get(activeP), I.mul(get(j), i32(4))))),

@@ -346,6 +346,9 @@ function backwardPass(
     const dcR = Array.from({ length: D }, () => a.take(4 * B * Hp));
     const dzR = a.take(4 * Rm * DG), dbR = a.take(4 * DG);
     const dzpR = Array.from({ length: D }, () => a.take(packedBytes(Rm, G)));
+    // x and h_prev transposed, [In, R] and [Hp, R]: the weight gradients read them as rows.
+    const xTR = a.take(4 * In * Rm);
+    const hTR = Array.from({ length: D }, () => a.take(4 * Hp * Rm));
     const dKR = Array.from({ length: D }, () => a.take(4 * In * G));
     const dRR = Array.from({ length: D }, () => a.take(4 * Hp * G));
     const ktR = inputGradient ? a.take(packedBytes(DG, In)) : null;
@@ -391,14 +394,30 @@ function backwardPass(
     // The bias gradient and dz per direction packed, then every weight and input
     // gradient product, each behind one barrier.
     jobs.colsum({ src: dzR.ptr, ld: 4 * DG, rows: R, cols: DG, dst: dbR.ptr });
+    jobs.transpose({
+      src: s.xRowsR.ptr,
+      ld: 4 * In,
+      rows: R,
+      cols: In,
+      dst: xTR.ptr,
+      ldDst: 4 * R,
+    });
     for (let d = 0; d < D; d++) {
       jobs.pack({ src: dzR.ptr + 4 * d * G, sk: 4 * DG, sn: 4, k: R, n: G, dst: dzpR[d].ptr });
+      jobs.transpose({
+        src: s.hPrevR[d].ptr,
+        ld: 4 * Hp,
+        rows: R,
+        cols: H,
+        dst: hTR[d].ptr,
+        ldDst: 4 * R,
+      });
     }
     jobs.run();
     for (let d = 0; d < D; d++) {
       const common = { bp: dzpR[d].ptr, k: R, ldc: 4 * G, panels: G / 8, init: 0 as const };
-      jobs.gemm({ ...common, a: s.xRowsR.ptr, sa: 4, sk: 4 * In, c: dKR[d].ptr, m: In });
-      jobs.gemm({ ...common, a: s.hPrevR[d].ptr, sa: 4, sk: 4 * Hp, c: dRR[d].ptr, m: H });
+      jobs.gemm({ ...common, a: xTR.ptr, sa: 4 * R, sk: 4, c: dKR[d].ptr, m: In });
+      jobs.gemm({ ...common, a: hTR[d].ptr, sa: 4 * R, sk: 4, c: dRR[d].ptr, m: H });
     }
     let dx: tf.Tensor;
     if (ktR && dxR) {

@@ -16,7 +16,7 @@ Deno.test("parsePerfArgs() rejects unknown flags and bad values, naming the allo
     ],
     [
       ["--backend", "cuda9"],
-      /Cannot use --backend "cuda9": expected one of webgpu, wasm, cpu/,
+      /Cannot use --backend "cuda9": expected one of auto, webgpu, wasm, cpu/,
       RangeError,
     ],
     [["--steps", "0"], /Cannot use --steps "0": expected an integer >= 1/, RangeError],

@@ -13,7 +13,8 @@ import { readCheckpointDir } from "../src/train/checkpoint_dir_deno.ts";
 import { combineHooks } from "../src/train/combine_hooks.ts";
 import type { TrainConfig } from "../src/train/config.ts";
 import type { TrainHooks } from "../src/train/hooks.ts";
-import { train } from "../src/train/train.ts";
+import { modelConfigFor, train } from "../src/train/train.ts";
+import { chooseLstmKernel, warmUpClassifierShaders } from "../src/model/mod.ts";
 import { parseTrainArgs, TRAIN_HELP } from "./_train_flags.ts";
 import { checkpointDirHooks, consoleHooks, metricsCsvHooks } from "./_train_hooks.ts";
 import { startMlflowTracking } from "./_tracking.ts";
@@ -81,6 +82,9 @@ export async function main(args: readonly string[]): Promise<number> {
   console.log(
     `backend: ${runtime.backend} | adapter: ${runtime.adapter ?? "none"} | ${runtime.reason}`,
   );
+  console.log(
+    `LSTM: ${chooseLstmKernel(config.lstmImpl, config.hiddenSize, runtime.backend).description}`,
+  );
 
   const keys = { xKey: config.xKey, yKey: config.yKey, lengthsKey: config.lengthsKey, stats };
   const t0 = performance.now();
@@ -129,6 +133,18 @@ export async function main(args: readonly string[]): Promise<number> {
     controller.abort();
   };
   Deno.addSignalListener("SIGINT", onSigint);
+  if (runtime.backend === "webgpu" && runtime.isFallbackAdapter) {
+    console.log(
+      "compiling WebGPU shaders on every core before the first step (once; Mesa caches them)",
+    );
+    const modelConfig = modelConfigFor(config, trainData);
+    const warm = await warmUpClassifierShaders(modelConfig, { batchSize: config.batchSize });
+    console.log(
+      `compiled ${warm.shaders} shaders on ${warm.devices} devices in ${
+        (warm.ms / 1000).toFixed(1)
+      } s`,
+    );
+  }
   try {
     // Round trimmed windows to 16 steps on WebGPU: fewer distinct shapes, fewer shader compiles.
     const stepMultiple = tf.getBackend() === "webgpu" ? 16 : 1;

@@ -69,12 +69,15 @@ Flags:
   --rows N                   training windows for --epoch (default ${REAL_TRAIN_ROWS}, the real
                              training split)
   --val-rows N               validation windows for --epoch (default 1024)
+  --no-shader-warm-up        on a software WebGPU adapter, do not compile the step's shaders
+                             on every core before the first step (warmUpWebGpuShaders)
   --no-kernel-count          skip the profiled step that counts tf kernels
   --json                     print one JSON line instead of a report
   -h, --help                 print this help
 
 Output (--json), steps: {"workload","shape","backend","adapter","isFallbackAdapter","lstm",
-"cpuKernels","steps","impls":{"fused":{"medianMs","cpuMs","warmupMs","stepsMs",
+"cpuKernels","steps","impls":{"fused":{"medianMs","cpuMs","warmupMs","shaderWarmUp":
+{"shaders","devices","ms"},"stepsMs",
 "dispatchesPerStep","kernelsPerStep","optimizer","gflopPerStep","gflops","lossFirst",
 "lossLast","peakMemoryMb"},"layers":{..}},"speedup","numpy":{"medianMs","cpuMs","warmupMs",
 "numpyVersion"},"torch":[{"medianMs","cpuMs","warmupMs","threads","torchVersion","python"}],
@@ -101,6 +104,7 @@ const FLAGS = [
   "--epoch",
   "--rows",
   "--val-rows",
+  "--no-shader-warm-up",
   "--no-kernel-count",
   "--json",
   "--help",
@@ -122,6 +126,7 @@ function parseFlags(args: string[]) {
         epoch: { type: "boolean", default: false },
         rows: { type: "string", default: String(REAL_TRAIN_ROWS) },
         "val-rows": { type: "string", default: "1024" },
+        "no-shader-warm-up": { type: "boolean", default: false },
         "no-kernel-count": { type: "boolean", default: false },
         json: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
@@ -177,6 +182,7 @@ export function parsePerfArgs(args: string[]) {
     rows: integerFlag("rows", values.rows, 1),
     valRows: integerFlag("val-rows", values["val-rows"], 1),
     kernelCount: !values["no-kernel-count"],
+    warmUpShaders: !values["no-shader-warm-up"],
     json: values.json,
   };
 }
@@ -219,6 +225,7 @@ async function runSteps(plan: Plan, info: RuntimeInfo, log: Log) {
     impls[impl] = await measureTrainingStep(plan.workload, impl, {
       steps: plan.steps,
       skipKernelCount: !plan.kernelCount,
+      warmUpShaders: plan.warmUpShaders,
       beforeRun: () => void resetPeakRss(),
       peakMemoryMb: peakRssMb,
       cpuClock: processCpuMs,

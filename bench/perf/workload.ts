@@ -8,7 +8,12 @@
 import * as tf from "@tensorflow/tfjs";
 import { createLstmClassifier, type LstmClassifier } from "../../src/model/mod.ts";
 import { SeededRng } from "../../src/data/mod.ts";
-import { AdamWWebGpu, installDispatchCounter } from "../../src/kernels/mod.ts";
+import {
+  AdamWWebGpu,
+  installDispatchCounter,
+  type ShaderWarmUp,
+  warmUpWebGpuShaders,
+} from "../../src/kernels/mod.ts";
 
 const isWebGpuBackendActive = () => tf.getBackend() === "webgpu";
 
@@ -74,6 +79,8 @@ export interface ImplPerf {
   readonly cpuMs?: number;
   /** The first (warm-up) step: shader compiles, pipeline creation, first uploads. */
   readonly warmupMs: number;
+  /** Shaders compiled ahead of the first step (`warmUpWebGpuShaders`), when asked for. */
+  readonly shaderWarmUp?: ShaderWarmUp;
   /** Every timed step (ms). */
   readonly stepsMs: readonly number[];
   /** `dispatchWorkgroups` calls in one step; null off WebGPU. */
@@ -101,6 +108,11 @@ export interface MeasureOptions {
   readonly seed?: number;
   /** Learning rate (default 1e-3). */
   readonly lr?: number;
+  /**
+   * Compile the step's WebGPU shaders on every core before the first step (a throwaway
+   * model, tfjs' compile-only mode); on a software adapter only.
+   */
+  readonly warmUpShaders?: boolean;
   /** Skip the extra profiled step that counts tf kernels (it costs one more step). */
   readonly skipKernelCount?: boolean;
   /** Called before the warm-up (e.g. to reset a peak-memory counter). */
@@ -168,6 +180,8 @@ function median(xs: readonly number[]): number {
 export interface TrainingStep {
   /** Runs forward, backward and the optimizer update; resolves with the loss (a sync point). */
   step(): Promise<number>;
+  /** Enqueues one step without reading anything back (e.g. in tfjs' compile-only mode). */
+  enqueue(): void;
   /** Which optimizer runs. */
   readonly optimizer: string;
   /** Frees the model, the optimizer and the batch. */
@@ -211,18 +225,23 @@ export function createTrainingStep(
   const x = tf.tensor3d(batch.x, [w.batch, w.steps, w.features]);
   const mask = tf.tensor2d(batch.mask, [w.batch, w.steps]);
   const oneHot = tf.tidy(() => tf.oneHot(tf.tensor1d(batch.labels, "int32"), w.classes));
+  const run = () =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(
+        () => tf.losses.softmaxCrossEntropy(oneHot, model.apply(x, mask)) as tf.Scalar,
+        vars,
+      );
+      if (fusedOpt) fusedOpt.applyGradients(vars.map((v) => grads[v.name]), lr);
+      else adam!.applyGradients(grads as Parameters<tf.AdamOptimizer["applyGradients"]>[0]);
+      return value;
+    });
   return {
     optimizer: fusedOpt ? "fused AdamW (WebGPU, 2 dispatches/tensor)" : "tf.train.adam",
+    enqueue() {
+      run().dispose();
+    },
     async step() {
-      const loss = tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(
-          () => tf.losses.softmaxCrossEntropy(oneHot, model.apply(x, mask)) as tf.Scalar,
-          vars,
-        );
-        if (fusedOpt) fusedOpt.applyGradients(vars.map((v) => grads[v.name]), lr);
-        else adam!.applyGradients(grads as Parameters<tf.AdamOptimizer["applyGradients"]>[0]);
-        return value;
-      });
+      const loss = run();
       const v = (await loss.data())[0];
       loss.dispose();
       return v;
@@ -259,6 +278,18 @@ export async function measureTrainingStep(
   }
   const onGpu = isWebGpuBackendActive();
   options.beforeRun?.();
+  let shaderWarmUp: ShaderWarmUp | undefined;
+  if (options.warmUpShaders && onGpu) {
+    shaderWarmUp = await warmUpWebGpuShaders(() => {
+      const throwaway = createTrainingStep(w, impl, (options.seed ?? 1) + 7, options.lr ?? 1e-3);
+      try {
+        throwaway.enqueue();
+      } finally {
+        throwaway.dispose();
+      }
+    });
+    options.onStep?.(`${impl} shader warm-up (${shaderWarmUp.shaders} shaders)`, shaderWarmUp.ms);
+  }
   const run = createTrainingStep(w, impl, options.seed ?? 1, options.lr ?? 1e-3);
   const counter = onGpu ? installDispatchCounter() : null;
   try {
@@ -295,6 +326,7 @@ export async function measureTrainingStep(
       medianMs,
       ...(options.cpuClock ? { cpuMs: median(cpuMs) } : {}),
       warmupMs,
+      ...(shaderWarmUp ? { shaderWarmUp } : {}),
       stepsMs,
       dispatchesPerStep: dispatches,
       kernelsPerStep,

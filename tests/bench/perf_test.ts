@@ -21,6 +21,8 @@ Deno.test("parsePerfArgs() rejects unknown flags and bad values, naming the allo
     ],
     [["--steps", "0"], /Cannot use --steps "0": expected an integer >= 1/, RangeError],
     [["--impls", "layers,cudnn"], /"cudnn" is not one of fused, layers/, RangeError],
+    [["--epoch", "--rows", "0"], /Cannot use --rows "0": expected an integer >= 1/, RangeError],
+    [["--val-rows", "x"], /Cannot use --val-rows "x": expected an integer >= 1/, RangeError],
     [["--fast"], /Cannot parse the perf flags: .*--fast.*allowed flags: --workload/, TypeError],
   ];
   for (const [args, message, cls] of cases) {
@@ -36,6 +38,18 @@ Deno.test("parsePerfArgs() rejects unknown flags and bad values, naming the allo
   assert.equal(ok.workload.batch, 64);
   assert.equal(ok.steps, 2);
   assert.deepEqual(ok.impls, ["fused", "layers"]);
+  assert.equal(ok.backend, "webgpu");
+  assert.equal(ok.torch, false);
+  assert.equal(ok.warmUpShaders, true);
+  // --epoch: the auto-selected backend and the real training split's size by default.
+  const epoch = parsePerfArgs(["--epoch", "--torch"]);
+  assert.equal(epoch.epoch, true);
+  assert.equal(epoch.backend, "auto");
+  assert.equal(epoch.rows, 23550);
+  assert.equal(epoch.valRows, 1024);
+  assert.equal(epoch.torch, true);
+  assert.equal(parsePerfArgs(["--epoch", "--backend", "wasm", "--rows", "640"]).rows, 640);
+  assert.equal(parsePerfArgs(["--no-shader-warm-up"]).warmUpShaders, false);
 });
 
 Deno.test("lstmStepFlops() counts 3 x (projection + recurrence) per layer and direction", () => {

@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs";
 import { parseDevice, type RuntimeInfo, selectBackend } from "../../src/runtime/mod.ts";
 import { chooseLstmKernel } from "../../src/model/mod.ts";
 import { cpuKernelsInfo, startCpuKernels } from "../../src/kernels/mod.ts";
-import { integerFlag } from "../../cli/_cli.ts";
+import { flagsError, integerFlag } from "../../cli/_cli.ts";
 import { type ImplPerf, measureTrainingStep, PERF_WORKLOADS, type PerfImpl } from "./workload.ts";
 import {
   findTorchPython,
@@ -133,12 +133,7 @@ function parseFlags(args: string[]) {
       },
     });
   } catch (cause) {
-    throw new TypeError(
-      `Cannot parse the perf flags: ${(cause as Error).message}; allowed flags: ${
-        FLAGS.join(", ")
-      } (see --help)`,
-      { cause },
-    );
+    throw flagsError("perf", cause, FLAGS);
   }
 }
 

@@ -1,23 +1,15 @@
 /**
  * Job descriptors for `_cpu_programs.ts`, written from JS. A {@link JobBatch} collects
- * independent jobs (GEMM, PACK, COLSUM, LSTM) and runs them behind one barrier: every
+ * independent jobs (GEMM, TRANSPOSE, LSTM) and runs them behind one barrier: every
  * thread takes items from all of them, and `run()` returns when all are done. Addresses
  * and strides are bytes.
  *
  * @module
  */
-import {
-  A_PACK_BYTES,
-  COLSUM_ARGS,
-  GEMM_ARGS,
-  JOB,
-  PACK_ARGS,
-  TILE_ROWS,
-  TRANSPOSE_ARGS,
-} from "./_cpu_programs.ts";
+import { A_PACK_BYTES, GEMM_ARGS, JOB, TILE_ROWS, TRANSPOSE_ARGS } from "./_cpu_programs.ts";
 import type { CpuRuntime, Region } from "./_cpu_runtime.ts";
 
-/** `C (=|+=) A · B` with B already packed (see {@link JobBatch.pack}). */
+/** `C (=|+=) A · B` with B already packed in panels of 8 columns, `[N/8][K][8]`. */
 export interface GemmSpec {
   /** A(i, k) at `a + i*sa + k*sk`. */
   readonly a: number;
@@ -83,39 +75,6 @@ export class JobBatch {
     this.#scratch.push(scratch);
     w[GEMM_ARGS.scratch] = scratch.ptr;
     return this.add(w, items);
-  }
-
-  /** Adds a PACK of B(k, n) at `src + k*sk + n*sn` into `dst` as `[n/8][k][8]`, zero-padded. */
-  pack(s: { src: number; sk: number; sn: number; k: number; n: number; dst: number }): this {
-    const panels = panelsOf(s.n);
-    if (panels === 0 || s.k === 0) return this;
-    const panelBlock = Math.max(1, Math.ceil(panels / (4 * this.rt.threads)));
-    const w = new Array<number>(PACK_ARGS.size).fill(0);
-    w[0] = JOB.PACK;
-    w[PACK_ARGS.src] = s.src;
-    w[PACK_ARGS.sk] = s.sk;
-    w[PACK_ARGS.sn] = s.sn;
-    w[PACK_ARGS.k] = s.k;
-    w[PACK_ARGS.n] = s.n;
-    w[PACK_ARGS.dst] = s.dst;
-    w[PACK_ARGS.panels] = panels;
-    w[PACK_ARGS.panelBlock] = panelBlock;
-    return this.add(w, Math.ceil(panels / panelBlock));
-  }
-
-  /** Adds column sums of a row-major `[rows, cols]` matrix (`ld` bytes per row; cols % 4 == 0). */
-  colsum(s: { src: number; ld: number; rows: number; cols: number; dst: number }): this {
-    if (s.cols === 0) return this;
-    const colBlock = Math.max(4, Math.ceil(s.cols / (4 * this.rt.threads) / 4) * 4);
-    const w = new Array<number>(COLSUM_ARGS.size).fill(0);
-    w[0] = JOB.COLSUM;
-    w[COLSUM_ARGS.src] = s.src;
-    w[COLSUM_ARGS.ld] = s.ld;
-    w[COLSUM_ARGS.rows] = s.rows;
-    w[COLSUM_ARGS.cols] = s.cols;
-    w[COLSUM_ARGS.dst] = s.dst;
-    w[COLSUM_ARGS.colBlock] = colBlock;
-    return this.add(w, Math.ceil(s.cols / colBlock));
   }
 
   /** Adds a transpose: `dst[c][r] = src[r][c]` for a `[rows, cols]` source (strides in bytes). */

@@ -16,12 +16,13 @@
  *   fused `f32x4.relaxed_madd` where the engine has it (one rounding; mul + add otherwise).
  *   An item is a block of rows by a block of panels; K runs in chunks of 256 so a panel
  *   block's slice of B stays in cache.
- * - PACK: B[K, N] read through byte strides -> panels of 8 (zero-padded).
- * - COLSUM: column sums of a row-major matrix, rows in order (the bias gradient).
+ * - TRANSPOSE: `dst[c][r] = src[r][c]`, by blocks of source rows.
  * - LSTM_FWD / LSTM_BWD: one direction of one layer over all time steps, for one group of
  *   batch rows (rows are independent in an LSTM): per step, the group's rows that the mask
  *   keeps are gathered, one GEMM with the packed recurrent weights, then the gate math (a
- *   polynomial exp: sigmoid(x) = 1 / (1 + exp(-x)), tanh(x) = 2 sigmoid(2x) - 1).
+ *   polynomial exp: sigmoid(x) = 1 / (1 + exp(-x)), tanh(x) = 2 sigmoid(2x) - 1). The
+ *   backward item also writes dz packed in panels, ready to be the B of the weight
+ *   gradients (the bias gradient is `ones · dz`, a GEMM too).
  *
  * Layouts use a padded hidden size `Hp` (a multiple of 4) and gate width `G = 4 Hp`; gate q
  * of unit k is column `q Hp + k`. Padded units have zero weights and stay exactly zero.
@@ -54,8 +55,6 @@ import {
 /** Job kinds (word 0 of a job descriptor). */
 export const JOB = Object.freeze({
   GEMM: 1,
-  PACK: 2,
-  COLSUM: 3,
   LSTM_FWD: 4,
   LSTM_BWD: 5,
   /** Several independent jobs run as one: [kind, count, (job, items) x count]. */
@@ -86,20 +85,6 @@ export const GEMM_ARGS = Object.freeze({
   size: 16,
 });
 
-/** Word offsets of the PACK job's fields: B(k, n) at `src + k*sk + n*sn` (bytes). */
-export const PACK_ARGS = Object.freeze({
-  src: 1,
-  sk: 2,
-  sn: 3,
-  k: 4,
-  n: 5,
-  dst: 6,
-  panels: 7,
-  /** Panels per item. */
-  panelBlock: 8,
-  size: 9,
-});
-
 /** Word offsets of the TRANSPOSE job's fields: dst[c][r] = src[r][c] (strides in bytes). */
 export const TRANSPOSE_ARGS = Object.freeze({
   src: 1,
@@ -111,18 +96,6 @@ export const TRANSPOSE_ARGS = Object.freeze({
   /** Source rows per item. */
   rowBlock: 7,
   size: 8,
-});
-
-/** Word offsets of the COLSUM job's fields; `cols` is a multiple of 4. */
-export const COLSUM_ARGS = Object.freeze({
-  src: 1,
-  ld: 2,
-  rows: 3,
-  cols: 4,
-  dst: 5,
-  /** Columns per item (a multiple of 4). */
-  colBlock: 6,
-  size: 7,
 });
 
 /**
@@ -154,7 +127,11 @@ export const LSTM_ARGS = Object.freeze({
   tanhC: 22, // 2: saved tanh(c_new), [T, B, Hp]
   cPrev: 24, // 2: saved c before the step, [T, B, Hp]
   hPrev: 26, // 2: saved h read by each matmul row, [R, Hp]
-  size: 28,
+  /** Backward: dz per direction packed in panels of 8 columns, [G/8][R][8]. */
+  packed: 28,
+  /** R, the number of matmul rows. */
+  matmulRows: 30,
+  size: 31,
 });
 
 /** Bytes of scratch one LSTM item needs for a group of up to `rows` rows. */
@@ -180,13 +157,11 @@ const FN = {
   /** tile1_rows..tile6_rows at 2..7, tile1_packed..tile6_packed at 8..13. */
   tile: (m: number, source: TileSource) => 1 + m + 6 * TILE_SOURCES.indexOf(source),
   gemmItem: 14,
-  packItem: 15,
-  colsumItem: 16,
-  lstmFwdItem: 17,
-  lstmBwdItem: 18,
-  gatesFwd: 19,
-  gatesBwd: 20,
-  transposeItem: 21,
+  lstmFwdItem: 15,
+  lstmBwdItem: 16,
+  gatesFwd: 17,
+  gatesBwd: 18,
+  transposeItem: 19,
 };
 
 interface Options {
@@ -208,8 +183,6 @@ export function buildCpuModule(options: Options): Uint8Array<ArrayBuffer> {
     gemmRowsFn(),
     ...TILE_SOURCES.flatMap((source) => [1, 2, 3, 4, 5, 6].map((m) => tileFn(m, source, madd))),
     gemmItemFn(),
-    packItemFn(),
-    colsumItemFn(),
     lstmFwdItemFn(),
     lstmBwdItemFn(),
     gatesFwdFn(),
@@ -253,8 +226,6 @@ function runFn(): WasmFunction {
         set(kind, I.load(get(job))),
       ]),
       branch(JOB.GEMM, FN.gemmItem),
-      branch(JOB.PACK, FN.packItem),
-      branch(JOB.COLSUM, FN.colsumItem),
       branch(JOB.LSTM_FWD, FN.lstmFwdItem),
       branch(JOB.LSTM_BWD, FN.lstmBwdItem),
       branch(JOB.TRANSPOSE, FN.transposeItem),
@@ -456,7 +427,7 @@ function gemmItemFn(): WasmFunction {
     params: L.params,
     locals: L.locals,
     body: [
-      set(rb, divS(get(item), arg(A.panelBlocks))),
+      set(rb, I.divS(get(item), arg(A.panelBlocks))),
       set(pb, I.sub(get(item), I.mul(get(rb), arg(A.panelBlocks)))),
       set(r0, I.mul(get(rb), arg(A.rowBlock))),
       set(r1, I.add(get(r0), arg(A.rowBlock))),
@@ -487,74 +458,6 @@ function gemmItemFn(): WasmFunction {
   };
 }
 
-const divS = (a: Code, b: Code): Code => [a, b, 0x6d];
-
-/** The PACK job's item: a block of panels. */
-function packItemFn(): WasmFunction {
-  const L = new Locals();
-  const job = L.param(i32t), item = L.param(i32t);
-  const p = L.local(i32t), p1 = L.local(i32t), k = L.local(i32t), j = L.local(i32t);
-  const n = L.local(i32t), src = L.local(i32t), dst = L.local(i32t), full = L.local(i32t);
-  const A = PACK_ARGS;
-  const arg = (w: number): Code => I.load(get(job), 4 * w);
-  return {
-    name: "packItem",
-    params: L.params,
-    locals: L.locals,
-    body: [
-      set(p, I.mul(get(item), arg(A.panelBlock))),
-      set(p1, I.add(get(p), arg(A.panelBlock))),
-      if_(I.gtS(get(p1), arg(A.panels)), set(p1, arg(A.panels))),
-      block(loop([
-        brIf(1, I.geS(get(p), get(p1))),
-        set(dst, I.add(arg(A.dst), I.mul(I.mul(get(p), arg(A.k)), i32(32)))),
-        // A full panel of contiguous columns copies as two vectors per k.
-        set(
-          full,
-          I.and(
-            I.eq(arg(A.sn), i32(4)),
-            I.leS(I.mul(I.add(get(p), i32(1)), i32(8)), arg(A.n)),
-          ),
-        ),
-        forRange(k, i32(0), arg(A.k), [
-          set(src, I.add(arg(A.src), I.add(I.mul(get(k), arg(A.sk)), I.mul(get(p), i32(32))))),
-          if_(
-            get(full),
-            [V.store(get(dst), V.load(get(src))), V.store(get(dst), V.load(get(src), 16), 16)],
-            forRange(j, i32(0), i32(8), [
-              set(n, I.add(I.mul(get(p), i32(8)), get(j))),
-              F.store(
-                I.add(get(dst), I.mul(get(j), i32(4))),
-                // Columns past N are zero.
-                selectF(
-                  F.load(
-                    I.add(
-                      arg(A.src),
-                      I.add(I.mul(get(k), arg(A.sk)), I.mul(minS(get(n), arg(A.n)), arg(A.sn))),
-                    ),
-                    0,
-                  ),
-                  f32(0),
-                  I.ltS(get(n), arg(A.n)),
-                ),
-              ),
-            ]),
-          ),
-          inc(dst, i32(32)),
-        ]),
-        inc(p, i32(1)),
-        brIf(0, i32(1)),
-      ])),
-    ],
-  };
-}
-
-// select(a, b, cond): a when cond != 0.
-const selectF = (a: Code, b: Code, cond: Code): Code => [a, b, cond, 0x1b];
-// min for the address of a padded column: reads column N-1... only when N > 0; callers
-// never pack an empty matrix. The value read is discarded by selectF.
-const minS = (a: Code, b: Code): Code => [a, I.sub(b, i32(1)), I.ltS(a, b), 0x1b];
-
 /**
  * The TRANSPOSE job's item: a block of source rows. For each column the block's rows are
  * read down the column and written contiguously, so both sides stay in cache.
@@ -583,38 +486,6 @@ function transposeItemFn(): WasmFunction {
           inc(dst, i32(4)),
         ]),
       ]),
-    ],
-  };
-}
-
-/** The COLSUM job's item: a block of columns, each summed over all rows in order. */
-function colsumItemFn(): WasmFunction {
-  const L = new Locals();
-  const job = L.param(i32t), item = L.param(i32t);
-  const c0 = L.local(i32t), c1 = L.local(i32t), r = L.local(i32t), src = L.local(i32t);
-  const acc = L.local(v128t);
-  const A = COLSUM_ARGS;
-  const arg = (w: number): Code => I.load(get(job), 4 * w);
-  return {
-    name: "colsumItem",
-    params: L.params,
-    locals: L.locals,
-    body: [
-      set(c0, I.mul(get(item), arg(A.colBlock))),
-      set(c1, I.add(get(c0), arg(A.colBlock))),
-      if_(I.gtS(get(c1), arg(A.cols)), set(c1, arg(A.cols))),
-      block(loop([
-        brIf(1, I.geS(get(c0), get(c1))),
-        set(acc, zeroV()),
-        set(src, I.add(arg(A.src), I.mul(get(c0), i32(4)))),
-        forRange(r, i32(0), arg(A.rows), [
-          set(acc, V.add(get(acc), V.load(get(src)))),
-          inc(src, arg(A.ld)),
-        ]),
-        V.store(I.add(arg(A.dst), I.mul(get(c0), i32(4))), get(acc)),
-        inc(c0, i32(4)),
-        brIf(0, i32(1)),
-      ])),
     ],
   };
 }
@@ -736,9 +607,10 @@ function gatesFwdFn(): WasmFunction {
 
 /**
  * `gatesBwd(dz, n, hp, rows, active, mask, maskStride, dh, dc, gates, tanhC, cPrev, dzAll,
- * dzStride, rowOf, dirOffset)`: the gate gradients of `n` gathered rows (dh already holds
- * the output gradient of this step); writes dz compact (row j) and into dzAll at the row's
- * matmul row, and leaves dh = dh_total - dh_new (the recurrent term is added by the
+ * dzStride, rowOf, dirOffset, packed, panelBytes)`: the gate gradients of `n` gathered rows
+ * (dh already holds the output gradient of this step); writes dz compact (row j), into
+ * dzAll at the row's matmul row and into the direction's packed copy (`panelBytes` = 32 R
+ * bytes per panel), and leaves dh = dh_total - dh_new (the recurrent term is added by the
  * caller) and dc updated.
  */
 function gatesBwdFn(): WasmFunction {
@@ -747,16 +619,31 @@ function gatesBwdFn(): WasmFunction {
   const mask = L.param(i32t), maskStride = L.param(i32t), dh = L.param(i32t);
   const dc = L.param(i32t), gates = L.param(i32t), tanhC = L.param(i32t);
   const cPrev = L.param(i32t), dzAll = L.param(i32t), dzStride = L.param(i32t);
-  const rowOf = L.param(i32t), dirOffset = L.param(i32t);
+  const rowOf = L.param(i32t), dirOffset = L.param(i32t), packed = L.param(i32t);
+  const panelBytes = L.param(i32t);
   const j = L.local(i32t), b = L.local(i32t), k = L.local(i32t), zr = L.local(i32t);
   const sb = L.local(i32t), gb = L.local(i32t), za = L.local(i32t), hpB = L.local(i32t);
+  const pr = L.local(i32t), col = L.local(i32t), r = L.local(i32t);
   const mm = L.local(v128t), dht = L.local(v128t), dhn = L.local(v128t), dci = L.local(v128t);
   const vi = L.local(v128t), vf = L.local(v128t), vg = L.local(v128t), vo = L.local(v128t);
   const tc = L.local(v128t), dcn = L.local(v128t), one = L.local(v128t), d = L.local(v128t);
+  // dz of gate q goes to the compact rows, to dzAll's row and, packed in panels of 8
+  // columns ([G/8][R][8]), to the direction's copy the weight gradients read.
   const storeBoth = (q: number, v: Code): Code => [
     set(d, v),
     V.store(I.add(I.add(get(zr), I.mul(get(hpB), i32(q))), get(k)), get(d)),
     V.store(I.add(I.add(get(za), I.mul(get(hpB), i32(q))), get(k)), get(d)),
+    set(col, I.add(I.mul(get(hp), i32(q)), I.shrU(get(k), i32(2)))),
+    V.store(
+      I.add(
+        get(pr),
+        I.add(
+          I.mul(I.shrU(get(col), i32(3)), get(panelBytes)),
+          I.shl(I.and(get(col), i32(4)), i32(2)),
+        ),
+      ),
+      get(d),
+    ),
   ];
   const gate = (q: number): Code => V.load(I.add(I.add(get(gb), I.mul(get(hpB), i32(q))), get(k)));
   return {
@@ -772,16 +659,9 @@ function gatesBwdFn(): WasmFunction {
         set(zr, I.add(get(dz), I.mul(get(j), I.mul(get(hpB), i32(4))))),
         set(sb, I.mul(get(b), get(hpB))),
         set(gb, I.add(get(gates), I.mul(get(sb), i32(4)))),
-        set(
-          za,
-          I.add(
-            I.add(
-              get(dzAll),
-              I.mul(I.load(I.add(get(rowOf), I.mul(get(b), get(maskStride)))), get(dzStride)),
-            ),
-            get(dirOffset),
-          ),
-        ),
+        set(r, I.load(I.add(get(rowOf), I.mul(get(b), get(maskStride))))),
+        set(za, I.add(I.add(get(dzAll), I.mul(get(r), get(dzStride))), get(dirOffset))),
+        set(pr, I.add(get(packed), I.mul(get(r), i32(32)))),
         forRange(k, i32(0), get(hpB), [
           set(dht, V.load(I.add(get(dh), I.add(get(sb), get(k))))),
           set(dhn, V.mul(get(mm), get(dht))),
@@ -825,38 +705,85 @@ function gatesBwdFn(): WasmFunction {
   };
 }
 
-/** Reads the LSTM job's (direction, first, end) for `item`. */
-function lstmItemPrologue(
-  job: number,
-  item: number,
-  dir: number,
-  first: number,
-  end: number,
-): Code {
+/**
+ * What both LSTM items start with: the item's (direction, first, end) into the rows list,
+ * the sizes, this item's scratch, and the pointers every item reads; plus `zeroRows`, which
+ * zeroes two [B, Hp] state arrays for the group's rows.
+ */
+function lstmItemHeader(L: Locals, job: number, item: number) {
   const A = LSTM_ARGS;
+  const dir = L.local(i32t), first = L.local(i32t), end = L.local(i32t);
+  const B = L.local(i32t), T = L.local(i32t), hp = L.local(i32t), D = L.local(i32t);
+  const G = L.local(i32t), hpB = L.local(i32t), gB = L.local(i32t), activeP = L.local(i32t);
+  const maskP = L.local(i32t), rowOfP = L.local(i32t), rowsP = L.local(i32t);
+  const q = L.local(i32t), b = L.local(i32t), k = L.local(i32t);
   const arg = (w: number): Code => I.load(get(job), 4 * w);
+  const perDir = (w: number): Code => I.load(I.add(get(job), I.mul(get(dir), i32(4))), 4 * w);
   const at = (o: number): Code => I.load(I.add(arg(A.items), I.mul(get(item), i32(12))), o);
-  return [set(dir, at(0)), set(first, at(4)), set(end, at(8))];
+  const code: Code = [
+    set(dir, at(0)),
+    set(first, at(4)),
+    set(end, at(8)),
+    set(B, arg(A.batch)),
+    set(T, arg(A.steps)),
+    set(hp, arg(A.hp)),
+    set(D, arg(A.dirs)),
+    set(G, I.mul(get(hp), i32(4))),
+    set(hpB, I.mul(get(hp), i32(4))),
+    set(gB, I.mul(get(G), i32(4))),
+    set(activeP, I.add(arg(A.scratch), I.mul(get(item), arg(A.scratchBytes)))),
+    set(maskP, arg(A.mask)),
+    set(rowOfP, arg(A.rowOf)),
+    set(rowsP, arg(A.rows)),
+  ];
+  const zeroRows = (x: number, y: number): Code =>
+    forRange(q, get(first), get(end), [
+      set(b, I.load(I.add(get(rowsP), I.mul(get(q), i32(4))))),
+      forRange(k, i32(0), get(hpB), [
+        V.store(I.add(get(x), I.add(I.mul(get(b), get(hpB)), get(k))), zeroV()),
+        V.store(I.add(get(y), I.add(I.mul(get(b), get(hpB)), get(k))), zeroV()),
+      ], i32(16)),
+    ]);
+  return {
+    dir,
+    first,
+    end,
+    B,
+    T,
+    hp,
+    D,
+    G,
+    hpB,
+    gB,
+    activeP,
+    maskP,
+    rowOfP,
+    rowsP,
+    q,
+    b,
+    k,
+    arg,
+    perDir,
+    code,
+    zeroRows,
+  };
 }
 
 /** One direction of the forward recurrence for one group of batch rows. */
 function lstmFwdItemFn(): WasmFunction {
   const L = new Locals();
   const job = L.param(i32t), item = L.param(i32t);
-  const dir = L.local(i32t), first = L.local(i32t), end = L.local(i32t);
-  const B = L.local(i32t), T = L.local(i32t), hp = L.local(i32t), D = L.local(i32t);
-  const G = L.local(i32t), s = L.local(i32t), time = L.local(i32t), n = L.local(i32t);
-  const q = L.local(i32t), b = L.local(i32t), k = L.local(i32t), row = L.local(i32t);
-  const activeP = L.local(i32t), hcP = L.local(i32t), zP = L.local(i32t);
+  const h = lstmItemHeader(L, job, item);
+  const { dir, first, end, B, T, hp, D, G, hpB, gB, activeP, maskP, rowOfP, rowsP } = h;
+  const { q, b, k, arg, perDir } = h;
+  const s = L.local(i32t), time = L.local(i32t), n = L.local(i32t), row = L.local(i32t);
+  const hcP = L.local(i32t), zP = L.local(i32t);
   const hP = L.local(i32t), cP = L.local(i32t), wP = L.local(i32t), gP = L.local(i32t);
   const tcP = L.local(i32t), cpP = L.local(i32t), hpP = L.local(i32t), outP = L.local(i32t);
-  const projP = L.local(i32t), maskP = L.local(i32t), rowOfP = L.local(i32t);
-  const rowsP = L.local(i32t), hpB = L.local(i32t), gB = L.local(i32t), src = L.local(i32t);
+  const projP = L.local(i32t), src = L.local(i32t);
   const dst = L.local(i32t), stepOff = L.local(i32t), apackP = L.local(i32t);
   const v = L.local(v128t);
   const A = LSTM_ARGS;
-  const arg = (w: number): Code => I.load(get(job), 4 * w);
-  const perDir = (w: number): Code => I.load(I.add(get(job), I.mul(get(dir), i32(4))), 4 * w);
   const copyV = (to: Code, from: Code, bytes: Code): Code =>
     forRange(k, i32(0), bytes, V.store(I.add(to, get(k)), V.load(I.add(from, get(k)))), i32(16));
   return {
@@ -864,15 +791,7 @@ function lstmFwdItemFn(): WasmFunction {
     params: L.params,
     locals: L.locals,
     body: [
-      lstmItemPrologue(job, item, dir, first, end),
-      set(B, arg(A.batch)),
-      set(T, arg(A.steps)),
-      set(hp, arg(A.hp)),
-      set(D, arg(A.dirs)),
-      set(G, I.mul(get(hp), i32(4))),
-      set(hpB, I.mul(get(hp), i32(4))),
-      set(gB, I.mul(get(G), i32(4))),
-      set(activeP, I.add(arg(A.scratch), I.mul(get(item), arg(A.scratchBytes)))),
+      h.code,
       set(
         hcP,
         I.add(get(activeP), alignCode(I.mul(I.sub(get(end), get(first)), i32(4)))),
@@ -891,17 +810,7 @@ function lstmFwdItemFn(): WasmFunction {
       set(hpP, perDir(A.hPrev)),
       set(outP, arg(A.output)),
       set(projP, arg(A.input)),
-      set(maskP, arg(A.mask)),
-      set(rowOfP, arg(A.rowOf)),
-      set(rowsP, arg(A.rows)),
-      // Zero the group's state.
-      forRange(q, get(first), get(end), [
-        set(b, I.load(I.add(get(rowsP), I.mul(get(q), i32(4))))),
-        forRange(k, i32(0), get(hpB), [
-          V.store(I.add(get(hP), I.add(I.mul(get(b), get(hpB)), get(k))), zeroV()),
-          V.store(I.add(get(cP), I.add(I.mul(get(b), get(hpB)), get(k))), zeroV()),
-        ], i32(16)),
-      ]),
+      h.zeroRows(hP, cP),
       forRange(s, i32(0), get(T), [
         set(time, get(s)),
         if_(get(dir), set(time, I.sub(I.sub(get(T), i32(1)), get(s)))),
@@ -1010,35 +919,24 @@ const alignCode = (bytes: Code): Code => I.and(I.add(bytes, i32(63)), i32(~63));
 function lstmBwdItemFn(): WasmFunction {
   const L = new Locals();
   const job = L.param(i32t), item = L.param(i32t);
-  const dir = L.local(i32t), first = L.local(i32t), end = L.local(i32t);
-  const B = L.local(i32t), T = L.local(i32t), hp = L.local(i32t), D = L.local(i32t);
-  const G = L.local(i32t), s = L.local(i32t), time = L.local(i32t), n = L.local(i32t);
-  const q = L.local(i32t), b = L.local(i32t), k = L.local(i32t), j = L.local(i32t);
-  const activeP = L.local(i32t), backP = L.local(i32t), dzP = L.local(i32t);
+  const h = lstmItemHeader(L, job, item);
+  const { dir, first, end, B, T, hp, D, G, hpB, gB, activeP, maskP, rowOfP, rowsP } = h;
+  const { q, b, k, arg, perDir } = h;
+  const s = L.local(i32t), time = L.local(i32t), n = L.local(i32t), j = L.local(i32t);
+  const backP = L.local(i32t), dzP = L.local(i32t);
   const dhP = L.local(i32t), dcP = L.local(i32t), wP = L.local(i32t), gP = L.local(i32t);
   const tcP = L.local(i32t), cpP = L.local(i32t), dyP = L.local(i32t), dzAllP = L.local(i32t);
-  const maskP = L.local(i32t), rowOfP = L.local(i32t), rowsP = L.local(i32t);
-  const hpB = L.local(i32t), gB = L.local(i32t), stepOff = L.local(i32t), hp8 = L.local(i32t);
+  const stepOff = L.local(i32t), hp8 = L.local(i32t);
   const at = L.local(i32t), apackP = L.local(i32t);
   const A = LSTM_ARGS;
-  const arg = (w: number): Code => I.load(get(job), 4 * w);
-  const perDir = (w: number): Code => I.load(I.add(get(job), I.mul(get(dir), i32(4))), 4 * w);
   return {
     name: "lstmBwdItem",
     params: L.params,
     locals: L.locals,
     body: [
-      lstmItemPrologue(job, item, dir, first, end),
-      set(B, arg(A.batch)),
-      set(T, arg(A.steps)),
-      set(hp, arg(A.hp)),
-      set(D, arg(A.dirs)),
-      set(G, I.mul(get(hp), i32(4))),
-      set(hpB, I.mul(get(hp), i32(4))),
-      set(gB, I.mul(get(G), i32(4))),
+      h.code,
       // The recurrent product's output has whole panels: Hp rounded up to 8.
       set(hp8, I.and(I.add(get(hp), i32(7)), i32(~7))),
-      set(activeP, I.add(arg(A.scratch), I.mul(get(item), arg(A.scratchBytes)))),
       set(backP, I.add(get(activeP), alignCode(I.mul(I.sub(get(end), get(first)), i32(4))))),
       set(
         dzP,
@@ -1053,16 +951,7 @@ function lstmBwdItemFn(): WasmFunction {
       set(cpP, perDir(A.cPrev)),
       set(dyP, arg(A.input)),
       set(dzAllP, arg(A.output)),
-      set(maskP, arg(A.mask)),
-      set(rowOfP, arg(A.rowOf)),
-      set(rowsP, arg(A.rows)),
-      forRange(q, get(first), get(end), [
-        set(b, I.load(I.add(get(rowsP), I.mul(get(q), i32(4))))),
-        forRange(k, i32(0), get(hpB), [
-          V.store(I.add(get(dhP), I.add(I.mul(get(b), get(hpB)), get(k))), zeroV()),
-          V.store(I.add(get(dcP), I.add(I.mul(get(b), get(hpB)), get(k))), zeroV()),
-        ], i32(16)),
-      ]),
+      h.zeroRows(dhP, dcP),
       set(s, I.sub(get(T), i32(1))),
       block(loop([
         brIf(1, I.ltS(get(s), i32(0))),
@@ -1118,6 +1007,8 @@ function lstmBwdItemFn(): WasmFunction {
             I.mul(get(D), get(gB)),
             I.add(get(rowOfP), I.mul(get(time), i32(4))),
             I.mul(get(dir), get(gB)),
+            perDir(A.packed),
+            I.mul(arg(A.matmulRows), i32(32)),
           ),
           // back[n, Hp8] = dz[n, G] . R^T[G, Hp8]; then dh[b] += back[j].
           call(

@@ -68,6 +68,7 @@ export const I = {
   add: bin(0x6a),
   sub: bin(0x6b),
   mul: bin(0x6c),
+  divS: bin(0x6d),
   and: bin(0x71),
   or: bin(0x72),
   shl: bin(0x74),

@@ -18,7 +18,14 @@ import { JOB, LSTM_ARGS, lstmScratchBytes } from "./_cpu_programs.ts";
 import { JobBatch, packedBytes, panelsOf } from "./_cpu_jobs.ts";
 import type { CpuRuntime, Region } from "./_cpu_runtime.ts";
 import { cpuRuntime } from "./cpu_kernels.ts";
-import { assertLstmLayerShapes, type LstmLayerTensors } from "./lstm_shapes.ts";
+import {
+  assertLstmLayerShapes,
+  type LstmLayerTensors,
+  type LstmOp,
+  lstmOpArgs,
+  lstmOps,
+  runLstmOp,
+} from "./lstm_shapes.ts";
 
 /** Options of {@link lstmLayerCpu}. */
 export interface LstmCpuOptions {
@@ -150,15 +157,10 @@ function unpadRows(src: Float32Array, rows: number, n: Dims): Float32Array {
   return out;
 }
 
-type Op = (x: tf.Tensor, mask: tf.Tensor, ...weights: tf.Tensor[]) => tf.Tensor;
-
-function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
+function makeOp(dirs: 1 | 2, inputGradient: boolean): LstmOp {
   // deno-lint-ignore no-explicit-any
   return tf.customGrad((...args: any[]) => {
-    const save = args[args.length - 1] as tf.GradSaveFunc;
-    const x = args[0] as tf.Tensor3D;
-    const mask = args[1] as tf.Tensor2D;
-    const ws = args.slice(2, 2 + 3 * dirs) as tf.Tensor[];
+    const { x, mask, weights: ws, save } = lstmOpArgs(args, dirs);
     save(ws);
     const [batch, steps, inSize] = x.shape;
     const hidden = ws[1].shape[0];
@@ -171,7 +173,7 @@ function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
       value: pass.value,
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => pass.backward(dy, saved, inputGradient),
     };
-  }) as unknown as Op;
+  }) as unknown as LstmOp;
 }
 
 interface ForwardPass {
@@ -344,7 +346,7 @@ function backwardPass(
     const recTR = Array.from({ length: D }, () => a.take(packedBytes(G, Hp)));
     const dhR = Array.from({ length: D }, () => a.take(4 * B * Hp));
     const dcR = Array.from({ length: D }, () => a.take(4 * B * Hp));
-    const dzR = a.take(4 * Rm * DG), dbR = a.take(4 * DG);
+    const dzR = a.take(4 * Rm * DG), dbR = a.take(4 * DG), onesR = a.take(4 * Rm);
     const dzpR = Array.from({ length: D }, () => a.take(packedBytes(Rm, G)));
     // x and h_prev transposed, [In, R] and [Hp, R]: the weight gradients read them as rows.
     const xTR = a.take(4 * In * Rm);
@@ -374,11 +376,13 @@ function backwardPass(
         }
       }
     }
+    rt.f32(onesR, Rm).fill(1);
     const fields: Record<number, number> = {
       [LSTM_ARGS.mask]: s.maskR.ptr,
       [LSTM_ARGS.rowOf]: s.rowOfR.ptr,
       [LSTM_ARGS.input]: dyR.ptr,
       [LSTM_ARGS.output]: dzR.ptr,
+      [LSTM_ARGS.matmulRows]: R,
     };
     for (let d = 0; d < D; d++) {
       fields[LSTM_ARGS.weights + d] = recTR[d].ptr;
@@ -387,13 +391,12 @@ function backwardPass(
       fields[LSTM_ARGS.gates + d] = s.gatesR[d].ptr;
       fields[LSTM_ARGS.tanhC + d] = s.tanhCR[d].ptr;
       fields[LSTM_ARGS.cPrev + d] = s.cPrevR[d].ptr;
+      fields[LSTM_ARGS.packed + d] = dzpR[d].ptr;
     }
+    // The recurrence, which also writes dz packed for the weight gradients, and the
+    // transposes of x and h those read as rows, behind one barrier.
     const jobs = new JobBatch(rt);
     addLstmJob(jobs, a, JOB.LSTM_BWD, n, fields, groups);
-    jobs.run();
-    // The bias gradient and dz per direction packed, then every weight and input
-    // gradient product, each behind one barrier.
-    jobs.colsum({ src: dzR.ptr, ld: 4 * DG, rows: R, cols: DG, dst: dbR.ptr });
     jobs.transpose({
       src: s.xRowsR.ptr,
       ld: 4 * In,
@@ -403,7 +406,6 @@ function backwardPass(
       ldDst: 4 * R,
     });
     for (let d = 0; d < D; d++) {
-      jobs.pack({ src: dzR.ptr + 4 * d * G, sk: 4 * DG, sn: 4, k: R, n: G, dst: dzpR[d].ptr });
       jobs.transpose({
         src: s.hPrevR[d].ptr,
         ld: 4 * Hp,
@@ -414,10 +416,12 @@ function backwardPass(
       });
     }
     jobs.run();
+    // Then every gradient product: kernel, recurrent, bias (ones · dz) and input.
     for (let d = 0; d < D; d++) {
       const common = { bp: dzpR[d].ptr, k: R, ldc: 4 * G, panels: G / 8, init: 0 as const };
       jobs.gemm({ ...common, a: xTR.ptr, sa: 4 * R, sk: 4, c: dKR[d].ptr, m: In });
       jobs.gemm({ ...common, a: hTR[d].ptr, sa: 4 * R, sk: 4, c: dRR[d].ptr, m: H });
+      jobs.gemm({ ...common, a: onesR.ptr, sa: 4 * R, sk: 4, c: dbR.ptr + 4 * d * G, m: 1 });
     }
     let dx: tf.Tensor;
     if (ktR && dxR) {
@@ -476,8 +480,7 @@ function backwardPass(
   }
 }
 
-// Indexed by (bidirectional ? 1 : 0) + (input gradient ? 0 : 2).
-const OPS = [makeOp(1, true), makeOp(2, true), makeOp(1, false), makeOp(2, false)] as const;
+const OPS = lstmOps(makeOp);
 
 /**
  * The CPU implementation of an `LstmLayerFn` (see `src/model/lstm_types.ts`), with the
@@ -496,8 +499,5 @@ export function lstmLayerCpu(
   options: LstmCpuOptions = {},
 ): tf.Tensor3D {
   assertLstmLayerShapes(x, mask, weights, "the CPU LSTM layer");
-  const op = OPS[(weights.backward ? 1 : 0) + (options.inputGradient === false ? 2 : 0)];
-  const w = weights.backward ? [weights.forward, weights.backward] : [weights.forward];
-  const maskF = mask.dtype === "float32" ? mask : tf.cast(mask, "float32");
-  return op(x, maskF, ...w.flatMap((d) => [d.kernel, d.recurrent, d.bias])) as tf.Tensor3D;
+  return runLstmOp(OPS, x, mask, weights, options.inputGradient);
 }

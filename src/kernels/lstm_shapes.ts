@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type * as tf from "@tensorflow/tfjs";
+import * as tf from "@tensorflow/tfjs";
 
 /** One direction: kernel [inputSize, 4H], recurrent [H, 4H], bias [4H]. */
 export interface LstmDirectionTensors {
@@ -64,4 +64,52 @@ export function assertLstmLayerShapes(
       );
     }
   }
+}
+
+/** An LSTM layer op: x, mask, then kernel, recurrent, bias per direction. */
+export type LstmOp = (x: tf.Tensor, mask: tf.Tensor, ...weights: tf.Tensor[]) => tf.Tensor;
+
+/** An implementation's four ops, by direction count and whether the input gradient is wanted. */
+export interface LstmOps {
+  readonly ops: readonly LstmOp[];
+}
+
+/**
+ * Builds the four variants of an op: `make(dirs, inputGradient)` for 1 and 2 directions, with
+ * and without the input gradient.
+ */
+export function lstmOps(make: (dirs: 1 | 2, inputGradient: boolean) => LstmOp): LstmOps {
+  // Indexed by (bidirectional ? 1 : 0) + (input gradient ? 0 : 2).
+  return { ops: [make(1, true), make(2, true), make(1, false), make(2, false)] };
+}
+
+/**
+ * Runs the variant of `ops` that fits `weights` and `inputGradient` (default true) on
+ * x and a float32 mask.
+ */
+export function runLstmOp(
+  ops: LstmOps,
+  x: tf.Tensor3D,
+  mask: tf.Tensor2D,
+  weights: LstmLayerTensors,
+  inputGradient?: boolean,
+): tf.Tensor3D {
+  const op = ops.ops[(weights.backward ? 1 : 0) + (inputGradient === false ? 2 : 0)];
+  const w = weights.backward ? [weights.forward, weights.backward] : [weights.forward];
+  const maskF = mask.dtype === "float32" ? mask : tf.cast(mask, "float32");
+  return op(x, maskF, ...w.flatMap((d) => [d.kernel, d.recurrent, d.bias])) as tf.Tensor3D;
+}
+
+/** The arguments `tf.customGrad` passes an {@link LstmOp}: x, mask, the weights, and `save`. */
+export function lstmOpArgs(
+  // deno-lint-ignore no-explicit-any
+  args: any[],
+  dirs: 1 | 2,
+): { x: tf.Tensor3D; mask: tf.Tensor2D; weights: tf.Tensor[]; save: tf.GradSaveFunc } {
+  return {
+    x: args[0] as tf.Tensor3D,
+    mask: args[1] as tf.Tensor2D,
+    weights: args.slice(2, 2 + 3 * dirs) as tf.Tensor[],
+    save: args[args.length - 1] as tf.GradSaveFunc,
+  };
 }

@@ -8,7 +8,14 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { assertLstmLayerShapes, type LstmLayerTensors } from "./lstm_shapes.ts";
+import {
+  assertLstmLayerShapes,
+  type LstmLayerTensors,
+  type LstmOp,
+  lstmOpArgs,
+  lstmOps,
+  runLstmOp,
+} from "./lstm_shapes.ts";
 import { intUniforms, isWebGpuBackendActive, runProgram } from "./_webgpu_program.ts";
 import { matMulWebGpu, type MatrixView } from "./matmul_webgpu.ts";
 import { LSTM_MAX_HIDDEN, LstmBackwardProgram, LstmForwardProgram } from "./_lstm_programs.ts";
@@ -26,8 +33,6 @@ export function webgpuLstmSupportsHidden(hidden: number): boolean {
   return Number.isInteger(hidden) && hidden >= 1 && hidden <= LSTM_MAX_HIDDEN;
 }
 
-type Op = (x: tf.Tensor, mask: tf.Tensor, ...weights: tf.Tensor[]) => tf.Tensor;
-
 // The projection's inner dimension is padded to a multiple of 4 (vec4 loads in
 // matMulWebGpu): W's 105 features become 108.
 function padColumns(t: tf.Tensor2D, to: number): tf.Tensor2D {
@@ -39,13 +44,10 @@ function padRows(t: tf.Tensor2D, to: number): tf.Tensor2D {
   return extra === 0 ? t : tf.pad(t, [[0, extra], [0, 0]]);
 }
 
-function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
+function makeOp(dirs: 1 | 2, inputGradient: boolean): LstmOp {
   // deno-lint-ignore no-explicit-any
   return tf.customGrad((...args: any[]) => {
-    const save = args[args.length - 1] as tf.GradSaveFunc;
-    const x = args[0] as tf.Tensor3D;
-    const mask = args[1] as tf.Tensor2D;
-    const ws = args.slice(2, 2 + 3 * dirs) as tf.Tensor[];
+    const { x, mask, weights: ws, save } = lstmOpArgs(args, dirs);
     const kernels = (dirs === 1 ? [ws[0]] : [ws[0], ws[3]]) as tf.Tensor2D[];
     const r0 = ws[1] as tf.Tensor2D;
     const r1 = (dirs === 1 ? ws[1] : ws[4]) as tf.Tensor2D;
@@ -113,11 +115,10 @@ function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
       return grads;
     };
     return { value: out, gradFunc };
-  }) as unknown as Op;
+  }) as unknown as LstmOp;
 }
 
-// Indexed by (bidirectional ? 1 : 0) + (input gradient ? 0 : 2).
-const OPS = [makeOp(1, true), makeOp(2, true), makeOp(1, false), makeOp(2, false)] as const;
+const OPS = lstmOps(makeOp);
 
 /** Options of {@link lstmLayerWebGpu}. */
 export interface LstmWebGpuOptions {
@@ -161,9 +162,5 @@ export const lstmLayerWebGpu = (
     );
   }
   assertLstmLayerShapes(x, mask, weights, "the WebGPU LSTM layer");
-  const op = OPS[(weights.backward ? 1 : 0) + (options.inputGradient === false ? 2 : 0)];
-  const w = weights.backward ? [weights.forward, weights.backward] : [weights.forward];
-  const flat = w.flatMap((d) => [d.kernel, d.recurrent, d.bias]);
-  const maskF = mask.dtype === "float32" ? mask : tf.cast(mask, "float32");
-  return op(x, maskF, ...flat) as tf.Tensor3D;
+  return runLstmOp(OPS, x, mask, weights, options.inputGradient);
 };

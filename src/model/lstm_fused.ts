@@ -21,6 +21,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { type LstmOp, lstmOpArgs, lstmOps, runLstmOp } from "../kernels/mod.ts";
 import { assertLstmLayerShapes, type LstmLayerWeights } from "./lstm_types.ts";
 
 /** Sizes of one call. */
@@ -92,12 +93,6 @@ function deviceLayout(n: Dims, mask: tf.Tensor2D): Layout {
   };
 }
 
-type Op = (
-  x: tf.Tensor,
-  mask: tf.Tensor,
-  ...weights: tf.Tensor[]
-) => tf.Tensor;
-
 /** Per-step values saved for backward, in this order. */
 const PER_STEP = 7; // i, f, g, o, tanh(c_new), c_prev, h
 
@@ -105,13 +100,11 @@ const PER_STEP = 7; // i, f, g, o, tanh(c_new), c_prev, h
  * Builds the custom-gradient op for `dirs` directions. Inputs: x, mask, then per direction
  * kernel, recurrent, bias.
  */
-function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
+function makeOp(dirs: 1 | 2, inputGradient: boolean): LstmOp {
   // deno-lint-ignore no-explicit-any
   return tf.customGrad((...args: any[]) => {
-    const save = args[args.length - 1] as tf.GradSaveFunc;
-    const x = args[0] as tf.Tensor3D;
-    const mask = args[1] as tf.Tensor2D;
-    const ws = args.slice(2, 2 + 3 * dirs) as tf.Tensor2D[];
+    const { x, mask, save, ...rest } = lstmOpArgs(args, dirs);
+    const ws = rest.weights as tf.Tensor2D[];
     const kernels = [ws[0], ws[3]].slice(0, dirs);
     const recurrents = [ws[1], ws[4]].slice(0, dirs);
     const biases = [ws[2], ws[5]].slice(0, dirs) as tf.Tensor[] as tf.Tensor1D[];
@@ -224,10 +217,10 @@ function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
       return [dx, tf.zeros([batch, steps]), ...grads];
     };
     return { value: out, gradFunc };
-  }) as unknown as Op;
+  }) as unknown as LstmOp;
 }
 
-const OPS = [makeOp(1, true), makeOp(2, true), makeOp(1, false), makeOp(2, false)] as const;
+const OPS = lstmOps(makeOp);
 
 /** Options for {@link lstmLayerFused}. */
 export interface LstmFusedOptions {
@@ -256,8 +249,5 @@ export const lstmLayerFused = (
   options: LstmFusedOptions = {},
 ): tf.Tensor3D => {
   assertLstmLayerShapes(x, mask, weights);
-  const op = OPS[(weights.backward ? 1 : 0) + (options.inputGradient === false ? 2 : 0)];
-  const w = weights.backward ? [weights.forward, weights.backward] : [weights.forward];
-  const flat = w.flatMap((d) => [d.kernel, d.recurrent, d.bias]);
-  return op(x, mask, ...flat) as tf.Tensor3D;
+  return runLstmOp(OPS, x, mask, weights, options.inputGradient);
 };

@@ -70,12 +70,24 @@ export interface Region {
 
 const PAGE = 65536;
 
-/** True when this JS engine validates the module (128-bit SIMD is required). */
+// Probes: (v128, v128) -> v128 with f32x4.mul (SIMD) / f32x4.relaxed_madd (relaxed SIMD).
+// Small on purpose: a bug in the generated module must throw where it is built, not read as
+// "this engine lacks SIMD" here.
+const probe = (op: number[], params: number) =>
+  new Uint8Array([
+    ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    ...[0x01, 5 + params, 0x01, 0x60, params, ...new Array(params).fill(0x7b), 0x01, 0x7b],
+    ...[0x03, 0x02, 0x01, 0x00],
+    ...[0x0a, 4 + 2 * params + op.length, 0x01, 2 + 2 * params + op.length, 0x00],
+    ...Array.from({ length: params }, (_, i) => [0x20, i]).flat(),
+    ...op,
+    0x0b,
+  ]);
+
+/** True when this JS engine has WebAssembly 128-bit SIMD (required by the CPU kernels). */
 export function wasmSimdAvailable(): boolean {
   try {
-    return WebAssembly.validate(
-      buildCpuModule({ fma: false, shared: false, pages: 1, maxPages: 1 }),
-    );
+    return WebAssembly.validate(probe([0xfd, 0xe6, 0x01], 2)); // f32x4.mul
   } catch {
     return false;
   }
@@ -83,9 +95,7 @@ export function wasmSimdAvailable(): boolean {
 
 function relaxedSimdAvailable(): boolean {
   try {
-    return WebAssembly.validate(
-      buildCpuModule({ fma: true, shared: false, pages: 1, maxPages: 1 }),
-    );
+    return WebAssembly.validate(probe([0xfd, 0x85, 0x02], 3)); // f32x4.relaxed_madd
   } catch {
     return false;
   }

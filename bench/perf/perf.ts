@@ -10,7 +10,6 @@ import * as tf from "@tensorflow/tfjs";
 import { parseDevice, type RuntimeInfo, selectBackend } from "../../src/runtime/mod.ts";
 import { chooseLstmKernel } from "../../src/model/mod.ts";
 import { cpuKernelsInfo, startCpuKernels } from "../../src/kernels/mod.ts";
-import { flagsError, integerFlag } from "../../cli/_cli.ts";
 import { type ImplPerf, measureTrainingStep, PERF_WORKLOADS, type PerfImpl } from "./workload.ts";
 import {
   findTorchPython,
@@ -110,6 +109,17 @@ const FLAGS = [
   "--help",
 ];
 
+/** A flag's value as an integer >= `min`, or a RangeError naming the flag. */
+function integerFlag(flag: string, value: string, min: number): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min) {
+    throw new RangeError(
+      `Cannot use --${flag} ${JSON.stringify(value)}: expected an integer >= ${min}`,
+    );
+  }
+  return n;
+}
+
 function parseFlags(args: string[]) {
   try {
     return parseArgs({
@@ -133,7 +143,12 @@ function parseFlags(args: string[]) {
       },
     });
   } catch (cause) {
-    throw flagsError("perf", cause, FLAGS);
+    throw new TypeError(
+      `Cannot parse the perf flags: ${(cause as Error).message}; allowed flags: ${
+        FLAGS.join(", ")
+      } (see --help)`,
+      { cause },
+    );
   }
 }
 

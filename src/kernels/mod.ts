@@ -5,6 +5,14 @@ export * from "./adamw_webgpu.ts";
 export * from "./dispatch_counter.ts";
 export * from "./matmul_webgpu.ts";
 export * from "./lstm_shapes.ts";
-export * from "./cpu_kernels.ts";
+export {
+  cpuKernelsAvailable,
+  type CpuKernelsInfo,
+  cpuKernelsInfo,
+  cpuKernelThreads,
+  setCpuKernelThreads,
+  startCpuKernels,
+  stopCpuKernels,
+} from "./cpu_kernels.ts";
 export * from "./lstm_cpu.ts";
 export * from "./webgpu_warmup.ts";

@@ -19,9 +19,7 @@ import {
   LSTM_MAX_HIDDEN_WEBGPU,
   webgpuLstmSupportsHidden,
 } from "../kernels/mod.ts";
-
-/** The values `--lstm-impl` accepts. */
-export type LstmImpl = "fused" | "layers";
+import type { LstmImpl } from "./model_settings.ts";
 
 /** The values `--lstm-impl` accepts, in order. */
 export const LSTM_IMPLS: readonly LstmImpl[] = Object.freeze(["fused", "layers"]);

@@ -13,7 +13,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { lstmLayerCpu, lstmLayerWebGpu } from "../kernels/mod.ts";
 import { lstmLayerFused } from "./lstm_fused.ts";
-import { chooseLstmKernel, type LstmImpl } from "./lstm_impl.ts";
+import { chooseLstmKernel } from "./lstm_impl.ts";
+import type { LstmImpl } from "./model_settings.ts";
 import {
   assertLstmLayerShapes,
   type LstmDirectionWeights,

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { FileSystemAdapter } from "./file_system.ts";
 
 /** A scalar as MLflow stores it. */
 export type YamlScalar = string | number | boolean | null;
@@ -12,6 +13,15 @@ export type YamlValue = YamlScalar | readonly [] | Readonly<Record<string, YamlS
 
 function scalar(value: YamlScalar): string {
   if (value === null) return "null";
+  // Line breaks and other control characters need a double-quoted scalar's escapes (JSON's
+  // escapes are valid YAML); everything else is single-quoted.
+  // deno-lint-ignore no-control-regex
+  if (typeof value === "string" && /[\x00-\x1f\x85\u2028\u2029]/.test(value)) {
+    return JSON.stringify(value).replace(
+      /[\x85\u2028\u2029]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
+  }
   if (typeof value === "string") return `'${value.replaceAll("'", "''")}'`;
   return String(value);
 }
@@ -88,4 +98,22 @@ export function parseYaml(text: string, path = "<yaml>"): Record<string, YamlVal
     else doc[lastKey] = parseScalar(rest);
   }
   return doc;
+}
+
+/** Reads and parses a YAML file, or null when it does not exist. */
+export async function readYamlFile(
+  fs: FileSystemAdapter,
+  path: string,
+): Promise<Record<string, YamlValue> | null> {
+  const bytes = await fs.readFile(path);
+  return bytes === null ? null : parseYaml(new TextDecoder().decode(bytes), path);
+}
+
+/** Writes a mapping as YAML (sorted keys, strings quoted). */
+export async function writeYamlFile(
+  fs: FileSystemAdapter,
+  path: string,
+  doc: Readonly<Record<string, YamlValue>>,
+): Promise<void> {
+  await fs.writeFile(path, new TextEncoder().encode(dumpYaml(doc)));
 }

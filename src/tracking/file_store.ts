@@ -5,11 +5,22 @@
  *
  * @module
  */
-import { dumpYaml, parseYaml, type YamlValue } from "./_yaml.ts";
+import { FileRegistry } from "./_file_registry.ts";
+import {
+  checkLoggedValue,
+  checkRelativePath,
+  fileUri,
+  latestMetric,
+  metricLines,
+  parseMetricLines,
+  randomExperimentId,
+  runInfoFromMeta,
+  runMeta,
+} from "./_file_store_format.ts";
+import { readYamlFile, writeYamlFile, type YamlValue } from "./_yaml.ts";
 import type { FileSystemAdapter } from "./file_system.ts";
 import {
   type CreateRunOptions,
-  MLFLOW_RUN_STATUS_CODES,
   type MlflowArtifact,
   type MlflowBatch,
   type MlflowExperiment,
@@ -25,52 +36,10 @@ import {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const RESERVED = new Set([".trash", "models"]);
-const STATUS_BY_CODE: Record<number, MlflowRunStatus> = Object.fromEntries(
-  Object.entries(MLFLOW_RUN_STATUS_CODES).map(([name, code]) => [code, name as MlflowRunStatus]),
-);
-
 /** Options of `FileStore`. */
 export interface FileStoreOptions {
   /** Milliseconds since the epoch; `Date.now` by default. */
   clock?: () => number;
-}
-
-/** Formats a metric value the way Python's `str(float)` reads back (`nan`, `inf`, `-inf`). */
-function formatMetricValue(value: number): string {
-  if (Number.isNaN(value)) return "nan";
-  if (value === Infinity) return "inf";
-  if (value === -Infinity) return "-inf";
-  return String(value);
-}
-
-function parseMetricValue(text: string): number {
-  const t = text.toLowerCase();
-  if (t === "nan") return NaN;
-  if (t === "inf" || t === "infinity" || t === "+inf") return Infinity;
-  if (t === "-inf" || t === "-infinity") return -Infinity;
-  return Number(text);
-}
-
-function fileUri(path: string): string {
-  const p = path.startsWith("/") ? path : `/${path}`;
-  return `file://${
-    p.split("/").map((s) => encodeURIComponent(s).replaceAll("%3A", ":")).join("/")
-  }`;
-}
-
-function randomExperimentId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(18));
-  let id = String(1 + (bytes[0] % 9));
-  for (let i = 1; i < 18; i++) id += String(bytes[i] % 10);
-  return id;
-}
-
-function checkRelativePath(what: string, path: string): string {
-  const clean = path.replaceAll("\\", "/").replace(/^\/+|\/+$/g, "");
-  if (clean.split("/").some((s) => s === ".." || s === ".")) {
-    throw new TypeError(`Cannot access ${what} "${path}": "." and ".." segments are not allowed`);
-  }
-  return clean;
 }
 
 /**
@@ -89,6 +58,7 @@ export class FileStore implements TrackingStore {
   readonly #fs: FileSystemAdapter;
   readonly #clock: () => number;
   readonly #runExperiment = new Map<string, string>();
+  readonly #registry: FileRegistry;
   #ready: Promise<void> | null = null;
 
   /** A store rooted at `root` (absolute, `/`-separated). */
@@ -97,6 +67,7 @@ export class FileStore implements TrackingStore {
     this.root = root.replace(/\/+$/, "");
     this.location = this.root;
     this.#clock = options.clock ?? Date.now;
+    this.#registry = new FileRegistry(fs, this.root, this.#clock, () => this.#init());
   }
 
   /** Creates the root and the Default experiment (id 0) like MLflow does, once. */
@@ -125,13 +96,12 @@ export class FileStore implements TrackingStore {
     });
   }
 
-  async #readYaml(path: string): Promise<Record<string, YamlValue> | null> {
-    const bytes = await this.#fs.readFile(path);
-    return bytes === null ? null : parseYaml(decoder.decode(bytes), path);
+  #readYaml(path: string): Promise<Record<string, YamlValue> | null> {
+    return readYamlFile(this.#fs, path);
   }
 
-  async #writeYaml(path: string, doc: Record<string, YamlValue>): Promise<void> {
-    await this.#fs.writeFile(path, encoder.encode(dumpYaml(doc)));
+  #writeYaml(path: string, doc: Record<string, YamlValue>): Promise<void> {
+    return writeYamlFile(this.#fs, path, doc);
   }
 
   async #experimentIds(): Promise<string[]> {
@@ -226,44 +196,6 @@ export class FileStore implements TrackingStore {
     return `${this.root}/${exp}/${runId}`;
   }
 
-  #runInfoFromMeta(meta: Record<string, YamlValue>): MlflowRunInfo {
-    const status = typeof meta.status === "number"
-      ? STATUS_BY_CODE[meta.status] ?? "RUNNING"
-      : (String(meta.status ?? "RUNNING") as MlflowRunStatus);
-    return {
-      runId: String(meta.run_id ?? meta.run_uuid),
-      experimentId: String(meta.experiment_id),
-      runName: String(meta.run_name ?? ""),
-      userId: String(meta.user_id ?? ""),
-      status,
-      startTime: Number(meta.start_time),
-      endTime: meta.end_time === null || meta.end_time === undefined ? null : Number(meta.end_time),
-      artifactUri: String(meta.artifact_uri ?? ""),
-      lifecycleStage: String(meta.lifecycle_stage ?? "active"),
-    };
-  }
-
-  #runMeta(info: MlflowRunInfo): Record<string, YamlValue> {
-    return {
-      artifact_uri: info.artifactUri,
-      deleted_time: null,
-      end_time: info.endTime,
-      entry_point_name: "",
-      experiment_id: info.experimentId,
-      lifecycle_stage: info.lifecycleStage,
-      run_id: info.runId,
-      run_name: info.runName,
-      run_uuid: info.runId,
-      source_name: "",
-      source_type: 4,
-      source_version: "",
-      start_time: info.startTime,
-      status: MLFLOW_RUN_STATUS_CODES[info.status],
-      tags: [],
-      user_id: info.userId,
-    };
-  }
-
   async createRun(options: CreateRunOptions): Promise<MlflowRunInfo> {
     await this.#init();
     const exp = await this.#experiment(options.experimentId);
@@ -288,7 +220,7 @@ export class FileStore implements TrackingStore {
     for (const sub of ["metrics", "params", "tags", "artifacts"]) {
       await this.#fs.mkdir(`${dir}/${sub}`);
     }
-    await this.#writeYaml(`${dir}/meta.yaml`, this.#runMeta(info));
+    await this.#writeYaml(`${dir}/meta.yaml`, runMeta(info));
     this.#runExperiment.set(runId, options.experimentId);
     await this.logBatch(runId, {
       tags: { "mlflow.runName": options.runName, ...options.tags },
@@ -305,10 +237,10 @@ export class FileStore implements TrackingStore {
     if (meta === null) {
       throw new RangeError(`Cannot update run "${runId}": ${dir}/meta.yaml is gone`);
     }
-    const info = this.#runInfoFromMeta(meta);
+    const info = runInfoFromMeta(meta);
     info.status = update.status;
     if (update.endTime !== undefined) info.endTime = update.endTime;
-    await this.#writeYaml(`${dir}/meta.yaml`, this.#runMeta(info));
+    await this.#writeYaml(`${dir}/meta.yaml`, runMeta(info));
   }
 
   /** Files under a folder as key -> contents, keys nested with `/`. */
@@ -328,39 +260,16 @@ export class FileStore implements TrackingStore {
     return out;
   }
 
-  #parseMetricLines(key: string, text: string): MlflowMetric[] {
-    const points: MlflowMetric[] = [];
-    for (const line of text.split("\n")) {
-      const parts = line.trim().split(/\s+/);
-      if (parts.length < 2 || parts[0] === "") continue;
-      points.push({
-        key,
-        timestamp: Number(parts[0]),
-        value: parseMetricValue(parts[1]),
-        step: parts.length > 2 ? Number(parts[2]) : 0,
-      });
-    }
-    return points;
-  }
-
   async #readRun(dir: string): Promise<MlflowRun | null> {
     const meta = await this.#readYaml(`${dir}/meta.yaml`);
     if (meta === null) return null;
-    const info = this.#runInfoFromMeta(meta);
+    const info = runInfoFromMeta(meta);
     const params = Object.fromEntries(await this.#readKeyed(`${dir}/params`));
     const tags = Object.fromEntries(await this.#readKeyed(`${dir}/tags`));
     const metrics: Record<string, number> = {};
     for (const [key, text] of await this.#readKeyed(`${dir}/metrics`)) {
-      let best: MlflowMetric | null = null;
-      for (const p of this.#parseMetricLines(key, text)) {
-        if (
-          best === null || p.step > best.step ||
-          (p.step === best.step && p.timestamp >= best.timestamp)
-        ) {
-          best = p;
-        }
-      }
-      if (best !== null) metrics[key] = best.value;
+      const latest = latestMetric(parseMetricLines(key, text));
+      if (latest !== null) metrics[key] = latest.value;
     }
     return { info, params, tags, metrics };
   }
@@ -395,12 +304,7 @@ export class FileStore implements TrackingStore {
   async logBatch(runId: string, batch: MlflowBatch): Promise<void> {
     const dir = await this.#runDir(runId);
     for (const [key, value] of Object.entries(batch.params ?? {})) {
-      validateMlflowKey("param", key);
-      if (value.length > 6000) {
-        throw new RangeError(
-          `Cannot log param "${key}": the value has ${value.length} characters, at most 6000 allowed`,
-        );
-      }
+      checkLoggedValue("param", key, value);
       const path = `${dir}/params/${key}`;
       const old = await this.#fs.readFile(path);
       if (old !== null) {
@@ -416,24 +320,10 @@ export class FileStore implements TrackingStore {
       await this.#fs.writeFile(path, encoder.encode(value));
     }
     for (const [key, value] of Object.entries(batch.tags ?? {})) {
-      validateMlflowKey("tag", key);
-      if (value.length > 8000) {
-        throw new RangeError(
-          `Cannot set tag "${key}": the value has ${value.length} characters, at most 8000 allowed`,
-        );
-      }
+      checkLoggedValue("tag", key, value);
       await this.#fs.writeFile(`${dir}/tags/${key}`, encoder.encode(value));
     }
-    const lines = new Map<string, string>();
-    for (const m of batch.metrics ?? []) {
-      validateMlflowKey("metric", m.key);
-      lines.set(
-        m.key,
-        (lines.get(m.key) ?? "") +
-          `${Math.trunc(m.timestamp)} ${formatMetricValue(m.value)} ${Math.trunc(m.step)}\n`,
-      );
-    }
-    for (const [key, text] of lines) {
+    for (const [key, text] of metricLines(batch.metrics ?? [])) {
       await this.#fs.writeFile(`${dir}/metrics/${key}`, encoder.encode(text), { append: true });
     }
   }
@@ -442,7 +332,7 @@ export class FileStore implements TrackingStore {
     const dir = await this.#runDir(runId);
     validateMlflowKey("metric", key);
     const bytes = await this.#fs.readFile(`${dir}/metrics/${key}`);
-    return bytes === null ? [] : this.#parseMetricLines(key, decoder.decode(bytes));
+    return bytes === null ? [] : parseMetricLines(key, decoder.decode(bytes));
   }
 
   async #artifactRoot(runId: string): Promise<string> {
@@ -485,101 +375,31 @@ export class FileStore implements TrackingStore {
     return bytes;
   }
 
-  #modelDir(name: string): string {
-    if (name === "" || name.includes("/") || name === "." || name === "..") {
-      throw new TypeError(
-        `Cannot use registered model name "${name}": it must be non-empty, without "/"`,
-      );
-    }
-    return `${this.root}/models/${name}`;
+  createRegisteredModel(name: string): Promise<void> {
+    return this.#registry.createRegisteredModel(name);
   }
 
-  async #writeModelMeta(name: string, created: number, updated: number): Promise<void> {
-    const dir = this.#modelDir(name);
-    const aliases: Record<string, string> = {};
-    for (const e of (await this.#fs.readDir(`${dir}/aliases`)) ?? []) {
-      aliases[e.name] = decoder.decode((await this.#fs.readFile(`${dir}/aliases/${e.name}`))!);
-    }
-    await this.#writeYaml(`${dir}/meta.yaml`, {
-      aliases,
-      creation_timestamp: created,
-      deployment_job_id: null,
-      deployment_job_state: null,
-      description: null,
-      last_updated_timestamp: updated,
-      name,
-      workspace: "default",
-    });
+  createModelVersion(name: string, source: string, runId: string): Promise<MlflowModelVersion> {
+    return this.#registry.createModelVersion(name, source, runId);
   }
 
-  async createRegisteredModel(name: string): Promise<void> {
-    await this.#init();
-    const dir = this.#modelDir(name);
-    if (await this.#fs.readFile(`${dir}/meta.yaml`) !== null) return;
-    const now = this.#clock();
-    await this.#writeModelMeta(name, now, now);
+  setRegisteredModelAlias(name: string, alias: string, version: string): Promise<void> {
+    return this.#registry.setRegisteredModelAlias(name, alias, version);
   }
 
-  async createModelVersion(
+  getModelVersionByAlias(name: string, alias: string): Promise<MlflowModelVersion | null> {
+    return this.#registry.getModelVersionByAlias(name, alias);
+  }
+
+  setModelVersionTag(name: string, version: string, key: string, value: string): Promise<void> {
+    return this.#registry.setModelVersionTag(name, version, key, value);
+  }
+
+  updateModelVersionDescription(
     name: string,
-    source: string,
-    runId: string,
-  ): Promise<MlflowModelVersion> {
-    await this.createRegisteredModel(name);
-    const dir = this.#modelDir(name);
-    let version = 1;
-    for (const e of (await this.#fs.readDir(dir)) ?? []) {
-      const m = /^version-(\d+)$/.exec(e.name);
-      if (m) version = Math.max(version, Number(m[1]) + 1);
-    }
-    const now = this.#clock();
-    await this.#writeYaml(`${dir}/version-${version}/meta.yaml`, {
-      creation_timestamp: now,
-      current_stage: "None",
-      deployment_job_state: null,
-      description: null,
-      last_updated_timestamp: now,
-      model_id: null,
-      name,
-      run_id: runId,
-      run_link: null,
-      source,
-      status: "READY",
-      status_message: null,
-      storage_location: source,
-      user_id: null,
-      version,
-      workspace: "default",
-    });
-    await this.#touchModel(name, now);
-    return { name, version: String(version), source, runId };
-  }
-
-  async #touchModel(name: string, now: number): Promise<void> {
-    const meta = await this.#readYaml(`${this.#modelDir(name)}/meta.yaml`);
-    await this.#writeModelMeta(name, Number(meta?.creation_timestamp ?? now), now);
-  }
-
-  async setRegisteredModelAlias(name: string, alias: string, version: string): Promise<void> {
-    const dir = this.#modelDir(name);
-    validateMlflowKey("alias", alias);
-    if (await this.#fs.readFile(`${dir}/version-${version}/meta.yaml`) === null) {
-      throw new RangeError(
-        `Cannot set alias "${alias}" of model "${name}": version ${version} does not exist in ${dir}`,
-      );
-    }
-    await this.#fs.writeFile(`${dir}/aliases/${alias}`, encoder.encode(version));
-    await this.#touchModel(name, this.#clock());
-  }
-
-  async getModelVersionByAlias(name: string, alias: string): Promise<MlflowModelVersion | null> {
-    await this.#init();
-    const dir = this.#modelDir(name);
-    const v = await this.#fs.readFile(`${dir}/aliases/${alias}`);
-    if (v === null) return null;
-    const version = decoder.decode(v).trim();
-    const meta = await this.#readYaml(`${dir}/version-${version}/meta.yaml`);
-    if (meta === null) return null;
-    return { name, version, source: String(meta.source ?? ""), runId: String(meta.run_id ?? "") };
+    version: string,
+    description: string,
+  ): Promise<void> {
+    return this.#registry.updateModelVersionDescription(name, version, description);
   }
 }

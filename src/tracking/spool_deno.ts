@@ -36,16 +36,65 @@ function decodeMetricValue(v: unknown): number {
   return Number(v);
 }
 
-/** Reads the target of a spool folder, or null when it holds no spool. */
-export async function readSpoolTarget(dir: string): Promise<SpoolTarget | null> {
+/**
+ * Reads `file` (relative to the spool folder `dir`) only if it resolves inside that folder
+ * to a regular file: a spool is data from disk, and its records must not make us read (and
+ * upload) anything else, whether by `..`, an absolute path or a symlink leading out.
+ * Returns null when the file does not exist.
+ */
+export async function readSpoolFile(dir: string, file: unknown): Promise<Uint8Array | null> {
+  const refuse = (why: string) =>
+    new RangeError(
+      `Cannot read spool file ${JSON.stringify(file)} of ${dir}: ${why}; a spool may only ` +
+        "name files inside its own folder",
+    );
+  if (typeof file !== "string" || file === "") throw refuse("not a file name");
+  if (file.startsWith("/") || file.includes("\\") || file.split("/").includes("..")) {
+    throw refuse("an absolute path or one with ..");
+  }
+  let root: string, real: string;
   try {
-    return JSON.parse(await Deno.readTextFile(`${dir}/spool.json`)) as SpoolTarget;
+    root = await Deno.realPath(dir);
+    real = await Deno.realPath(`${dir}/${file}`);
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return null;
+    throw error;
+  }
+  if (!real.startsWith(`${root}/`)) throw refuse(`it resolves to ${real}, outside ${root}`);
+  if (!(await Deno.lstat(real)).isFile) throw refuse(`${real} is not a regular file`);
+  return await Deno.readFile(real);
+}
+
+/** Reads the target of a spool folder, or null when it holds no spool. */
+export async function readSpoolTarget(dir: string): Promise<SpoolTarget | null> {
+  let bytes: Uint8Array | null;
+  try {
+    bytes = await readSpoolFile(dir, "spool.json");
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return null;
+    }
+    throw error;
+  }
+  if (bytes === null) return null;
+  let target: SpoolTarget;
+  try {
+    target = JSON.parse(new TextDecoder().decode(bytes)) as SpoolTarget;
+  } catch (error) {
     throw new SyntaxError(`Cannot read spool ${dir}/spool.json: ${(error as Error).message}`, {
       cause: error,
     });
   }
+  if (
+    target === null || typeof target !== "object" || typeof target.runId !== "string" ||
+    !/^[0-9a-zA-Z_-]{1,64}$/.test(target.runId) || typeof target.trackingUri !== "string"
+  ) {
+    throw new SyntaxError(
+      `Cannot read spool ${dir}/spool.json: expected {"trackingUri": "...", "runId": "..."} ` +
+        "with a run id of letters, digits, _ and -",
+    );
+  }
+  return target;
 }
 
 /** A spool in folder `dir` (created on first write) for the given run. */
@@ -73,23 +122,20 @@ export function denoSpool(dir: string, target: SpoolTarget): SpoolSink {
       if (records.length > 0) await write(records, true);
     },
     async load() {
-      let text: string;
-      try {
-        text = await Deno.readTextFile(`${dir}/records.jsonl`);
-      } catch (error) {
-        if (error instanceof Deno.errors.NotFound) return [];
-        throw error;
-      }
+      const records = await readSpoolFile(dir, "records.jsonl");
+      if (records === null) return [];
       const out: SpoolRecord[] = [];
-      for (const line of text.split("\n")) {
+      for (const line of new TextDecoder().decode(records).split("\n")) {
         if (line.trim() === "") continue;
         const r = JSON.parse(line) as DiskRecord;
         if (r.kind === "artifact") {
-          out.push({
-            kind: "artifact",
-            path: r.path,
-            bytes: await Deno.readFile(`${dir}/${r.file}`),
-          });
+          const bytes = await readSpoolFile(dir, r.file);
+          if (bytes === null) {
+            throw new Deno.errors.NotFound(
+              `Cannot read spool file ${JSON.stringify(r.file)} of ${dir}: it does not exist`,
+            );
+          }
+          out.push({ kind: "artifact", path: r.path, bytes });
         } else if (r.kind === "batch") {
           const b = r.batch as { metrics?: { value: unknown }[] };
           const metrics = (b.metrics ?? []).map((m) => ({
@@ -97,7 +143,15 @@ export function denoSpool(dir: string, target: SpoolTarget): SpoolSink {
             value: decodeMetricValue(m.value),
           }));
           out.push({ kind: "batch", batch: { ...(r.batch as object), metrics } as never });
-        } else out.push(r as SpoolRecord);
+        } else if (r.kind === "update") out.push(r as SpoolRecord);
+        else {
+          throw new SyntaxError(
+            `Cannot read spool ${dir}/records.jsonl: unknown record kind ` +
+              `${
+                JSON.stringify((r as { kind?: unknown }).kind)
+              }; expected batch, artifact or update`,
+          );
+        }
       }
       return out;
     },

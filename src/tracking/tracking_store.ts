@@ -124,6 +124,10 @@ export interface TrackingStore {
   setRegisteredModelAlias(name: string, alias: string, version: string): Promise<void>;
   /** The version an alias points to, or null when the model or alias does not exist. */
   getModelVersionByAlias(name: string, alias: string): Promise<MlflowModelVersion | null>;
+  /** Sets (or overwrites) a tag of a model version. */
+  setModelVersionTag(name: string, version: string, key: string, value: string): Promise<void>;
+  /** Replaces a model version's description. */
+  updateModelVersionDescription(name: string, version: string, description: string): Promise<void>;
 }
 
 /** Returns the id of the active experiment with that name, creating it when missing. */
@@ -134,7 +138,7 @@ export async function getOrCreateExperiment(store: TrackingStore, name: string):
       throw new RangeError(
         `Cannot use experiment "${name}" in ${store.location}: it is ${found.lifecycleStage}; ` +
           `restore it (mlflow experiments restore --experiment-id ${found.experimentId}) ` +
-          `or pick another --mlflow-experiment`,
+          `or pick another experiment name`,
       );
     }
     return found.experimentId;
@@ -147,6 +151,29 @@ export async function getOrCreateExperiment(store: TrackingStore, name: string):
     if (again !== null) return again.experimentId;
     throw error;
   }
+}
+
+/** The id of the active experiment with that name, or null when there is none. */
+export async function findActiveExperimentId(
+  store: TrackingStore,
+  name: string,
+): Promise<string | null> {
+  const found = await store.getExperimentByName(name);
+  return found === null || found.lifecycleStage !== "active" ? null : found.experimentId;
+}
+
+/** Every file under an artifact folder (recursive), paths relative to the run's root. */
+export async function listArtifactFiles(
+  store: TrackingStore,
+  runId: string,
+  path: string,
+): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await store.listArtifacts(runId, path)) {
+    if (entry.isDir) out.push(...(await listArtifactFiles(store, runId, entry.path)));
+    else out.push(entry.path);
+  }
+  return out;
 }
 
 const KEY_PATTERN = /^[/\w.\- :]*$/;

@@ -325,6 +325,7 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
           "content-type": "text/html; charset=utf-8",
           "cache-control": "no-store",
           "referrer-policy": "no-referrer",
+          ...CROSS_ORIGIN_ISOLATION,
         },
       });
     }
@@ -397,6 +398,15 @@ async function noProxy(request: Request, token: string): Promise<Response | null
   );
 }
 
+/**
+ * Cross-origin isolation for the page and everything it loads (all same-origin): it gets
+ * SharedArrayBuffer, so the CPU kernels use every core the browser reports.
+ */
+const CROSS_ORIGIN_ISOLATION = {
+  "cross-origin-opener-policy": "same-origin",
+  "cross-origin-embedder-policy": "require-corp",
+} as const;
+
 async function serveFile(path: string, contentType: string): Promise<Response> {
   try {
     const file = await Deno.open(path, { read: true });
@@ -404,9 +414,7 @@ async function serveFile(path: string, contentType: string): Promise<Response> {
       headers: {
         "content-type": contentType,
         "cache-control": "no-store",
-        // Cross-origin isolation: SharedArrayBuffer, so the CPU kernels use every core.
-        "cross-origin-opener-policy": "same-origin",
-        "cross-origin-embedder-policy": "require-corp",
+        ...CROSS_ORIGIN_ISOLATION,
       },
     });
   } catch (error) {

@@ -114,6 +114,11 @@ export async function probeWebGpuAdapter(
 const MATMUL_PROGRAM_SMALL_OUTPUT = 2;
 
 async function activate(name: BackendName): Promise<boolean> {
+  // tfjs-wasm's threaded build: never. In Deno it does not start (it takes the Node path),
+  // and in a cross-origin isolated page it starts its pthread workers from the factory's
+  // source text, which a minified bundle breaks (`i is not defined`). The LSTM, most of a
+  // step, runs on every core in the CPU kernels (`src/kernels/`) anyway.
+  if (name === "wasm") tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
   try {
     const ok = await tf.setBackend(name);
     await tf.ready();

@@ -24,7 +24,11 @@ Deno.test("parseDevice() rejects an unknown device and lists the choices", () =>
 });
 
 Deno.test("selectBackend() on cpu starts wasm and says why", async () => {
+  const tf = await import("@tensorflow/tfjs");
   const info = await selectBackend("wasm");
+  // tfjs-wasm's own threads stay off (the CPU kernels use the cores; its threaded build breaks
+  // in a minified page).
+  assert.equal(await tf.env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT"), false);
   assert.equal(info.backend, "wasm");
   assert.equal(info.runtime, "deno");
   assert.ok(Object.isFrozen(info));

@@ -15,8 +15,12 @@ import {
   transformFeatures,
 } from "../../src/data/mod.ts";
 import { writeNpz } from "../../src/npz/mod.ts";
-import { DEFAULT_TRAIN_CONFIG, train, type TrainConfig } from "../../src/train/mod.ts";
+import { DEFAULT_TRAIN_CONFIG, type LoopConfig, train, withSettings } from "../../src/train/mod.ts";
+import type { ModelSettings } from "../../src/model/mod.ts";
 import { processCpuMs, torchEnv } from "./reference_deno.ts";
+
+/** Model and loop settings to change from `train`'s defaults, side by side. */
+export type Settings = Partial<ModelSettings & LoopConfig>;
 
 /** One epoch of ours. */
 export interface EpochRun {
@@ -73,15 +77,10 @@ export function epochData(rows: number, valRows: number, seed = 7): EpochData {
 export async function timeEpoch(
   data: EpochData,
   bucketByLength: boolean,
-  overrides: Partial<TrainConfig> = {},
+  overrides: Settings = {},
   onProgress?: (line: string) => void,
 ): Promise<EpochRun> {
-  const config: TrainConfig = Object.freeze({
-    ...DEFAULT_TRAIN_CONFIG,
-    ...overrides,
-    epochs: 1,
-    bucketByLength,
-  });
+  const config = withSettings(DEFAULT_TRAIN_CONFIG, { ...overrides, epochs: 1, bucketByLength });
   const cpu0 = processCpuMs();
   let steps = 0;
   const result = await train(config, data, {
@@ -93,6 +92,9 @@ export async function timeEpoch(
       ),
   });
   const cpuSeconds = (processCpuMs() - cpu0) / 1000;
+  if (result.history.length !== 1) {
+    throw new Error(`Cannot time one epoch: train() ran ${result.history.length}`);
+  }
   const m = result.history[0];
   return {
     bucketByLength,
@@ -175,7 +177,7 @@ export async function timeTorchEpoch(
   dir: string,
   python: string,
   threads: number,
-  overrides: Partial<TrainConfig> = {},
+  overrides: Settings = {},
 ): Promise<TorchEpoch> {
   const arrays: Record<string, Parameters<typeof writeNpz>[0][string]> = {};
   for (const [name, d] of [["train", data.train], ["val", data.val]] as const) {
@@ -189,7 +191,8 @@ export async function timeTorchEpoch(
   }
   const path = `${dir}/epoch.npz`;
   await Deno.writeFile(path, writeNpz(arrays));
-  const config = { ...DEFAULT_TRAIN_CONFIG, ...overrides };
+  const { model, loop } = withSettings(DEFAULT_TRAIN_CONFIG, overrides);
+  const config = { ...model, ...loop };
   const out = await new Deno.Command(python, {
     args: ["-c", TORCH_EPOCH, path, JSON.stringify(config), String(threads)],
     env: torchEnv(),

@@ -32,8 +32,7 @@ Deno.bench(
   { group: "epoch", name: "RunLogger + FileStore: 8 metrics + 1 MB checkpoint, flushed" },
   async () => {
     epoch++;
-    logger.hooks.onEpochEnd?.({
-      epoch,
+    logger.logMetrics({
       train_loss: 1 / epoch,
       train_acc: 0.5,
       val_loss: 0.7,
@@ -42,8 +41,8 @@ Deno.bench(
       lr: 1e-3,
       val_cost: 100,
       epoch_seconds: 3,
-    }, { isBest: false });
-    logger.hooks.onCheckpoint?.({ kind: "last", epoch, files: { "model.safetensors": weights } });
+    }, epoch);
+    logger.logArtifact("checkpoints/last/model.safetensors", weights);
     await logger.flush();
   },
 );

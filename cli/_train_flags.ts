@@ -1,12 +1,21 @@
 /**
- * `deno task train` flags -> one frozen `TrainConfig`. Flag parsing only; no I/O.
+ * `deno task train` flags -> one frozen `TrainJobConfig` (model, loop and run settings).
+ * Flag parsing only; no I/O.
  *
  * @module
  */
 import { parseArgs } from "#args";
 import { DEVICE_CHOICES, parseDevice } from "../src/runtime/backend.ts";
+import { LSTM_IMPLS } from "../src/model/lstm_layer.ts";
+import { POOLINGS } from "../src/model/model_settings.ts";
+import { DEFAULT_TRAIN_JOB, type RunSpec, type TrainJobConfig } from "../src/jobs/run_spec.ts";
+import type { RunSpecLabels } from "../src/jobs/train_job_deno.ts";
+import { validateMlflowKey } from "../src/tracking/tracking_store.ts";
+import { parseTrackingUri } from "../src/tracking/tracking_uri.ts";
 import { integerFlag } from "./_cli.ts";
-import { DEFAULT_TRAIN_CONFIG as D, type TrainConfig } from "../src/train/config.ts";
+
+/** The defaults shown in --help: every setting of the job, flat. */
+const D = { ...DEFAULT_TRAIN_JOB.model, ...DEFAULT_TRAIN_JOB.loop, ...DEFAULT_TRAIN_JOB.run };
 
 /** `--help` of `deno task train`. */
 export const TRAIN_HELP = `deno task train [flags]
@@ -22,6 +31,12 @@ Data
   --y-key KEY                npz member holding the labels (default ${D.yKey})
   --lengths-key KEY          npz member with valid lengths (default ${D.lengthsKey});
                              a "mask" (N, T) member is used when it is absent
+  --task FILE                task JSON: {"class_names": [...], "cost_matrix": K x K (optional),
+                             "promotion_metric": val_macro_f1|val_acc|val_cost (optional)};
+                             default: Component X's task for 5 classes, else K classes
+                             named 0..K-1 without costs
+  --num-classes N            number of classes K >= 2 (default: the task's, else the largest
+                             label + 1 over train and val); a label outside 0..K-1 is an error
 Model
   --hidden-size N            LSTM hidden size (default ${D.hiddenSize})
   --num-layers N             stacked LSTM layers (default ${D.numLayers})
@@ -43,7 +58,7 @@ Optimisation
   --bucket-by-length         batch rows of similar valid length together, so trimming each
                              batch to its longest row removes most padding (default off)
   --seed N                   seed of weights, shuffling and dropout (default ${D.seed})
-  --patience N               stop after N epochs without a val macro-F1 gain; 0 = off (default ${D.patience})
+  --patience N               stop after N epochs without a new best checkpoint; 0 = off (default ${D.patience})
 Run
   --device NAME              ${DEVICE_CHOICES.join(", ")}: cuda/gpu/webgpu = WebGPU backend,
                              cpu = wasm backend; unset = WebGPU on a hardware adapter, else wasm
@@ -57,11 +72,20 @@ Tracking
   --mlflow-tracking-uri URI  http(s):// server, file: URI or local folder (default $MLFLOW_TRACKING_URI or ./mlruns)
   --mlflow-experiment NAME   experiment name (default ${D.mlflowExperiment})
   --mlflow-run-name NAME     run name (default generated)
+  --mlflow-parent-run-id ID  log as a child run of ID (tag mlflow.parentRunId), as sweeps do
+  --mlflow-tag KEY=VALUE     an extra run tag; repeat for more (the toolkit's own tags win)
+  --log-system-metrics       sample system/cpu_utilization_percentage, system/system_memory_*,
+                             system/network_*, system/process_memory_rss_megabytes into the run
+                             (MLflow's log_system_metrics), and the WebGPU adapter as a tag
+  --system-metrics-interval S  seconds between samples (default ${D.systemMetricsInterval})
   -h, --help                 print this help
 
 Outputs under --output-dir: metrics.csv (epoch,train_loss,train_acc,val_loss,val_acc,
-val_macro_f1,lr,val_cost,epoch_seconds), feature_stats.json, last/ and best/ (state.json,
-weights.safetensors, optimizer.safetensors, model.safetensors with PyTorch names).
+val_macro_f1,lr,val_cost,epoch_seconds; val_cost only when the task has a cost matrix),
+feature_stats.json, last/ and best/ (state.json with the task and the temperature fitted on
+the validation set, weights.safetensors, optimizer.safetensors, model.safetensors with
+PyTorch names). best/ is the epoch with the best promotion metric (val macro-F1 by default),
+ties broken by the lower val loss.
 Ctrl-C finishes the current step, writes last/ and exits with status 130.
 `;
 
@@ -95,6 +119,10 @@ const STRING_FLAGS = [
   "data-version",
   "model-tag",
   "lstm-impl",
+  "mlflow-parent-run-id",
+  "system-metrics-interval",
+  "task",
+  "num-classes",
 ] as const;
 const BOOLEAN_FLAGS = [
   "bidirectional",
@@ -103,20 +131,36 @@ const BOOLEAN_FLAGS = [
   "focal-loss",
   "mlflow",
   "bucket-by-length",
+  "log-system-metrics",
 ] as const;
+/** Flags that may be repeated. */
+const LIST_FLAGS = ["mlflow-tag"] as const;
 
 /** Every flag `deno task train` accepts. */
 export const TRAIN_FLAGS: readonly string[] = Object.freeze(
-  [...STRING_FLAGS, ...BOOLEAN_FLAGS, "help"].map((f) => `--${f}`),
+  [...STRING_FLAGS, ...BOOLEAN_FLAGS, ...LIST_FLAGS, "help"].map((f) => `--${f}`),
 );
 
-type Options = Record<string, { type: "string" | "boolean"; short?: string }>;
+type Options = Record<
+  string,
+  { type: "string" | "boolean"; short?: string; multiple?: boolean }
+>;
 
 /** Result of {@link parseTrainArgs}. */
 export interface ParsedTrainArgs {
   readonly help: boolean;
-  readonly config: TrainConfig;
+  readonly job: TrainJobConfig;
 }
+
+/** `--train-npz`, `--x-key`, ...: the flag of each run setting, for the job's errors. */
+export const RUN_SPEC_FLAGS: RunSpecLabels = Object.freeze(
+  Object.fromEntries(
+    Object.keys(DEFAULT_TRAIN_JOB.run).map((k) => [
+      k,
+      `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
+    ]),
+  ) as Record<keyof RunSpec, string>,
+);
 
 function intFlag(flag: string, raw: string | undefined, fallback: number, min: number): number {
   return raw === undefined ? fallback : integerFlag(flag, raw, min);
@@ -165,14 +209,53 @@ function textFlag(
   return raw;
 }
 
+function runIdFlag(flag: string, raw: string | undefined, fallback: string): string {
+  if (raw === undefined) return fallback;
+  if (!/^[0-9a-zA-Z_-]{1,64}$/.test(raw)) {
+    throw new RangeError(
+      `Cannot use --${flag} ${JSON.stringify(raw)}: expected a run id (letters, digits, _ and -)`,
+    );
+  }
+  return raw;
+}
+
+/** `KEY=VALUE` flags as tags; keys follow MLflow's rules. */
+function tagFlags(flag: string, raws: readonly string[]): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const raw of raws) {
+    const eq = raw.indexOf("=");
+    const key = eq < 0 ? "" : raw.slice(0, eq);
+    try {
+      if (eq < 0) throw new TypeError("expected KEY=VALUE");
+      validateMlflowKey("tag", key);
+    } catch (cause) {
+      throw new RangeError(
+        `Cannot use --${flag} ${JSON.stringify(raw)}: ${
+          eq < 0 ? "expected KEY=VALUE" : (cause as Error).message
+        }`,
+        { cause },
+      );
+    }
+    tags[key] = raw.slice(eq + 1);
+  }
+  return tags;
+}
+
 /**
- * Parses argv into the resolved config. Unknown flags, missing values and bad values throw
- * an error naming the flag and what is allowed. Files are not checked here (see `cli/train.ts`).
+ * Parses argv into the resolved job; flags not given keep `base`'s values (the defaults of
+ * `deno task train` unless a caller such as quickstart starts from its own). Unknown flags,
+ * missing values and bad values throw an error naming the flag and what is allowed. Files
+ * are not checked here (the train job reads them).
  */
-export function parseTrainArgs(args: readonly string[]): ParsedTrainArgs {
+export function parseTrainArgs(
+  args: readonly string[],
+  base: TrainJobConfig = DEFAULT_TRAIN_JOB,
+): ParsedTrainArgs {
+  const D = { ...base.model, ...base.loop, ...base.run };
   const options: Options = { help: { type: "boolean", short: "h" } };
   for (const f of STRING_FLAGS) options[f] = { type: "string" };
   for (const f of BOOLEAN_FLAGS) options[f] = { type: "boolean" };
+  for (const f of LIST_FLAGS) options[f] = { type: "string", multiple: true };
   // "--batch-size -1": join negative numbers to their flag so the value check (not
   // parseArgs' "ambiguous" error) reports what is wrong with them.
   const joined: string[] = [];
@@ -189,7 +272,7 @@ export function parseTrainArgs(args: readonly string[]): ParsedTrainArgs {
       joined.push(args[i]);
     }
   }
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   try {
     ({ values } = parseArgs({ args: joined, options, strict: true, allowPositionals: false }));
   } catch (cause) {
@@ -208,13 +291,18 @@ export function parseTrainArgs(args: readonly string[]): ParsedTrainArgs {
   const device = s("device");
   if (device !== undefined) parseDevice(device); // throws with the allowed values
   const uri = s("mlflow-tracking-uri");
-  if (uri !== undefined && /^[a-z][a-z0-9+.-]*:/i.test(uri) && !/^(https?|file):/i.test(uri)) {
-    throw new RangeError(
-      `Cannot use --mlflow-tracking-uri ${JSON.stringify(uri)}: expected an http:// or https:// ` +
-        "server, a file: URI or a local folder",
-    );
+  if (uri !== undefined) {
+    try {
+      parseTrackingUri(uri, "/");
+    } catch (cause) {
+      throw new RangeError(
+        `Cannot use --mlflow-tracking-uri ${JSON.stringify(uri.replace(/\/\/[^/@]*@/, "//"))}: ` +
+          (cause as Error).message.replace(/^Cannot use tracking URI "[^"]*": /, ""),
+        { cause },
+      );
+    }
   }
-  const config: TrainConfig = Object.freeze({
+  const flat = Object.freeze({
     trainNpz: textFlag("train-npz", s("train-npz"), D.trainNpz),
     valNpz: textFlag("val-npz", s("val-npz"), D.valNpz),
     featureStats: textFlag("feature-stats", s("feature-stats"), D.featureStats),
@@ -229,7 +317,7 @@ export function parseTrainArgs(args: readonly string[]): ParsedTrainArgs {
       (x) => x >= 0 && x < 1,
       "a number in [0, 1)",
     ),
-    pooling: choiceFlag("pooling", s("pooling"), D.pooling, ["last", "mean"]),
+    pooling: choiceFlag("pooling", s("pooling"), D.pooling, POOLINGS),
     batchSize: intFlag("batch-size", s("batch-size"), D.batchSize, 1),
     epochs: intFlag("epochs", s("epochs"), D.epochs, 1),
     lr: numFlag("lr", s("lr"), D.lr, (x) => x > 0, "a number > 0"),
@@ -248,9 +336,9 @@ export function parseTrainArgs(args: readonly string[]): ParsedTrainArgs {
       (x) => x > 0,
       "a number > 0",
     ),
-    weightedLoss: b("weighted-loss"),
-    weightedSampler: b("weighted-sampler"),
-    focalLoss: b("focal-loss"),
+    weightedLoss: b("weighted-loss") || D.weightedLoss,
+    weightedSampler: b("weighted-sampler") || D.weightedSampler,
+    focalLoss: b("focal-loss") || D.focalLoss,
     gradClip: numFlag(
       "grad-clip",
       s("grad-clip"),
@@ -261,7 +349,7 @@ export function parseTrainArgs(args: readonly string[]): ParsedTrainArgs {
     device: device ?? D.device,
     resumeFrom: textFlag("resume-from", s("resume-from"), D.resumeFrom),
     logInterval: intFlag("log-interval", s("log-interval"), D.logInterval, 1),
-    mlflow: b("mlflow"),
+    mlflow: b("mlflow") || D.mlflow,
     mlflowTrackingUri: textFlag("mlflow-tracking-uri", uri, D.mlflowTrackingUri),
     mlflowExperiment: textFlag("mlflow-experiment", s("mlflow-experiment"), D.mlflowExperiment),
     mlflowRunName: textFlag("mlflow-run-name", s("mlflow-run-name"), D.mlflowRunName),
@@ -272,11 +360,37 @@ export function parseTrainArgs(args: readonly string[]): ParsedTrainArgs {
     lengthsKey: textFlag("lengths-key", s("lengths-key"), D.lengthsKey),
     dataVersion: textFlag("data-version", s("data-version"), D.dataVersion, true),
     modelTag: textFlag("model-tag", s("model-tag"), D.modelTag, true),
-    lstmImpl: choiceFlag("lstm-impl", s("lstm-impl"), D.lstmImpl, ["fused", "layers"]),
-    bucketByLength: b("bucket-by-length"),
+    lstmImpl: choiceFlag("lstm-impl", s("lstm-impl"), D.lstmImpl, LSTM_IMPLS),
+    bucketByLength: b("bucket-by-length") || D.bucketByLength,
+    mlflowParentRunId: runIdFlag(
+      "mlflow-parent-run-id",
+      s("mlflow-parent-run-id"),
+      D.mlflowParentRunId,
+    ),
+    mlflowTags: Object.freeze({
+      ...D.mlflowTags,
+      ...tagFlags("mlflow-tag", (values["mlflow-tag"] as string[] | undefined) ?? []),
+    }),
+    logSystemMetrics: b("log-system-metrics") || D.logSystemMetrics,
+    systemMetricsInterval: numFlag(
+      "system-metrics-interval",
+      s("system-metrics-interval"),
+      D.systemMetricsInterval,
+      (x) => x >= 0.05,
+      "a number of seconds >= 0.05",
+    ),
+    task: textFlag("task", s("task"), D.task),
+    numClasses: intFlag("num-classes", s("num-classes"), D.numClasses, 2),
   });
-  if (config.seed > 0xffffffff) {
-    throw new RangeError(`Cannot use --seed ${config.seed}: expected an integer in 0..4294967295`);
+  if (flat.seed > 0xffffffff) {
+    throw new RangeError(`Cannot use --seed ${flat.seed}: expected an integer in 0..4294967295`);
   }
-  return { help: b("help"), config };
+  return { help: b("help"), job: splitSettings(flat, base) };
+}
+
+/** Sorts flat settings into the job's model, loop and run parts (by `base`'s keys). */
+function splitSettings(flat: Record<string, unknown>, base: TrainJobConfig): TrainJobConfig {
+  const part = <T extends object>(like: T): T =>
+    Object.freeze(Object.fromEntries(Object.keys(like).map((k) => [k, flat[k]]))) as T;
+  return Object.freeze({ model: part(base.model), loop: part(base.loop), run: part(base.run) });
 }

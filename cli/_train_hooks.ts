@@ -1,11 +1,9 @@
 /**
- * The CLI's training subscribers: console progress, `metrics.csv` and checkpoint folders.
+ * The CLI's training subscriber: console progress with ETA and one line per epoch.
  *
  * @module
  */
 import type { EpochMetrics, StepProgress, TrainHooks } from "../src/train/hooks.ts";
-import { writeCheckpointDir } from "../src/train/checkpoint_dir_deno.ts";
-import { metricsCsvHeader, metricsCsvRow } from "../src/train/metrics_csv.ts";
 
 function clock(seconds: number): string {
   if (!Number.isFinite(seconds)) return "--:--";
@@ -62,7 +60,9 @@ export function consoleHooks(options: { isTerminal: boolean; epochs: number }): 
         `epoch ${m.epoch}/${options.epochs} train_loss ${m.train_loss.toFixed(4)} ` +
           `train_acc ${m.train_acc.toFixed(4)} val_loss ${m.val_loss.toFixed(4)} ` +
           `val_acc ${m.val_acc.toFixed(4)} val_macro_f1 ${m.val_macro_f1.toFixed(4)} ` +
-          `val_cost ${m.val_cost} lr ${m.lr} | train ${trainSeconds.toFixed(1)} s${perStep}, ` +
+          `${m.val_cost === undefined ? "" : `val_cost ${m.val_cost} `}lr ${m.lr} | train ${
+            trainSeconds.toFixed(1)
+          } s${perStep}, ` +
           `epoch ${m.epoch_seconds.toFixed(1)} s${isBest ? " | best so far" : ""}`,
       );
     },
@@ -72,40 +72,6 @@ export function consoleHooks(options: { isTerminal: boolean; epochs: number }): 
       console.log(
         `run ${status}; best val_macro_f1 ${best}${error ? ` (${(error as Error).message})` : ""}`,
       );
-    },
-  };
-}
-
-/**
- * Writes `<outputDir>/metrics.csv`: a fresh file with the header, or, when the run resumes
- * (start epoch > 1) and the file exists, appends to it.
- */
-export function metricsCsvHooks(outputDir: string): TrainHooks {
-  const path = `${outputDir}/metrics.csv`;
-  return {
-    async onStart({ startEpoch }) {
-      let exists = false;
-      try {
-        exists = (await Deno.stat(path)).isFile;
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
-      }
-      if (startEpoch > 1 && exists) return;
-      await Deno.writeTextFile(path, metricsCsvHeader() + "\n");
-    },
-    async onEpochEnd(m) {
-      await Deno.writeTextFile(path, metricsCsvRow(m) + "\n", { append: true });
-    },
-  };
-}
-
-/** Writes each checkpoint as `<outputDir>/last/` or `<outputDir>/best/`, atomically. */
-export function checkpointDirHooks(outputDir: string, log: (line: string) => void): TrainHooks {
-  return {
-    async onCheckpoint({ kind, epoch, files }) {
-      await writeCheckpointDir(`${outputDir}/${kind}`, files);
-      const bytes = Object.values(files).reduce((a, f) => a + f.length, 0);
-      log(`saved ${outputDir}/${kind}/ (epoch ${epoch}, ${(bytes / 1e6).toFixed(2)} MB)`);
     },
   };
 }

@@ -5,6 +5,8 @@
  */
 import { parseArgs } from "#args";
 import { DEMO_LOOPBACK_HOSTS, startDemoServer } from "../web/server_deno.ts";
+import { authorizationHeader, credentialsFromEnv } from "../src/tracking/rest_transport.ts";
+import { parseTrackingUri } from "../src/tracking/tracking_uri.ts";
 import { flagsError } from "./_cli.ts";
 
 const HELP = `deno task demo [flags]
@@ -22,23 +24,16 @@ Flags:
                                Credentials come from MLFLOW_TRACKING_USERNAME/PASSWORD
                                (Basic, wins) or MLFLOW_TRACKING_TOKEN (Bearer) and are
                                added by the server; the page never sees them.
+  --max-upload-mb N            largest artifact the page may upload through the proxy, in
+                               MiB (default 256); larger uploads are refused (413)
+  --source-map                 development: bundle unminified with a linked source map
+                               (both name local paths; default off)
   -h, --help                   print this help
 
 Open the printed URL in a browser with WebGPU (Chrome/Edge 113+; Chromium on Linux may need
---enable-unsafe-webgpu). Stop with Ctrl-C.
+--enable-unsafe-webgpu). The URL carries an access token: the page is served only with it,
+and the /mlflow proxy answers only the page (see SECURITY.md). Stop with Ctrl-C.
 `;
-
-/** Builds the `Authorization` header value from the MLflow credential variables. */
-function authorizationFromEnv(): string | undefined {
-  const user = Deno.env.get("MLFLOW_TRACKING_USERNAME");
-  const password = Deno.env.get("MLFLOW_TRACKING_PASSWORD");
-  if (user !== undefined && password !== undefined) {
-    const bytes = new TextEncoder().encode(`${user}:${password}`);
-    return `Basic ${btoa(String.fromCharCode(...bytes))}`;
-  }
-  const token = Deno.env.get("MLFLOW_TRACKING_TOKEN");
-  return token ? `Bearer ${token}` : undefined;
-}
 
 function parsePort(value: string): number {
   const port = Number(value);
@@ -52,7 +47,30 @@ function parsePort(value: string): number {
   return port;
 }
 
-const FLAGS = ["--port", "--host", "--mlflow-tracking-uri", "--help"];
+/** `MLFLOW_TRACKING_URI` when it names a tracking server (a folder cannot be proxied), else "". */
+function serverFromEnv(env: Readonly<Record<string, string | undefined>>): string {
+  const uri = env.MLFLOW_TRACKING_URI ?? "";
+  return uri !== "" && parseTrackingUri(uri, Deno.cwd()).kind === "server" ? uri : "";
+}
+
+function parseMaxUploadMb(value: string): number {
+  const mb = Number(value);
+  if (!/^\d+$/.test(value) || mb < 1) {
+    throw new RangeError(
+      `Cannot use --max-upload-mb ${JSON.stringify(value)}: expected a whole number of MiB >= 1`,
+    );
+  }
+  return mb * 1024 * 1024;
+}
+
+const FLAGS = [
+  "--port",
+  "--host",
+  "--mlflow-tracking-uri",
+  "--max-upload-mb",
+  "--source-map",
+  "--help",
+];
 
 function parseFlags(args: string[]) {
   try {
@@ -64,6 +82,8 @@ function parseFlags(args: string[]) {
         port: { type: "string", default: "8000" },
         host: { type: "string", default: "127.0.0.1" },
         "mlflow-tracking-uri": { type: "string" },
+        "max-upload-mb": { type: "string", default: "256" },
+        "source-map": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     });
@@ -78,23 +98,37 @@ async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  let trackingUri = values["mlflow-tracking-uri"];
-  if (trackingUri === undefined) {
-    const env = Deno.env.get("MLFLOW_TRACKING_URI") ?? "";
-    trackingUri = /^https?:\/\//.test(env) ? env : "";
+  const env = Deno.env.toObject();
+  const trackingUri = values["mlflow-tracking-uri"] ?? serverFromEnv(env);
+  const credentials = credentialsFromEnv(env);
+  const port = parsePort(values.port!);
+  const maxUploadBytes = parseMaxUploadMb(values["max-upload-mb"]!);
+  // Ctrl-C or SIGTERM at any point (bundling included) stops the server and removes its
+  // temporary bundle folder before the process exits.
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(signal, onSignal);
+  let server;
+  try {
+    server = await startDemoServer({
+      port,
+      host: values.host!,
+      mlflowTrackingUri: trackingUri,
+      mlflowAuthorization: trackingUri && credentials
+        ? authorizationHeader(credentials)
+        : undefined,
+      maxUploadBytes,
+      sourceMap: values["source-map"],
+      signal: stop.signal,
+      log: (line) => console.error(line),
+    });
+  } catch (error) {
+    if (stop.signal.aborted) return 0; // stopped while starting; already cleaned up
+    throw error;
   }
-  const server = await startDemoServer({
-    port: parsePort(values.port!),
-    host: values.host!,
-    mlflowTrackingUri: trackingUri,
-    mlflowAuthorization: trackingUri ? authorizationFromEnv() : undefined,
-    log: (line) => console.error(line),
-  });
   console.log(`Component X demo: ${server.url}`);
-  Deno.addSignalListener("SIGINT", () => {
-    server.close().then(() => Deno.exit(0));
-  });
   await server.finished;
+  await server.close();
   return 0;
 }
 

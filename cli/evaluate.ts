@@ -1,41 +1,22 @@
 /**
  * `deno task evaluate`: writes the evaluation bundle (metrics, curves, plots, index.html)
  * for a checkpoint on an npz file, or for an existing `predictions.csv`; optionally uploads
- * it to an MLflow run. Flag parsing and wiring only: the work is in `src/eval/`.
+ * it to an MLflow run. Flag parsing and printing only: the job is in
+ * `src/jobs/evaluate_job_deno.ts`.
  *
  * @module
  */
 import { parseArgs } from "#args";
 import {
-  buildEvaluationBundle,
-  type EvaluationInput,
-  parsePredictionsCsv,
-  summaryToMlflowMetrics,
-} from "../src/eval/mod.ts";
-import { writeEvaluationBundle } from "../src/eval/write_evaluation_bundle_deno.ts";
-import { openReviewStore } from "../src/eval/open_review_store_deno.ts";
-import { createSequenceDataset, parseFeatureStats, transformFeatures } from "../src/data/mod.ts";
-import { readNpz } from "../src/npz/mod.ts";
-import { parseDevice, selectBackend } from "../src/runtime/mod.ts";
-import { predictProbabilities, readCheckpoint, restoreClassifier } from "../src/train/mod.ts";
-import { readCheckpointDir } from "../src/train/checkpoint_dir_deno.ts";
+  type EvaluateJobLabels,
+  type EvaluateJobSpec,
+  runEvaluateJob,
+} from "../src/jobs/evaluate_job_deno.ts";
+import type { SummaryMetrics } from "../src/report/summary_metrics.ts";
+import { parseDevice } from "../src/runtime/backend.ts";
 
-/** The resolved flags of `deno task evaluate`. */
-export interface EvaluateCliOptions {
-  readonly checkpoint: string;
-  readonly npz: string;
-  /** "" = the checkpoint's own feature_stats.json, else artifacts/feature_stats.json. */
-  readonly featureStats: string;
-  readonly xKey: string;
-  readonly yKey: string;
-  readonly lengthsKey: string;
-  readonly predictions: string;
-  readonly outputDir: string;
-  readonly batchSize: number;
-  readonly device: string;
-  readonly nBins: number;
-  readonly mlflowRunId: string;
-  readonly mlflowTrackingUri: string;
+/** The resolved flags of `deno task evaluate`: the job's spec, plus `--help`. */
+export interface EvaluateCliOptions extends EvaluateJobSpec {
   readonly help: boolean;
 }
 
@@ -57,7 +38,12 @@ Inputs (one of):
                              npz member names (default: the checkpoint's training config,
                              else sequences, labels, seq_lengths; a mask member also works)
   --predictions <csv>        re-evaluate an existing predictions.csv
-                             (columns vehicle_id,label,pred,p0..p4) instead of predicting
+                             (columns vehicle_id,label,pred,p0..p{K-1}, optionally
+                             cal_p0..cal_p{K-1}) instead of predicting
+  --task <json>              task file (class_names, cost_matrix; see deno task train --help)
+                             to evaluate under (default: the checkpoint's task; for
+                             --predictions, Component X's for 5 classes, else K classes
+                             without costs)
 
 Output:
   --output-dir <dir>         where the bundle is written (required), e.g.
@@ -76,9 +62,13 @@ MLflow (optional):
 
   -h, --help                 show this help
 
-Writes: index.html, summary_metrics.json, classification_report.json,
-classification_report_min_cost.json, confusion_matrix.csv, confusion_matrix_min_cost.csv,
-roc_curves.json, pr_curves.json, reliability.json, predictions.csv and SVG plots.
+Writes: index.html, summary_metrics.json, task.json, classification_report.json (keyed by
+class names), confusion_matrix.csv (a bare integer matrix, as np.savetxt writes it),
+confusion_matrix_labeled.csv, roc_curves.json, pr_curves.json, reliability.json,
+predictions.csv and SVG plots; with a cost matrix also classification_report_min_cost.json
+and confusion_matrix_min_cost.csv/.svg (the minimum-expected-cost rule, on the calibrated
+probabilities when the checkpoint holds a temperature); with a temperature also
+reliability_calibrated.json.
 `;
 
 const FLAGS = {
@@ -89,6 +79,7 @@ const FLAGS = {
   "y-key": { type: "string" },
   "lengths-key": { type: "string" },
   predictions: { type: "string" },
+  task: { type: "string" },
   "output-dir": { type: "string" },
   "batch-size": { type: "string" },
   device: { type: "string" },
@@ -132,6 +123,7 @@ export function parseEvaluateArgs(args: string[]): EvaluateCliOptions {
     yKey: values["y-key"] ?? "",
     lengthsKey: values["lengths-key"] ?? "",
     predictions: values.predictions ?? "",
+    task: values.task ?? "",
     outputDir: values["output-dir"] ?? "",
     batchSize: positiveInt("batch-size", values["batch-size"], 256),
     device,
@@ -162,115 +154,51 @@ export function parseEvaluateArgs(args: string[]): EvaluateCliOptions {
   return options;
 }
 
-async function readText(path: string, flag: string): Promise<string> {
-  try {
-    return await Deno.readTextFile(path);
-  } catch (cause) {
-    throw new Error(`Cannot read --${flag} ${path}: ${(cause as Error).message}`, { cause });
-  }
-}
+/** The flag of each job setting, for the job's errors. */
+const EVALUATE_FLAGS: EvaluateJobLabels = {
+  checkpoint: "--checkpoint",
+  npz: "--npz",
+  featureStats: "--feature-stats",
+  xKey: "--x-key",
+  yKey: "--y-key",
+  lengthsKey: "--lengths-key",
+  predictions: "--predictions",
+  task: "--task",
+  outputDir: "--output-dir",
+};
 
-async function loadPredictions(options: EvaluateCliOptions): Promise<EvaluationInput> {
-  if (options.predictions !== "") {
-    const table = parsePredictionsCsv(
-      await readText(options.predictions, "predictions"),
-      options.predictions,
-    );
-    return { ...table, meta: { predictions: options.predictions } };
-  }
-  return await predictFromCheckpoint(options);
-}
-
-/** A checkpoint path names its folder; a file inside it (e.g. state.json) means that folder. */
-async function checkpointFolder(path: string): Promise<string> {
-  const dir = path.replace(/\/+$/, "");
-  try {
-    if ((await Deno.stat(dir)).isFile) {
-      return dir.includes("/") ? dir.slice(0, dir.lastIndexOf("/")) : ".";
-    }
-  } catch {
-    // readCheckpointDir reports a missing folder with a hint.
-  }
-  return dir;
-}
-
-async function predictFromCheckpoint(options: EvaluateCliOptions): Promise<EvaluationInput> {
-  const dir = await checkpointFolder(options.checkpoint);
-  const files = await readCheckpointDir(dir);
-  const checkpoint = readCheckpoint(files);
-  let statsText: string;
-  let statsSource: string;
-  if (options.featureStats !== "") {
-    statsText = await readText(options.featureStats, "feature-stats");
-    statsSource = options.featureStats;
-  } else if (files["feature_stats.json"]) {
-    statsText = new TextDecoder().decode(files["feature_stats.json"]);
-    statsSource = `${dir}/feature_stats.json`;
-  } else {
-    statsSource = "artifacts/feature_stats.json";
-    statsText = await readText(statsSource, "feature-stats");
-  }
-  let statsJson: unknown;
-  try {
-    statsJson = JSON.parse(statsText);
-  } catch (cause) {
-    throw new SyntaxError(
-      `Cannot read feature stats ${statsSource}: not valid JSON (${(cause as Error).message}); ` +
-        "pass the feature_stats.json written by deno task sample or the training pipeline",
-      { cause },
+/** What evaluate prints about a bundle: both rules, the baseline and calibration. */
+export function summaryLines(s: SummaryMetrics): string[] {
+  const cost = (v: number | undefined) => (v === undefined ? "" : `, cost ${v}`);
+  const baseline = `always-majority baseline (class ${s.baseline_class}): macro-F1 ` +
+    `${s.baseline_macro_f1.toFixed(4)}${cost(s.baseline_total_cost)}`;
+  const verdict = (ok: boolean | undefined) => (ok ? "beats" : "does not beat");
+  const lines = [
+    `Evaluated ${s.n_samples} windows (task ${s.task}, ${s.num_classes} classes): ` +
+    `argmax rule macro-F1 ${s.macro_f1.toFixed(4)}, weighted F1 ${s.weighted_f1.toFixed(4)}, ` +
+    `accuracy ${s.accuracy.toFixed(4)}${cost(s.total_cost)} (${
+      verdict(s.argmax_beats_baseline)
+    } the baseline)`,
+  ];
+  if (s.min_cost_macro_f1 !== undefined) {
+    lines.push(
+      `min-expected-cost rule (${s.min_cost_probabilities} probabilities): macro-F1 ` +
+        `${s.min_cost_macro_f1.toFixed(4)}${cost(s.min_cost_total_cost)} (${
+          verdict(s.min_cost_beats_baseline)
+        } the baseline)`,
     );
   }
-  const stats = parseFeatureStats(statsJson);
-  let npzBytes: Uint8Array;
-  try {
-    npzBytes = await Deno.readFile(options.npz);
-  } catch (cause) {
-    throw new Error(`Cannot read --npz ${options.npz}: ${(cause as Error).message}`, { cause });
-  }
-  const arrays = readNpz(npzBytes);
-  const data = createSequenceDataset(arrays, {
-    xKey: options.xKey || checkpoint.config.xKey || undefined,
-    yKey: options.yKey || checkpoint.config.yKey || undefined,
-    lengthsKey: options.lengthsKey || checkpoint.config.lengthsKey || undefined,
-    numClasses: checkpoint.modelConfig.numClasses,
-    source: `--npz ${options.npz}`,
-  });
-  transformFeatures(data.x, [data.size, data.steps, data.features], data.lengths, stats);
-  const runtime = await selectBackend(parseDevice(options.device));
-  console.log(
-    `Backend: ${runtime.backend}${
-      runtime.adapter ? ` (${runtime.adapter})` : ""
-    }: ${runtime.reason}`,
+  lines.push(baseline);
+  lines.push(
+    s.calibrated_ece === undefined
+      ? `calibration: ECE ${s.ece.toFixed(4)}, NLL ${s.nll.toFixed(4)} (no temperature)`
+      : `calibration${
+        s.temperature === null ? "" : ` (temperature ${s.temperature.toFixed(4)})`
+      }: ECE ${s.ece.toFixed(4)} -> ${s.calibrated_ece.toFixed(4)}, NLL ${s.nll.toFixed(4)} -> ${
+        s.calibrated_nll!.toFixed(4)
+      }`,
   );
-  const model = restoreClassifier(checkpoint);
-  let probabilities: Float32Array[];
-  try {
-    probabilities = await predictProbabilities(model, data, { batchSize: options.batchSize });
-  } finally {
-    model.dispose();
-  }
-  const ids = arrays.vehicle_ids;
-  return {
-    labels: data.labels,
-    probabilities,
-    vehicleIds: ids && ids.data.length === data.size
-      ? (ids.data as ArrayLike<number | bigint>)
-      : undefined,
-    meta: {
-      checkpoint: `${dir} (epoch ${checkpoint.epoch}, best val macro-F1 ${
-        checkpoint.bestValF1.toFixed(4)
-      })`,
-      data: options.npz,
-      "feature stats": statsSource,
-    },
-  };
-}
-
-/** Artifact folder name under `evaluations/`: the data file's name without extension. */
-function evaluationName(options: EvaluateCliOptions): string {
-  const path = options.predictions || options.npz;
-  const base = path.split("/").pop() ?? "data";
-  return base.replace(/\.[^.]+$/, "") || "data";
+  return lines;
 }
 
 /** Runs the command; returns the exit code. Only this function catches. */
@@ -281,39 +209,17 @@ export async function main(args: string[]): Promise<number> {
       console.log(EVALUATE_HELP);
       return 0;
     }
-    const input = await loadPredictions(options);
-    const bundle = buildEvaluationBundle({
-      ...input,
-      nBins: options.nBins,
-      meta: {
-        ...input.meta,
-        ...(options.mlflowRunId ? { "mlflow run": options.mlflowRunId } : {}),
-        created: new Date().toISOString(),
-      },
+    const { help: _, ...spec } = options;
+    const { bundle, attached } = await runEvaluateJob(spec, {
+      log: (line) => console.log(line),
+      labels: EVALUATE_FLAGS,
     });
-    await writeEvaluationBundle(options.outputDir, bundle.files);
-    const s = bundle.summary;
-    console.log(
-      `Evaluated ${s.n_samples} windows: macro-F1 ${s.macro_f1.toFixed(4)}, ` +
-        `weighted F1 ${s.weighted_f1.toFixed(4)}, accuracy ${s.accuracy.toFixed(4)}, ` +
-        `cost ${s.total_cost}; min-expected-cost rule: macro-F1 ` +
-        `${s.min_cost_macro_f1.toFixed(4)}, cost ${s.min_cost_total_cost} ` +
-        `(always-0 baseline: macro-F1 ${
-          s.baseline_macro_f1.toFixed(4)
-        }, cost ${s.baseline_total_cost})`,
-    );
+    for (const line of summaryLines(bundle.summary)) console.log(line);
     console.log(`Bundle: ${options.outputDir}/index.html`);
-    if (options.mlflowRunId !== "") {
-      const store = openReviewStore(options.mlflowTrackingUri, Deno.env.toObject());
-      const folder = `evaluations/${evaluationName(options)}`;
-      for (const [name, bytes] of bundle.files) {
-        await store.writeArtifact(options.mlflowRunId, `${folder}/${name}`, bytes);
-      }
-      const metrics = summaryToMlflowMetrics(bundle.summary);
-      await store.logMetrics(options.mlflowRunId, metrics, 0, Date.now());
+    if (attached) {
       console.log(
-        `Uploaded ${bundle.files.size} files to ${folder}/ of run ${options.mlflowRunId} ` +
-          `and logged ${Object.keys(metrics).join(", ")} (${store.location})`,
+        `Uploaded ${attached.files} files to ${attached.folder}/ of run ${options.mlflowRunId} ` +
+          `and logged ${attached.metrics.join(", ")} (${attached.location})`,
       );
     }
     return 0;

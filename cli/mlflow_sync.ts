@@ -1,17 +1,13 @@
 /**
  * `deno task mlflow-sync`: uploads local runs (`./mlruns`) to a tracking server, or replays
- * the spool a training left when the server was down. Wiring only: the work is in
- * `src/tracking/`.
+ * the spool a training left when the server was down. Flag parsing only: the job is in
+ * `src/jobs/sync_job_deno.ts`.
  *
  * @module
  */
 import { parseArgs } from "#args";
-import { copyRun } from "../src/tracking/copy_run.ts";
-import { FileStore } from "../src/tracking/file_store.ts";
-import { redactUri } from "../src/tracking/rest_store.ts";
-import { replaySpool } from "../src/tracking/spool.ts";
-import { denoSpool, readSpoolTarget } from "../src/tracking/spool_deno.ts";
-import { openTrackingStore } from "./_tracking.ts";
+import { replaySpools, syncRuns } from "../src/jobs/sync_job_deno.ts";
+import { redactUri, trackingServerUrl } from "../src/tracking/tracking_uri.ts";
 import { runMain } from "./_cli.ts";
 
 /** `--help` text: documents every flag. */
@@ -25,12 +21,14 @@ Usage:
 Copies whole runs (params, tags, every metric value with its step and timestamp,
 artifacts, status, start and end times) from a local ./mlruns folder to a server. A run
 copied before (tag toolkit.sync.source_run_id) is skipped, so the command can be rerun.
-With --spool, sends what a training could not send while the server was down.
+With --spool, sends what a training could not send while the server was down; the spool
+is data: it is sent only to the configured server, and only files inside its folder.
 
 Flags:
   --from <dir>          local mlruns folder or file: URI (default ./mlruns)
-  --to <uri>            destination: http(s)://host:port (default: $MLFLOW_TRACKING_URI; with
-                        --spool, the URI the spool was written for)
+  --to <uri>            destination: http(s)://host:port (default: $MLFLOW_TRACKING_URI); with
+                        --spool it must be the URI the spool was written for, else the
+                        spool is refused
   --experiment <name>   only runs of this local experiment (default: every experiment)
   --run-id <id>         only this run
   --spool <dir>         replay a spool folder (artifacts/mlflow_spool/<run id>) or every spool
@@ -85,32 +83,24 @@ export function parseMlflowSyncArgs(
     spool: values.spool ?? "",
     help: values.help ?? false,
   };
-  if (!options.help && options.spool === "" && !/^https?:\/\//i.test(options.to)) {
-    throw new TypeError(
-      `Cannot sync: --to must be an http(s):// tracking server URI, received ` +
-        `${
-          options.to === ""
-            ? "nothing (and MLFLOW_TRACKING_URI is unset)"
-            : `"${redactUri(options.to)}"`
-        }`,
-    );
+  if (!options.help && options.spool === "") {
+    if (options.to === "") {
+      throw new TypeError(
+        "Cannot sync: --to must be an http(s):// tracking server URI, received nothing " +
+          "(and MLFLOW_TRACKING_URI is unset)",
+      );
+    }
+    try {
+      trackingServerUrl(options.to);
+    } catch (cause) {
+      throw new TypeError(
+        `Cannot sync: --to must be an http(s):// tracking server URI, received ` +
+          `"${redactUri(options.to)}" (${(cause as Error).message})`,
+        { cause },
+      );
+    }
   }
   return options;
-}
-
-async function spoolDirs(dir: string): Promise<string[]> {
-  if (await readSpoolTarget(dir) !== null) return [dir];
-  const out: string[] = [];
-  try {
-    for await (const e of Deno.readDir(dir)) {
-      if (e.isDirectory && await readSpoolTarget(`${dir}/${e.name}`) !== null) {
-        out.push(`${dir}/${e.name}`);
-      }
-    }
-  } catch (cause) {
-    throw new Error(`Cannot read spool folder ${dir}: ${(cause as Error).message}`, { cause });
-  }
-  return out.sort();
 }
 
 /** Runs the command; returns the exit status. */
@@ -124,57 +114,17 @@ export async function main(
     log(MLFLOW_SYNC_HELP);
     return 0;
   }
-  if (options.spool !== "") {
-    const dirs = await spoolDirs(options.spool);
-    if (dirs.length === 0) {
-      throw new RangeError(
-        `Cannot replay spool ${options.spool}: no spool.json there or in its subfolders; ` +
-          `pass <output dir>/mlflow_spool or one run's folder in it`,
-      );
-    }
-    for (const dir of dirs) {
-      const target = (await readSpoolTarget(dir))!;
-      const to = options.to || target.trackingUri;
-      const store = openTrackingStore(to, env);
-      const sent = await replaySpool(store, target.runId, denoSpool(dir, target));
-      log(`run ${target.runId}: sent ${sent} spooled records to ${store.location}`);
-    }
-    return 0;
-  }
-  const from = openTrackingStore(options.from, env);
-  if (!(from instanceof FileStore)) {
-    throw new TypeError(
-      `Cannot sync from "${
-        redactUri(options.from)
-      }": --from must be a local mlruns folder or file: URI`,
-    );
-  }
-  const to = openTrackingStore(options.to, env);
-  let runIds: string[];
-  if (options.runId !== "") runIds = [options.runId];
+  if (options.spool !== "") await replaySpools(options.spool, { to: options.to, env, log });
   else {
-    const experiments = (await from.listExperiments()).filter((e) =>
-      options.experiment === "" || e.name === options.experiment
-    );
-    if (experiments.length === 0) {
-      throw new RangeError(
-        `Cannot sync: no experiment ${
-          options.experiment ? `"${options.experiment}" ` : ""
-        }in ${from.location}`,
-      );
-    }
-    runIds = (await from.searchRuns(experiments.map((e) => e.experimentId)))
-      .map((r) => r.info.runId).reverse();
+    await syncRuns({
+      from: options.from,
+      to: options.to,
+      experiment: options.experiment,
+      runId: options.runId,
+      env,
+      log,
+    });
   }
-  for (const runId of runIds) {
-    const r = await copyRun(from, runId, to);
-    log(
-      r.skipped
-        ? `run ${runId}: already on ${to.location} as ${r.targetRunId}, skipped`
-        : `run ${runId} -> ${r.targetRunId}: ${r.metrics} metric values, ${r.artifacts} artifacts`,
-    );
-  }
-  log(`${runIds.length} run(s) synced from ${from.location} to ${to.location}`);
   return 0;
 }
 

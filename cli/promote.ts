@@ -2,21 +2,16 @@
  * `deno task promote`: promotes a run only with evidence (better val macro-F1 than the
  * champion and the always-0 baseline, an attached evaluation bundle, inspected plots),
  * then installs its best checkpoint as `artifacts/best` and moves the registry alias.
- * Flag parsing and wiring only: the work is in `src/eval/`.
+ * Flag parsing and printing only: the job is in `src/jobs/promote_job.ts`, the policy in
+ * `src/review/`.
  *
  * @module
  */
 import { parseArgs } from "#args";
-import {
-  decidePromotion,
-  downloadCheckpointArtifact,
-  formatPromotionDecision,
-  gatherPromotionEvidence,
-  registerPromotion,
-  resolveRun,
-} from "../src/eval/mod.ts";
-import { openReviewStore } from "../src/eval/open_review_store_deno.ts";
-import { installBestCheckpoint } from "../src/eval/install_checkpoint_deno.ts";
+import { formatPromotionDecision } from "../src/review/promotion_decision.ts";
+import { promoteRun } from "../src/jobs/promote_job.ts";
+import { openTrackingStore } from "../src/tracking/open_tracking_store_deno.ts";
+import { installBestCheckpoint } from "../src/jobs/install_checkpoint_deno.ts";
 
 /** The resolved flags of `deno task promote`. */
 export interface PromoteCliOptions {
@@ -150,46 +145,30 @@ export async function main(args: string[]): Promise<number> {
       console.log(PROMOTE_HELP);
       return 0;
     }
-    const store = openReviewStore(options.mlflowTrackingUri, env);
-    const registry = { model: options.model, alias: options.alias };
-    const run = await resolveRun(store, options.experiment, {
-      runId: options.runId || undefined,
-      runName: options.runName || undefined,
+    const store = await openTrackingStore(options.mlflowTrackingUri, env, { readOnly: true });
+    const outcome = await promoteRun(store, {
+      run: { runId: options.runId || undefined, runName: options.runName || undefined },
+      experiment: options.experiment,
+      registry: { model: options.model, alias: options.alias },
+      inspected: options.inspected,
+      reason: options.reason,
+      user: options.user,
+      checkpointArtifact: options.checkpointArtifact,
+    }, {
+      confirmInspected,
+      installCheckpoint: (files) => installBestCheckpoint(options.artifactsDir, files),
     });
-    const promotion = await gatherPromotionEvidence(store, run, registry);
-    const where = promotion.evidence.bundlePath
-      ? `${run.artifactUri.replace(/\/+$/, "")}/${promotion.evidence.bundlePath}/index.html`
-      : "(no evaluation bundle on the run)";
-    promotion.evidence.inspected = options.inspected ||
-      (promotion.evidence.bundlePath !== null && confirmInspected(where));
-    const decision = decidePromotion(promotion.evidence);
-    console.log(`Run ${run.runName || "(unnamed)"} (${run.runId}) in ${store.location}`);
-    console.log(formatPromotionDecision(decision));
-    if (!decision.promote) {
+    const { info } = outcome.promotion.run;
+    console.log(`Run ${info.runName || "(unnamed)"} (${info.runId}) in ${store.location}`);
+    console.log(formatPromotionDecision(outcome.decision));
+    if (!outcome.promoted) {
       console.log("Refused: not promoted.");
       return 2;
     }
-    const checkpoint = await downloadCheckpointArtifact(
-      store,
-      run.runId,
-      options.checkpointArtifact || undefined,
-    );
-    const installed = await installBestCheckpoint(options.artifactsDir, checkpoint.files);
-    const now = new Date();
-    const e = promotion.evidence;
-    const version = await registerPromotion(store, promotion, decision, checkpoint.path, registry, {
-      user: options.user,
-      when: now.toISOString(),
-      timestamp: now.getTime(),
-      reason: options.reason ||
-        `val macro-F1 ${e.valMacroF1?.toFixed(4)} beats ${
-          e.champion ? `champion version ${e.champion.version}` : "no previous champion"
-        } and always-0 ${e.baselineMacroF1?.toFixed(4)}`,
-    });
     console.log(
-      `Promoted: ${options.model} version ${version} is now "${options.alias}"; ` +
-        `checkpoint ${checkpoint.path} installed at ${installed.best}` +
-        (installed.previous ? ` (previous kept at ${installed.previous})` : ""),
+      `Promoted: ${options.model} version ${outcome.version} is now "${options.alias}"; ` +
+        `checkpoint ${outcome.checkpointPath} installed at ${outcome.installed.best}` +
+        (outcome.installed.previous ? ` (previous kept at ${outcome.installed.previous})` : ""),
     );
     return 0;
   } catch (error) {

@@ -1,6 +1,6 @@
 /**
  * `deno task runs`: the experiment's runs sorted by val macro-F1, or two runs compared.
- * Flag parsing and wiring only: the work is in `src/eval/`.
+ * Flag parsing and wiring only: the work is in `src/review/`.
  *
  * @module
  */
@@ -11,8 +11,9 @@ import {
   formatRunComparison,
   formatRunsTable,
   resolveRun,
-} from "../src/eval/mod.ts";
-import { openReviewStore } from "../src/eval/open_review_store_deno.ts";
+} from "../src/review/mod.ts";
+import { openTrackingStore } from "../src/tracking/open_tracking_store_deno.ts";
+import { findActiveExperimentId } from "../src/tracking/tracking_store.ts";
 
 /** The resolved flags of `deno task runs`. */
 export interface RunsCliOptions {
@@ -106,7 +107,7 @@ export async function main(args: string[]): Promise<number> {
       console.log(RUNS_HELP);
       return 0;
     }
-    const store = openReviewStore(options.mlflowTrackingUri, env);
+    const store = await openTrackingStore(options.mlflowTrackingUri, env, { readOnly: true });
     if (options.compare) {
       const [a, b] = await Promise.all(options.compare.map((ref) =>
         resolveRun(
@@ -116,11 +117,13 @@ export async function main(args: string[]): Promise<number> {
         )
       ));
       const best = async (id: string) =>
-        bestMetricValue(await store.metricHistory(id, "val_macro_f1"));
-      console.log(formatRunComparison(a, b, { a: await best(a.runId), b: await best(b.runId) }));
+        bestMetricValue(await store.getMetricHistory(id, "val_macro_f1"));
+      console.log(
+        formatRunComparison(a, b, { a: await best(a.info.runId), b: await best(b.info.runId) }),
+      );
       return 0;
     }
-    const expId = await store.experimentId(options.experiment);
+    const expId = await findActiveExperimentId(store, options.experiment);
     if (expId === null) {
       throw new RangeError(
         `Cannot list runs: experiment "${options.experiment}" does not exist in ${store.location}; ` +

@@ -126,3 +126,43 @@ export async function startMlflowServer(
     restart: start,
   };
 }
+
+/** What {@linkcode basicAuthServer} sets up: server args, environment, the admin login. */
+export interface BasicAuthSetup {
+  readonly args: string[];
+  readonly env: Record<string, string>;
+  readonly admin: { readonly username: string; readonly password: string };
+}
+
+/**
+ * Arguments and environment for `mlflow server --app-name basic-auth` with a sqlite backend,
+ * artifacts and user store inside `dir`, and an admin with a fresh random password. (The
+ * auth app needs the Flask-WTF module: `.ci/run` installs it.)
+ */
+export async function basicAuthServer(dir: string): Promise<BasicAuthSetup> {
+  const random = () =>
+    Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0"))
+      .join("");
+  const admin = { username: "admin", password: `pw-${random()}` };
+  const ini = `${dir}/basic_auth.ini`;
+  await Deno.writeTextFile(
+    ini,
+    [
+      "[mlflow]",
+      "default_permission = READ",
+      `database_uri = sqlite:///${dir}/basic_auth.db`,
+      `admin_username = ${admin.username}`,
+      "authorization_function = mlflow.server.auth:authenticate_request_basic_auth",
+      "",
+    ].join("\n"),
+  );
+  return {
+    args: ["--app-name", "basic-auth", ...sqliteServerArgs(dir)],
+    env: {
+      MLFLOW_AUTH_CONFIG_PATH: ini,
+      MLFLOW_AUTH_ADMIN_PASSWORD: admin.password,
+      MLFLOW_FLASK_SERVER_SECRET_KEY: random(),
+    },
+    admin,
+  };
+}

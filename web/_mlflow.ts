@@ -1,70 +1,93 @@
 /**
  * Logs a browser training run to MLflow through the demo server's same-origin proxy
- * (`/mlflow/...`), with the toolkit's own REST store, run naming and non-blocking logger.
- * The page never holds credentials: the server adds them.
+ * (`/mlflow/...`), with the same job as the CLI ("start a tracked training": run naming,
+ * params, tags, non-blocking logger). The page never holds credentials: the server adds
+ * them. It does hold the server's proxy token (a `<meta name="demo-token">` in the page as
+ * served) and sends it with every call.
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
+import { DEFAULT_SEQUENCE_KEYS } from "../src/data/sequence_dataset.ts";
 import type { RuntimeInfo } from "../src/runtime/backend.ts";
 import { RestStore } from "../src/tracking/rest_store.ts";
-import { RunLogger } from "../src/tracking/run_logger.ts";
-import { startTrackedRun } from "../src/tracking/start_tracked_run.ts";
+import { taskParams, trainingParams } from "../src/jobs/run_spec.ts";
+import { type Task, taskToJson } from "../src/metrics/task.ts";
+import { trainingRunTags } from "../src/jobs/run_tags.ts";
+import { startTrackedTraining, type TrackedTraining } from "../src/jobs/tracked_training.ts";
 import type { TrainConfig } from "../src/train/config.ts";
+import { DEMO_TOKEN_HEADER } from "./_mlflow_proxy.ts";
 
-/** A started MLflow run of the page. */
-export interface DemoMlflowRun {
-  readonly runId: string;
-  readonly runName: string;
-  readonly experimentId: string;
-  readonly logger: RunLogger;
-}
-
-/** What the run records beyond the config. */
+/** What the page's run records beyond the model and loop settings. */
 export interface DemoMlflowContext {
   /** `location.origin + "/mlflow"`: the proxy. */
   readonly proxyUri: string;
+  readonly experiment: string;
+  /** The device picked in the form ("" = auto). */
+  readonly device: string;
   readonly runtime: RuntimeInfo;
   readonly windowSize: number;
   /** Where the data came from, in words (tag `data.source`). */
   readonly dataSource: string;
+  /** The task trained for: params and the `task.json` artifact. */
+  readonly task: Task;
   /** Files uploaded when the run ends (`metrics.csv`, `feature_stats.json`). */
   readonly finalArtifacts: () => Record<string, Uint8Array>;
-  readonly onWarning: (line: string) => void;
+  readonly log: (line: string) => void;
 }
 
-/** Opens the experiment (created if missing) and a run; returns its logger. */
-export async function startDemoMlflowRun(
+/** `fetch` that adds the proxy token the demo server embedded in the page. */
+function fetchWithDemoToken(): typeof fetch {
+  const token = document.querySelector<HTMLMetaElement>('meta[name="demo-token"]')?.content ?? "";
+  return (input, init) => {
+    const headers = new Headers(init?.headers);
+    headers.set(DEMO_TOKEN_HEADER, token);
+    return fetch(input, { ...init, headers });
+  };
+}
+
+/** Opens the experiment (created if missing) and a run; returns its hooks and logger. */
+export function startDemoMlflowRun(
   config: TrainConfig,
   ctx: DemoMlflowContext,
-): Promise<DemoMlflowRun> {
-  const store = new RestStore({ uri: ctx.proxyUri, retry: { maxRetries: 2 }, timeoutMs: 30_000 });
-  const tags: Record<string, string> = {
-    "mlflow.user": "browser-demo",
-    "mlflow.source.name": "web/app.ts",
-    "mlflow.source.type": "LOCAL",
-    "runtime.browser": navigator.userAgent.slice(0, 250),
-    "runtime.tfjs": (tf.version as Record<string, string>)["tfjs"] ?? tf.version_core,
-    "runtime.backend": ctx.runtime.backend,
-    "runtime.adapter": ctx.runtime.adapter ?? "none",
-    "runtime.fallback_adapter": String(ctx.runtime.isFallbackAdapter),
-    "data.source": ctx.dataSource.slice(0, 250),
-  };
-  if (config.dataVersion) tags["data.version"] = config.dataVersion;
-  if (config.modelTag) tags["model.tag"] = config.modelTag;
-  const { experimentId, run } = await startTrackedRun({
+): Promise<TrackedTraining> {
+  const store = new RestStore({
+    uri: ctx.proxyUri,
+    fetch: fetchWithDemoToken(),
+    retry: { maxRetries: 2 },
+    timeoutMs: 30_000,
+  });
+  return startTrackedTraining({
     store,
-    config,
-    windowSize: ctx.windowSize,
-    tags,
+    experiment: ctx.experiment,
+    runName: "",
+    naming: { dataVersion: "", windowSize: ctx.windowSize, modelTag: "" },
+    params: {
+      ...trainingParams(config.model, config.loop, {
+        ...DEFAULT_SEQUENCE_KEYS,
+        device: ctx.device,
+        mlflow: true,
+        mlflowExperiment: ctx.experiment,
+      }),
+      ...taskParams(ctx.task),
+    },
+    tags: trainingRunTags({
+      user: "browser-demo",
+      sourceName: "web/app.ts",
+      runtime: ctx.runtime,
+      dataVersion: "",
+      modelTag: "",
+      extra: {
+        "runtime.browser": navigator.userAgent.slice(0, 250),
+        "data.source": ctx.dataSource.slice(0, 250),
+      },
+    }),
     userId: "browser-demo",
-  });
-  const logger = new RunLogger({
-    store,
-    runId: run.runId,
-    finalArtifacts: () => Promise.resolve(ctx.finalArtifacts()),
+    finalArtifacts: () =>
+      Promise.resolve({
+        ...ctx.finalArtifacts(),
+        "task.json": new TextEncoder().encode(JSON.stringify(taskToJson(ctx.task), null, 2) + "\n"),
+      }),
     endTimeoutMs: 20_000,
-    onWarning: ctx.onWarning,
+    log: ctx.log,
   });
-  return { runId: run.runId, runName: run.runName, experimentId, logger };
 }

@@ -5,6 +5,8 @@
  *
  * @module
  */
+import { parseTrackingUri } from "../src/tracking/tracking_uri.ts";
+import { createMlflowProxy, DEMO_TOKEN_HEADER, newDemoToken, sameSecret } from "./_mlflow_proxy.ts";
 
 /** Options of {@linkcode startDemoServer}. */
 export interface DemoServerOptions {
@@ -16,19 +18,31 @@ export interface DemoServerOptions {
   readonly mlflowTrackingUri?: string;
   /** `Authorization` header value added to proxied requests (never sent to the page). */
   readonly mlflowAuthorization?: string;
+  /** Largest artifact upload through the proxy, in bytes (default 256 MiB). */
+  readonly maxUploadBytes?: number;
+  /**
+   * Development only: bundle unminified with a linked source map (`/app.js.map`). Both name
+   * local paths (the npm cache, the checkout), so the default is off.
+   */
+  readonly sourceMap?: boolean;
   /** Where the bundle is written; default a fresh temp dir removed on close. */
   readonly bundleDir?: string;
+  /** Aborting it stops the server (or the bundling, if still running) and cleans up. */
+  readonly signal?: AbortSignal;
   /** Progress lines (bundling, listening); default silent. */
   readonly log?: (line: string) => void;
 }
 
 /** A running demo server. */
 export interface DemoServer {
-  /** Base URL of the page, e.g. `http://127.0.0.1:8123/`. */
+  /**
+   * The page's URL with its access token, e.g. `http://127.0.0.1:8123/?token=...`: the
+   * page is served only with it, and it embeds the token the `/mlflow` proxy requires.
+   */
   readonly url: string;
   /** The bound port. */
   readonly port: number;
-  /** Stops serving and removes the temp bundle dir. */
+  /** Stops serving and removes the temp bundle dir; later calls wait for the first. */
   close(): Promise<void>;
   /** Resolves when the server has stopped. */
   readonly finished: Promise<void>;
@@ -45,22 +59,25 @@ export const DEMO_LOOPBACK_HOSTS: readonly string[] = Object.freeze([
 const WEB_DIR = new URL("./", import.meta.url);
 const ROOT_DIR = new URL("../", import.meta.url);
 
-/** Files of `web/` the server hands out, and their content types. */
+/** Files of `web/` the server hands out (the page itself is served apart), and their types. */
 const STATIC_FILES: Readonly<Record<string, string>> = {
-  "/index.html": "text/html; charset=utf-8",
   "/style.css": "text/css; charset=utf-8",
 };
 
-/** Path prefixes (after `/mlflow/`) the proxy forwards; everything else is refused. */
-const PROXY_PREFIXES = ["api/2.0/mlflow/", "api/2.0/mlflow-artifacts/"];
+/** Options of {@linkcode bundleDemo}. */
+export interface BundleOptions {
+  /** Unminified with a linked `app.js.map` (development); default minified, no map. */
+  readonly sourceMap?: boolean;
+  /** Aborting it kills the bundler. */
+  readonly signal?: AbortSignal;
+}
 
-/** Request headers copied to the tracking server; cookies and auth from the page never are. */
-const FORWARDED_REQUEST_HEADERS = ["content-type", "accept"];
-/** Response headers copied back to the page. */
-const FORWARDED_RESPONSE_HEADERS = ["content-type", "retry-after"];
-
-/** Bundles `web/app.ts` (and the core it imports) for the browser into `outDir/app.js`. */
-export async function bundleDemo(outDir: string): Promise<string> {
+/**
+ * Bundles `web/app.ts` (and the core it imports) for the browser into `outDir/app.js`.
+ * Minified by default: an unminified bundle carries one comment per module naming its path
+ * in the local npm cache.
+ */
+export async function bundleDemo(outDir: string, options: BundleOptions = {}): Promise<string> {
   const output = `${outDir}/app.js`;
   const cmd = new Deno.Command(Deno.execPath(), {
     args: [
@@ -70,8 +87,7 @@ export async function bundleDemo(outDir: string): Promise<string> {
       "browser",
       "--format",
       "esm",
-      "--sourcemap",
-      "linked",
+      ...(options.sourceMap ? ["--sourcemap", "linked"] : ["--minify", "--keep-names"]),
       "--config",
       new URL("deno.json", ROOT_DIR).pathname,
       new URL("app.ts", WEB_DIR).pathname,
@@ -81,6 +97,7 @@ export async function bundleDemo(outDir: string): Promise<string> {
     cwd: ROOT_DIR.pathname,
     stdout: "piped",
     stderr: "piped",
+    signal: options.signal,
   });
   const { code, stdout, stderr } = await cmd.output();
   if (code !== 0) {
@@ -166,33 +183,46 @@ function errorJson(status: number, errorCode: string, message: string): Response
   return json({ error_code: errorCode, message }, status);
 }
 
-/** Checks the tracking URI the proxy targets: `http(s)://` only. */
+/**
+ * Checks the tracking URI the proxy targets with the toolkit's one URI parser: a tracking
+ * server (`http(s)://`) only, without credentials in it.
+ */
 export function parseProxyTarget(uri: string): URL {
-  let url: URL;
-  try {
-    url = new URL(uri);
-  } catch (cause) {
+  const location = parseTrackingUri(uri, "/");
+  if (location.kind !== "server") {
     throw new TypeError(
-      `Cannot proxy to --mlflow-tracking-uri ${JSON.stringify(redactUrl(uri) || "<invalid>")}: ` +
-        "not a URL; expected http://host:port or https://host",
-      { cause },
+      `Cannot proxy to --mlflow-tracking-uri ${JSON.stringify(uri)}: it names a local folder ` +
+        "(a local ./mlruns store cannot be reached from a browser; run `mlflow server` and " +
+        "pass its http(s):// URL)",
     );
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new TypeError(
-      `Cannot proxy to --mlflow-tracking-uri with scheme ${url.protocol}: expected http: or ` +
-        "https: (a local ./mlruns store cannot be reached from a browser; run " +
-        "`mlflow server` and pass its URL)",
-    );
+  return new URL(location.url);
+}
+
+/** The page as served: `web/index.html` with the proxy token in a `<meta>` tag. */
+async function pageHtml(token: string): Promise<string> {
+  const html = await Deno.readTextFile(new URL("index.html", WEB_DIR));
+  if (!html.includes("<head>")) {
+    throw new SyntaxError("Cannot serve web/index.html: it has no <head> tag for the token");
   }
-  return url;
+  return html.replace("<head>", `<head>\n    <meta name="demo-token" content="${token}">`);
+}
+
+function addrInUse(host: string, port: number, cause: unknown): Error {
+  return new Error(
+    `Cannot serve the demo on ${host}:${port}: the port is in use (another demo?); pick ` +
+      "another with --port N, or --port 0 for any free one",
+    { cause },
+  );
 }
 
 /**
- * Starts the demo server: bundles the page, then serves it on a loopback port.
+ * Starts the demo server: binds the port first (so a clash is reported before any work),
+ * then bundles the page and serves it on the loopback host. Every failure or abort on the
+ * way stops the listener and removes the temporary bundle folder.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * const server = await startDemoServer({ port: 0 });
  * console.log(server.url);
  * await server.close();
@@ -212,15 +242,21 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
     throw new RangeError(`Cannot serve the demo on --port ${port}: expected an integer 0..65535`);
   }
   const target = options.mlflowTrackingUri ? parseProxyTarget(options.mlflowTrackingUri) : null;
+  if (target !== null) {
+    target.username = "";
+    target.password = "";
+  }
   const log = options.log ?? (() => {});
+  options.signal?.throwIfAborted();
 
-  const ownBundleDir = options.bundleDir === undefined;
-  const bundleDir = options.bundleDir ?? await Deno.makeTempDir({ prefix: "demo-bundle-" });
-  const started = performance.now();
-  await bundleDemo(bundleDir);
-  log(`bundled web/app.ts in ${((performance.now() - started) / 1000).toFixed(1)} s`);
-  const wasmDir = await wasmDistDir();
-
+  const token = newDemoToken();
+  const proxy = target === null ? null : createMlflowProxy({
+    target,
+    authorization: options.mlflowAuthorization,
+    token,
+    maxUploadBytes: options.maxUploadBytes,
+    log,
+  });
   const config = {
     mlflow: target
       ? { enabled: true, target: redactUrl(target.toString()), proxy: "/mlflow" }
@@ -228,12 +264,24 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
     wasmPath: "/wasm/",
   };
 
+  // Filled in once the bundle is ready; requests that arrive before wait for it (and fail
+  // with it, so that shutting down never waits on them).
+  let assets: { bundleDir: string; wasmDir: string; html: string } | null = null;
+  let ready!: () => void;
+  let fail!: (error: unknown) => void;
+  const readyPromise = new Promise<void>((resolve, reject) => {
+    ready = resolve;
+    fail = reject;
+  });
+  readyPromise.catch(() => {});
   let allowedHosts: Set<string> = new Set();
-  const handler = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
+
+  const handler = async (request: Request): Promise<Response> => {
     // DNS rebinding guard: a foreign name resolving to 127.0.0.1 must not reach the page or
     // the proxy (its requests would otherwise look same-origin).
     const hostHeader = (request.headers.get("host") ?? "").toLowerCase();
     if (!allowedHosts.has(hostHeader)) {
+      await request.body?.cancel().catch(() => {});
       return new Response(
         `Cannot serve host ${JSON.stringify(hostHeader)}: expected one of ${
           [...allowedHosts].join(", ")
@@ -243,111 +291,110 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
     }
     const url = new URL(request.url);
     const path = url.pathname;
-    if (path.startsWith("/mlflow/")) return await proxy(request, url, info);
+    if (path.startsWith("/mlflow/")) {
+      if (proxy === null) {
+        const refused = await noProxy(request, token);
+        if (refused !== null) return refused;
+        return errorJson(
+          503,
+          "TEMPORARILY_UNAVAILABLE",
+          "Cannot reach MLflow through the demo: the server was started without " +
+            "--mlflow-tracking-uri; restart it with --mlflow-tracking-uri http://host:port",
+        );
+      }
+      return await proxy(request, url.origin);
+    }
     if (request.method !== "GET" && request.method !== "HEAD") {
+      await request.body?.cancel().catch(() => {});
       return new Response("Method Not Allowed", { status: 405 });
     }
     if (path === "/config.json") return json(config);
-    const file = path === "/" ? "/index.html" : path;
-    if (STATIC_FILES[file]) {
-      return await serveFile(new URL(`.${file}`, WEB_DIR).pathname, STATIC_FILES[file]);
+    if (path === "/favicon.ico") return new Response(null, { status: 204 });
+    await readyPromise;
+    const { bundleDir, wasmDir, html } = assets!;
+    if (path === "/" || path === "/index.html") {
+      if (!sameSecret(url.searchParams.get("token") ?? "", token)) {
+        return new Response(
+          "Cannot open the demo page without its access token: open the URL that " +
+            "deno task demo printed (it ends in ?token=...)\n",
+          { status: 403, headers: { "content-type": "text/plain; charset=utf-8" } },
+        );
+      }
+      return new Response(html, {
+        headers: {
+          "content-type": "text/html; charset=utf-8",
+          "cache-control": "no-store",
+          "referrer-policy": "no-referrer",
+        },
+      });
     }
-    if (file === "/app.js" || file === "/app.js.map") {
-      const type = file.endsWith(".map") ? "application/json" : "text/javascript";
-      return await serveFile(`${bundleDir}${file}`, `${type}; charset=utf-8`);
+    if (STATIC_FILES[path]) {
+      return await serveFile(new URL(`.${path}`, WEB_DIR).pathname, STATIC_FILES[path]);
     }
-    const wasm = /^\/wasm\/(tfjs-backend-wasm(?:-simd|-threaded-simd)?\.wasm)$/.exec(file);
+    if (path === "/app.js" || (path === "/app.js.map" && options.sourceMap)) {
+      const type = path.endsWith(".map") ? "application/json" : "text/javascript";
+      return await serveFile(`${bundleDir}${path}`, `${type}; charset=utf-8`);
+    }
+    const wasm = /^\/wasm\/(tfjs-backend-wasm(?:-simd|-threaded-simd)?\.wasm)$/.exec(path);
     if (wasm) return await serveFile(`${wasmDir}/${wasm[1]}`, "application/wasm");
-    if (file === "/favicon.ico") return new Response(null, { status: 204 });
     return new Response(`Not Found: ${path}`, { status: 404 });
   };
 
-  async function proxy(request: Request, url: URL, _info: Deno.ServeHandlerInfo) {
-    if (!target) {
-      return errorJson(
-        503,
-        "TEMPORARILY_UNAVAILABLE",
-        "Cannot reach MLflow through the demo: the server was started without " +
-          "--mlflow-tracking-uri; restart it with --mlflow-tracking-uri http://host:port",
-      );
-    }
-    // Same-origin only: another web site must not drive the proxy (and its credentials).
-    const origin = request.headers.get("origin");
-    const site = request.headers.get("sec-fetch-site");
-    if ((origin !== null && origin !== url.origin) || (site !== null && site !== "same-origin")) {
-      return errorJson(
-        403,
-        "PERMISSION_DENIED",
-        `Cannot proxy a cross-origin request: origin ${origin ?? "(none)"}, expected ${url.origin}`,
-      );
-    }
-    const rest = url.pathname.slice("/mlflow/".length);
-    if (!PROXY_PREFIXES.some((prefix) => rest.startsWith(prefix)) || rest.includes("..")) {
-      return errorJson(
-        404,
-        "ENDPOINT_NOT_FOUND",
-        `Cannot proxy /mlflow/${rest}: only ${
-          PROXY_PREFIXES.map((p) => `/mlflow/${p}...`)
-            .join(" and ")
-        } are forwarded`,
-      );
-    }
-    const base = target!.toString().replace(/\/$/, "");
-    const upstream = new URL(`${base}/${rest}${url.search}`);
-    upstream.username = "";
-    upstream.password = "";
-    const headers = new Headers();
-    for (const name of FORWARDED_REQUEST_HEADERS) {
-      const value = request.headers.get(name);
-      if (value !== null) headers.set(name, value);
-    }
-    if (options.mlflowAuthorization) headers.set("authorization", options.mlflowAuthorization);
-    let response: Response;
-    try {
-      response = await fetch(upstream, {
-        method: request.method,
-        headers,
-        body: request.method === "GET" || request.method === "HEAD"
-          ? undefined
-          : await request.arrayBuffer(),
-        redirect: "manual",
-      });
-    } catch (cause) {
-      log(`mlflow proxy: ${request.method} /${rest} failed: ${(cause as Error).message}`);
-      return errorJson(
-        502,
-        "BAD_GATEWAY",
-        `Cannot reach the MLflow server at ${redactUrl(base)}: ${(cause as Error).message}`,
-      );
-    }
-    const out = new Headers({ "cache-control": "no-store" });
-    for (const name of FORWARDED_RESPONSE_HEADERS) {
-      const value = response.headers.get(name);
-      if (value !== null) out.set(name, value);
-    }
-    return new Response(response.body, { status: response.status, headers: out });
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({ hostname: host, port, onListen: () => {} }, handler);
+  } catch (error) {
+    if (error instanceof Deno.errors.AddrInUse) throw addrInUse(host, port, error);
+    throw error;
   }
-
-  const server = Deno.serve({ hostname: host, port, onListen: () => {} }, handler);
   const bound = server.addr.port;
-  allowedHosts = new Set(
-    ["127.0.0.1", "localhost", "[::1]"].map((name) => `${name}:${bound}`),
-  );
-  const urlHost = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
-  const url = `http://${urlHost}:${bound}/`;
-  log(`demo serving ${url}` + (target ? ` (mlflow proxy -> ${redactUrl(target.toString())})` : ""));
-  let closed = false;
-  return {
-    url,
-    port: bound,
-    finished: server.finished,
-    async close() {
-      if (closed) return;
-      closed = true;
+  allowedHosts = new Set(["127.0.0.1", "localhost", "[::1]"].map((name) => `${name}:${bound}`));
+
+  const ownBundleDir = options.bundleDir === undefined;
+  let bundleDir = options.bundleDir ?? null;
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    closing ??= (async () => {
       await server.shutdown();
-      if (ownBundleDir) await Deno.remove(bundleDir, { recursive: true }).catch(() => {});
-    },
-  };
+      if (ownBundleDir && bundleDir !== null) {
+        await Deno.remove(bundleDir, { recursive: true }).catch(() => {});
+      }
+    })();
+  const onAbort = () => void close();
+  options.signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    bundleDir ??= await Deno.makeTempDir({ prefix: "demo-bundle-" });
+    const started = performance.now();
+    await bundleDemo(bundleDir, { sourceMap: options.sourceMap, signal: options.signal });
+    log(`bundled web/app.ts in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    assets = { bundleDir, wasmDir: await wasmDistDir(), html: await pageHtml(token) };
+    options.signal?.throwIfAborted();
+  } catch (error) {
+    fail(error);
+    options.signal?.removeEventListener("abort", onAbort);
+    await close();
+    throw error;
+  }
+  ready();
+  const urlHost = host.includes(":") && !host.startsWith("[") ? `[${host}]` : host;
+  const url = `http://${urlHost}:${bound}/?token=${token}`;
+  log(
+    `demo serving http://${urlHost}:${bound}/` +
+      (target ? ` (mlflow proxy -> ${redactUrl(target.toString())})` : ""),
+  );
+  return { url, port: bound, finished: server.finished, close };
+}
+
+/** Without a tracking server the proxy forwards nothing, but a request still needs the token. */
+async function noProxy(request: Request, token: string): Promise<Response | null> {
+  await request.body?.cancel().catch(() => {});
+  if (sameSecret(request.headers.get(DEMO_TOKEN_HEADER) ?? "", token)) return null;
+  return errorJson(
+    403,
+    "PERMISSION_DENIED",
+    `Cannot proxy ${request.method} ${new URL(request.url).pathname}: missing or wrong ` +
+      `${DEMO_TOKEN_HEADER} header`,
+  );
 }
 
 async function serveFile(path: string, contentType: string): Promise<Response> {

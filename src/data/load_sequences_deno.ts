@@ -6,18 +6,29 @@
 import { openNpz } from "../npz/open_npz_deno.ts";
 import type { NpyArray } from "../npz/npy_types.ts";
 import type { FeatureStats } from "./feature_stats.ts";
-import { createSequenceDataset, type SequenceDataset } from "./sequence_dataset.ts";
+import {
+  createSequenceDataset,
+  DEFAULT_SEQUENCE_KEYS,
+  type SequenceDataset,
+  type SequenceDatasetOptions,
+} from "./sequence_dataset.ts";
 import { transformFeatures } from "./transform_features.ts";
 
 /** Options of {@link loadSequenceFile}. */
-export interface LoadSequenceOptions {
-  readonly xKey?: string;
-  readonly yKey?: string;
-  readonly lengthsKey?: string;
-  /** The flag that named the file, for errors (e.g. `--train-npz`). */
-  readonly flag?: string;
+export interface LoadSequenceOptions extends
+  Pick<
+    SequenceDatasetOptions,
+    "xKey" | "yKey" | "lengthsKey" | "numClasses" | "numClassesSource" | "idsKey" | "keyLabels"
+  > {
+  /**
+   * How errors name the file, before its path (default "the sequence file"); the CLI passes
+   * its flag (e.g. `--train-npz`).
+   */
+  readonly label?: string;
   /** When given, the contract's transform is applied in place after loading. */
   readonly stats?: FeatureStats;
+  /** How errors name the feature stats (default "feature stats"); the CLI passes its flag. */
+  readonly statsLabel?: string;
 }
 
 /**
@@ -28,8 +39,7 @@ export async function loadSequenceFile(
   path: string,
   options: LoadSequenceOptions = {},
 ): Promise<SequenceDataset> {
-  const flag = options.flag ?? "the sequence file";
-  const source = `${flag} ${path}`;
+  const source = `${options.label ?? "the sequence file"} ${path}`;
   let npz;
   try {
     npz = await openNpz(path);
@@ -45,16 +55,18 @@ export async function loadSequenceFile(
   }
   try {
     const members = npz.members.map((m) => m.name);
+    const lengthsKey = options.lengthsKey ?? DEFAULT_SEQUENCE_KEYS.lengthsKey;
     const wanted = [
-      options.xKey ?? "sequences",
-      options.yKey ?? "labels",
-      options.lengthsKey ?? "seq_lengths",
+      options.xKey ?? DEFAULT_SEQUENCE_KEYS.xKey,
+      options.yKey ?? DEFAULT_SEQUENCE_KEYS.yKey,
+      lengthsKey,
       "mask",
+      ...(options.idsKey === undefined ? [] : [options.idsKey]),
     ];
     const arrays: Record<string, NpyArray> = {};
     for (const key of wanted) {
       if (!members.includes(key) || key in arrays) continue;
-      if (key === "mask" && (options.lengthsKey ?? "seq_lengths") in arrays) continue;
+      if (key === "mask" && lengthsKey in arrays) continue;
       arrays[key] = await npz.read(key);
     }
     const data = createSequenceDataset(arrays, { ...options, source, members });
@@ -63,7 +75,9 @@ export async function loadSequenceFile(
       if (listed !== data.features) {
         throw new RangeError(
           `Cannot use ${source}: it has ${data.features} features per step but the feature stats ` +
-            `list ${listed} (feature_order); pass data and --feature-stats from the same pipeline`,
+            `list ${listed} (feature_order); pass data and ${
+              options.statsLabel ?? "feature stats"
+            } from the same pipeline`,
         );
       }
       transformFeatures(

@@ -1,4 +1,10 @@
-// Re-exports for src/data. Each module adds its public exports here.
+/**
+ * Data: the data contract's sequence datasets from npz members, the feature transform and
+ * its statistics, class weights, batching, seeded randomness and the sample generator.
+ * `loadSequenceFile` (`load_sequences_deno.ts`) reads a file from disk.
+ *
+ * @module
+ */
 export * from "./feature_stats.ts";
 export * from "./transform_features.ts";
 export * from "./sequence_dataset.ts";

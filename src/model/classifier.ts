@@ -3,19 +3,45 @@
  * dropout between layers), pooling over the valid steps, then the head
  * Linear(-> 128) -> ReLU/dropout -> Linear(128 -> 64) -> ReLU/dropout -> Linear(64 -> K).
  *
+ * Two pooling families (see {@link ClassifierPooling}): `last`/`mean` read only the valid
+ * steps (padding never changes the result); `last-unmasked`/`mean-unmasked` reproduce the
+ * PyTorch pipeline's forward, which runs the LSTM over the whole pre-padded window, to
+ * evaluate or fine-tune its checkpoints as they were trained.
+ *
  * Weights are created on the host from a seeded PRNG (PyTorch's uniform initialisation),
  * never with tf's orthogonal initialiser (214 s on WebGPU).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { LstmImpl, Pooling } from "../train/config.ts";
+import type { LstmImpl } from "./model_settings.ts";
 import { mixSeed, mulberry32 } from "./_prng.ts";
 import { lstmLayer } from "./lstm_layer.ts";
 import type { LstmDirectionWeights, LstmLayerWeights } from "./lstm_types.ts";
 
 /** The hidden sizes of the head's first two Linear layers (data contract). */
 export const HEAD_HIDDEN_SIZES: readonly number[] = Object.freeze([128, 64]);
+
+/**
+ * How the LSTM outputs become one vector per window:
+ * - `last`: each direction's own final state over the valid steps (forward: last valid
+ *   step; backward: first valid step). Padding is skipped.
+ * - `mean`: the mean over the valid steps. Padding is skipped.
+ * - `last-unmasked`: the PyTorch pipeline's "last": the LSTM also runs over the padding,
+ *   and the output at the window's last step is read (`lstm_out[:, -1, :]`; for a BiLSTM
+ *   its backward half has seen one step only: the pipeline's known defect).
+ * - `mean-unmasked`: the pipeline's "mean": the LSTM also runs over the padding, and its
+ *   outputs are averaged over the valid steps (`t >= T - length`).
+ */
+export type ClassifierPooling = "last" | "mean" | "last-unmasked" | "mean-unmasked";
+
+/** Every {@link ClassifierPooling}, in the order of its doc. */
+export const CLASSIFIER_POOLINGS: readonly ClassifierPooling[] = Object.freeze([
+  "last",
+  "mean",
+  "last-unmasked",
+  "mean-unmasked",
+]);
 
 /** Everything that fixes the model's architecture. */
 export interface ModelConfig {
@@ -26,7 +52,7 @@ export interface ModelConfig {
   readonly bidirectional: boolean;
   /** Dropout rate between LSTM layers and after each ReLU of the head, in [0, 1). */
   readonly dropout: number;
-  readonly pooling: Pooling;
+  readonly pooling: ClassifierPooling;
   readonly numClasses: number;
   /** LSTM implementation; default `"fused"`. */
   readonly lstmImpl?: LstmImpl;
@@ -105,11 +131,11 @@ function validateConfig(config: ModelConfig): void {
       `Cannot create the LSTM classifier: dropout must be in [0, 1), received ${config.dropout}`,
     );
   }
-  if (config.pooling !== "last" && config.pooling !== "mean") {
+  if (!CLASSIFIER_POOLINGS.includes(config.pooling)) {
     throw new RangeError(
-      `Cannot create the LSTM classifier: pooling must be one of last, mean, received ${
-        JSON.stringify(config.pooling)
-      }`,
+      `Cannot create the LSTM classifier: pooling must be one of ${
+        CLASSIFIER_POOLINGS.join(", ")
+      }, received ${JSON.stringify(config.pooling)}`,
     );
   }
   const impl = config.lstmImpl ?? "fused";
@@ -208,15 +234,20 @@ export function createLstmClassifier(
       const drop = <T extends tf.Tensor>(t: T): T =>
         rate > 0 ? tf.dropout(t, rate, undefined, mixSeed(opts.dropoutSeed!, site++)) as T : t;
 
+      // The unmasked poolings run the LSTM over every step, padding included.
+      const unmasked = frozen.pooling === "last-unmasked" || frozen.pooling === "mean-unmasked";
+      const lstmMask = unmasked ? tf.onesLike(mask) : mask;
       let seq: tf.Tensor3D = x;
       for (let l = 0; l < numLayers; l++) {
         if (l > 0) seq = drop(seq);
         // The first layer's input is data: no gradient needed there.
-        seq = lstmLayer(seq, mask, lstm[l], { impl: frozen.lstmImpl, inputGradient: l > 0 });
+        seq = lstmLayer(seq, lstmMask, lstm[l], { impl: frozen.lstmImpl, inputGradient: l > 0 });
       }
-      const [batch, steps] = seq.shape;
+      const [batch, steps, width] = seq.shape;
       let pooled: tf.Tensor2D;
-      if (frozen.pooling === "last") {
+      if (frozen.pooling === "last-unmasked") {
+        pooled = tf.reshape(tf.slice(seq, [0, steps - 1, 0], [batch, 1, width]), [batch, width]);
+      } else if (frozen.pooling === "last") {
         // Forward: held state at the last step = state at the last valid step.
         const fwd = tf.reshape(tf.slice(seq, [0, steps - 1, 0], [batch, 1, h]), [batch, h]);
         if (dirs === 1) {
@@ -227,6 +258,7 @@ export function createLstmClassifier(
           pooled = tf.concat([fwd, bwd], 1) as tf.Tensor2D;
         }
       } else {
+        // mean, mean-unmasked: over the valid steps only.
         const m = tf.expandDims(mask, 2);
         const count = tf.maximum(tf.sum(mask, 1, true), 1);
         pooled = tf.div(tf.sum(tf.mul(seq, m), 1), count) as tf.Tensor2D;

@@ -9,8 +9,9 @@
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
+import { TorchTensor } from "../torch/mod.ts";
 import type { LstmClassifier } from "./classifier.ts";
+import { loadTorchStateDict, torchStateDict } from "./torch_state_dict.ts";
 
 /** The safetensors dtypes this module reads and writes. */
 export type SafetensorsDtype =
@@ -262,126 +263,46 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
   return { tensors, metadata };
 }
 
-function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
-  }
-  return out;
-}
-
-/** How one internal variable maps to PyTorch state_dict entries. */
-interface TorchEntry {
-  readonly torchName: string;
-  readonly internal: string;
-  /** "t": transpose a 2-D variable; "id": same layout; "zeros": zeros of the same shape. */
-  readonly kind: "t" | "id" | "zeros";
-}
-
-function torchEntries(model: LstmClassifier): TorchEntry[] {
-  const entries: TorchEntry[] = [];
-  for (const { name } of model.namedVariables) {
-    const bias = /^lstm\.bias_(l\d+(?:_reverse)?)$/.exec(name);
-    if (bias) {
-      entries.push({ torchName: `lstm.bias_ih_${bias[1]}`, internal: name, kind: "id" });
-      entries.push({ torchName: `lstm.bias_hh_${bias[1]}`, internal: name, kind: "zeros" });
-    } else if (name.endsWith(".bias")) {
-      entries.push({ torchName: name, internal: name, kind: "id" });
-    } else {
-      entries.push({ torchName: name, internal: name, kind: "t" });
-    }
-  }
-  return entries;
-}
-
 /**
- * The PyTorch state_dict (names, layouts) of the classifier as safetensors bytes: LSTM
- * `weight_ih`/`weight_hh` transposed to [4H, in], `bias_ih` = our bias and `bias_hh` = 0,
- * Linear `weight` transposed to [out, in]. `__metadata__` holds `format: "pt"` and the
- * model config as JSON (`model_config`).
+ * The pipeline's state dict (see `torch_state_dict.ts`: `lstm.*`, `classifier.0/3/6.*`) as
+ * safetensors bytes: LSTM `weight_ih`/`weight_hh` [4H, in], `bias_ih` = our bias and
+ * `bias_hh` = 0, Linear `weight` [out, in]. `__metadata__` holds `format: "pt"` and the
+ * model config as JSON (`model_config`). The pipeline's `LSTMClassifier` loads it with
+ * `load_state_dict(safetensors.torch.load_file(path))`.
  */
 export async function exportTorchStateDict(model: LstmClassifier): Promise<Uint8Array> {
-  const byName = new Map(model.namedVariables.map((v) => [v.name, v.variable]));
-  const values = new Map<string, Float32Array>();
-  for (const { name, variable } of model.namedVariables) {
-    values.set(name, (await variable.data()) as Float32Array);
-  }
   const tensors: Record<string, SafetensorsTensor> = {};
-  for (const e of torchEntries(model)) {
-    const v = byName.get(e.internal)!;
-    const data = values.get(e.internal)!;
-    if (e.kind === "t") {
-      const [rows, cols] = v.shape;
-      tensors[e.torchName] = {
-        dtype: "F32",
-        shape: [cols, rows],
-        data: transpose2d(data, rows, cols),
-      };
-    } else if (e.kind === "zeros") {
-      tensors[e.torchName] = {
-        dtype: "F32",
-        shape: [...v.shape],
-        data: new Float32Array(data.length),
-      };
-    } else {
-      tensors[e.torchName] = { dtype: "F32", shape: [...v.shape], data: Float32Array.from(data) };
-    }
+  for (const [name, { shape, data }] of await torchStateDict(model)) {
+    tensors[name] = { dtype: "F32", shape: [...shape], data: data as Float32Array };
   }
   return encodeSafetensors(tensors, { format: "pt", model_config: JSON.stringify(model.config) });
 }
 
+/** Names this toolkit wrote before it used the pipeline's (`head.*` for `classifier.*`). */
+const LEGACY_HEAD = /^head\.(\d+)\.(weight|bias)$/;
+
 /**
  * Loads a PyTorch state_dict in safetensors form (as written by
  * {@link exportTorchStateDict} or by `safetensors.torch.save_file(model.state_dict())`)
- * into the classifier's variables: transposes back and sums `bias_ih + bias_hh`. Every
- * expected name must be present with the right shape; F64 tensors are narrowed to F32.
+ * into the classifier's variables (see {@link loadTorchStateDict}: strict names and shapes,
+ * `bias_ih + bias_hh` summed). F64 tensors are narrowed to F32. Files written before the
+ * head was named `classifier.*` (`head.0.weight`, ...) load too.
  */
 export function loadClassifierWeights(model: LstmClassifier, bytes: Uint8Array): void {
   const file = decodeSafetensors(bytes);
-  const entries = torchEntries(model);
-  const expected = new Set(entries.map((e) => e.torchName));
-  const missing = [...expected].filter((n) => !(n in file.tensors));
-  const unexpected = Object.keys(file.tensors).filter((n) => !expected.has(n));
-  if (missing.length > 0 || unexpected.length > 0) {
-    throw new RangeError(
-      `Cannot load classifier weights: missing ${JSON.stringify(missing)}, unexpected ${
-        JSON.stringify(unexpected)
-      }; check hiddenSize, numLayers and bidirectional match the saved model`,
-    );
-  }
-  const asF32 = (name: string): SafetensorsTensor & { data: Float32Array } => {
-    const t = file.tensors[name];
+  const state = new Map<string, TorchTensor>();
+  for (const [name, t] of Object.entries(file.tensors)) {
     if (t.dtype !== "F32" && t.dtype !== "F64") {
       throw new TypeError(
         `Cannot load classifier weight "${name}": expected dtype F32 or F64, received ${t.dtype}`,
       );
     }
-    return {
-      ...t,
-      data: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data as Float64Array),
-    };
-  };
-  const byName = new Map(model.namedVariables.map((v) => [v.name, v.variable]));
-  const updates = new Map<string, Float32Array>();
-  for (const e of entries) {
-    const v = byName.get(e.internal)!;
-    const t = asF32(e.torchName);
-    const shape = v.shape as number[];
-    const want = e.kind === "t" ? [shape[1], shape[0]] : shape;
-    if (t.shape.join() !== want.join()) {
-      throw new RangeError(
-        `Cannot load classifier weight "${e.torchName}": expected shape [${want}], received [${t.shape}]`,
-      );
-    }
-    if (e.kind === "t") {
-      updates.set(e.internal, transpose2d(t.data, want[0], want[1]));
-    } else {
-      const prev = updates.get(e.internal);
-      updates.set(e.internal, prev ? prev.map((a, k) => a + t.data[k]) : Float32Array.from(t.data));
-    }
+    const legacy = LEGACY_HEAD.exec(name);
+    const torchName = legacy && !(`classifier.${legacy[1]}.${legacy[2]}` in file.tensors)
+      ? `classifier.${legacy[1]}.${legacy[2]}`
+      : name;
+    const dtype = t.dtype === "F32" ? "float32" : "float64";
+    state.set(torchName, new TorchTensor(dtype, t.shape, t.data as Float32Array | Float64Array));
   }
-  for (const [name, data] of updates) {
-    const v = byName.get(name)!;
-    tf.tidy(() => v.assign(tf.tensor(data, v.shape, "float32")));
-  }
+  loadTorchStateDict(model, state);
 }

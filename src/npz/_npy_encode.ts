@@ -1,5 +1,6 @@
 // Encoding helpers shared by writeNpy and writeNpz.
-import { floatToHalf, NATIVE_ITEM_SIZE, NPY_DESCR } from "./_npy_header.ts";
+import { floatToHalf } from "./float16.ts";
+import { NATIVE_ITEM_SIZE, NPY_DESCR } from "./_npy_header.ts";
 import { NPY_DTYPES } from "./npy_types.ts";
 import type { NpyArray, NpyDtype } from "./npy_types.ts";
 

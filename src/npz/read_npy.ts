@@ -3,7 +3,8 @@
  *
  * @module
  */
-import { checkDataSize, decodeNpyData, parseNpyHeader } from "./_npy_header.ts";
+import { decodeNpyData } from "./_npy_data.ts";
+import { checkDataSize, parseNpyHeader } from "./_npy_header.ts";
 import type { NpyArray } from "./npy_types.ts";
 
 /** Options for {@linkcode readNpy}. */

@@ -4,8 +4,9 @@
  * @module
  */
 import { inflateSync } from "fflate";
-import { crc32Update } from "./_crc32.ts";
-import { checkDataSize, decodeNpyData, parseNpyHeader } from "./_npy_header.ts";
+import { crc32Update } from "./crc32.ts";
+import { decodeNpyData } from "./_npy_data.ts";
+import { checkDataSize, parseNpyHeader } from "./_npy_header.ts";
 import {
   arrayKeyOf,
   checkCrc,

@@ -4,7 +4,7 @@
  * @module
  */
 import { deflateSync } from "fflate";
-import { crc32, crc32Update } from "./_crc32.ts";
+import { crc32, crc32Update } from "./crc32.ts";
 import { encodeNpyData, encodeNpyHeader, validateNpyArray } from "./_npy_encode.ts";
 import { zipEndRecords, zipHeader } from "./_zip_write.ts";
 import type { NpyArray } from "./npy_types.ts";

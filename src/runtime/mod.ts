@@ -1,2 +1,6 @@
-// Runtime and backend detection: one place, one frozen description.
+/**
+ * Runtime and backend detection: one place, one frozen description.
+ *
+ * @module
+ */
 export * from "./backend.ts";

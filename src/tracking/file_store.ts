@@ -5,15 +5,31 @@
  *
  * @module
  */
-import { dumpYaml, parseYaml, type YamlValue } from "./_yaml.ts";
+import { FileModels } from "./_file_models.ts";
+import { FileRegistry } from "./_file_registry.ts";
+import {
+  checkLoggedValue,
+  checkRelativePath,
+  fileUri,
+  latestMetric,
+  metricLines,
+  parseMetricLines,
+  randomExperimentId,
+  runInfoFromMeta,
+  runMeta,
+} from "./_file_store_format.ts";
+import { readYamlFile, writeYamlFile, type YamlValue } from "./_yaml.ts";
 import type { FileSystemAdapter } from "./file_system.ts";
 import {
+  type CreateLoggedModelOptions,
   type CreateRunOptions,
-  MLFLOW_RUN_STATUS_CODES,
   type MlflowArtifact,
   type MlflowBatch,
+  type MlflowDatasetInput,
   type MlflowExperiment,
+  type MlflowLoggedModel,
   type MlflowMetric,
+  type MlflowModelOutput,
   type MlflowModelVersion,
   type MlflowRun,
   type MlflowRunInfo,
@@ -25,52 +41,12 @@ import {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const RESERVED = new Set([".trash", "models"]);
-const STATUS_BY_CODE: Record<number, MlflowRunStatus> = Object.fromEntries(
-  Object.entries(MLFLOW_RUN_STATUS_CODES).map(([name, code]) => [code, name as MlflowRunStatus]),
-);
-
+/** Folders of an experiment that are not runs (MLflow's RESERVED_EXPERIMENT_FOLDERS). */
+const EXPERIMENT_FOLDERS = new Set(["tags", "datasets", "traces", "models"]);
 /** Options of `FileStore`. */
 export interface FileStoreOptions {
   /** Milliseconds since the epoch; `Date.now` by default. */
   clock?: () => number;
-}
-
-/** Formats a metric value the way Python's `str(float)` reads back (`nan`, `inf`, `-inf`). */
-function formatMetricValue(value: number): string {
-  if (Number.isNaN(value)) return "nan";
-  if (value === Infinity) return "inf";
-  if (value === -Infinity) return "-inf";
-  return String(value);
-}
-
-function parseMetricValue(text: string): number {
-  const t = text.toLowerCase();
-  if (t === "nan") return NaN;
-  if (t === "inf" || t === "infinity" || t === "+inf") return Infinity;
-  if (t === "-inf" || t === "-infinity") return -Infinity;
-  return Number(text);
-}
-
-function fileUri(path: string): string {
-  const p = path.startsWith("/") ? path : `/${path}`;
-  return `file://${
-    p.split("/").map((s) => encodeURIComponent(s).replaceAll("%3A", ":")).join("/")
-  }`;
-}
-
-function randomExperimentId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(18));
-  let id = String(1 + (bytes[0] % 9));
-  for (let i = 1; i < 18; i++) id += String(bytes[i] % 10);
-  return id;
-}
-
-function checkRelativePath(what: string, path: string): string {
-  const clean = path.replaceAll("\\", "/").replace(/^\/+|\/+$/g, "");
-  if (clean.split("/").some((s) => s === ".." || s === ".")) {
-    throw new TypeError(`Cannot access ${what} "${path}": "." and ".." segments are not allowed`);
-  }
-  return clean;
 }
 
 /**
@@ -89,6 +65,8 @@ export class FileStore implements TrackingStore {
   readonly #fs: FileSystemAdapter;
   readonly #clock: () => number;
   readonly #runExperiment = new Map<string, string>();
+  readonly #registry: FileRegistry;
+  readonly #models: FileModels;
   #ready: Promise<void> | null = null;
 
   /** A store rooted at `root` (absolute, `/`-separated). */
@@ -97,6 +75,26 @@ export class FileStore implements TrackingStore {
     this.root = root.replace(/\/+$/, "");
     this.location = this.root;
     this.#clock = options.clock ?? Date.now;
+    this.#registry = new FileRegistry(fs, this.root, this.#clock, () => this.#init(), {
+      getLoggedModel: (id) => this.getLoggedModel(id),
+    });
+    this.#models = new FileModels({
+      fs,
+      root: this.root,
+      clock: this.#clock,
+      experimentDirs: async () => {
+        await this.#init();
+        const trash = ((await fs.readDir(`${this.root}/.trash`)) ?? []).map((e) =>
+          `.trash/${e.name}`
+        );
+        return [...await this.#experimentIds(), ...trash];
+      },
+      experimentArtifactLocation: async (id) => {
+        await this.#init();
+        const exp = /^[\w-]+$/.test(id) ? await this.#experiment(id) : null;
+        return exp === null || exp.lifecycleStage !== "active" ? null : exp.artifactLocation;
+      },
+    });
   }
 
   /** Creates the root and the Default experiment (id 0) like MLflow does, once. */
@@ -125,13 +123,12 @@ export class FileStore implements TrackingStore {
     });
   }
 
-  async #readYaml(path: string): Promise<Record<string, YamlValue> | null> {
-    const bytes = await this.#fs.readFile(path);
-    return bytes === null ? null : parseYaml(decoder.decode(bytes), path);
+  #readYaml(path: string): Promise<Record<string, YamlValue> | null> {
+    return readYamlFile(this.#fs, path);
   }
 
-  async #writeYaml(path: string, doc: Record<string, YamlValue>): Promise<void> {
-    await this.#fs.writeFile(path, encoder.encode(dumpYaml(doc)));
+  #writeYaml(path: string, doc: Record<string, YamlValue>): Promise<void> {
+    return writeYamlFile(this.#fs, path, doc);
   }
 
   async #experimentIds(): Promise<string[]> {
@@ -139,14 +136,18 @@ export class FileStore implements TrackingStore {
     return entries.filter((e) => e.isDirectory && !RESERVED.has(e.name)).map((e) => e.name);
   }
 
-  async #experiment(id: string): Promise<MlflowExperiment | null> {
-    const meta = await this.#readYaml(`${this.root}/${id}/meta.yaml`);
+  /** The experiment in folder `dir` (relative to the root: `<id>` or `.trash/<id>`). */
+  async #experiment(dir: string): Promise<MlflowExperiment | null> {
+    const meta = await this.#readYaml(`${this.root}/${dir}/meta.yaml`);
     if (meta === null) return null;
     return {
-      experimentId: String(meta.experiment_id ?? id),
+      experimentId: String(meta.experiment_id ?? dir.split("/").pop()),
       name: String(meta.name),
       artifactLocation: String(meta.artifact_location ?? ""),
-      lifecycleStage: String(meta.lifecycle_stage ?? "active"),
+      lifecycleStage: dir.startsWith(".trash/")
+        ? "deleted"
+        : String(meta.lifecycle_stage ?? "active"),
+      tags: Object.fromEntries(await this.#readKeyed(`${this.root}/${dir}/tags`)),
     };
   }
 
@@ -156,17 +157,9 @@ export class FileStore implements TrackingStore {
       const exp = await this.#experiment(id);
       if (exp?.name === name) return exp;
     }
-    const trash = (await this.#fs.readDir(`${this.root}/.trash`)) ?? [];
-    for (const e of trash) {
-      const meta = await this.#readYaml(`${this.root}/.trash/${e.name}/meta.yaml`);
-      if (meta?.name === name) {
-        return {
-          experimentId: String(meta.experiment_id),
-          name,
-          artifactLocation: String(meta.artifact_location ?? ""),
-          lifecycleStage: "deleted",
-        };
-      }
+    for (const e of (await this.#fs.readDir(`${this.root}/.trash`)) ?? []) {
+      const exp = await this.#experiment(`.trash/${e.name}`);
+      if (exp?.name === name) return exp;
     }
     return null;
   }
@@ -174,7 +167,7 @@ export class FileStore implements TrackingStore {
   async getExperiment(experimentId: string): Promise<MlflowExperiment | null> {
     await this.#init();
     if (!/^[\w-]+$/.test(experimentId)) return null;
-    return await this.#experiment(experimentId);
+    return await this.#experiment(experimentId) ?? await this.#experiment(`.trash/${experimentId}`);
   }
 
   /** Every active experiment of this folder. */
@@ -188,7 +181,10 @@ export class FileStore implements TrackingStore {
     return out;
   }
 
-  async createExperiment(name: string): Promise<string> {
+  async createExperiment(
+    name: string,
+    tags: Readonly<Record<string, string>> = {},
+  ): Promise<string> {
     await this.#init();
     if (name.trim() === "") {
       throw new TypeError(`Cannot create experiment: the name is empty; pass a non-empty name`);
@@ -201,8 +197,31 @@ export class FileStore implements TrackingStore {
     const existing = new Set(await this.#experimentIds());
     let id = randomExperimentId();
     while (existing.has(id)) id = randomExperimentId();
+    for (const [key, value] of Object.entries(tags)) checkLoggedValue("tag", key, value);
     await this.#writeExperimentMeta(id, name, this.#clock());
+    for (const [key, value] of Object.entries(tags)) {
+      await this.#fs.writeFile(`${this.root}/${id}/tags/${key}`, encoder.encode(value));
+    }
     return id;
+  }
+
+  /** Moves the experiment to `.trash/` marked deleted, as MLflow does. */
+  async deleteExperiment(experimentId: string): Promise<void> {
+    const exp = await this.getExperiment(experimentId);
+    if (exp === null || experimentId === "0") {
+      throw new RangeError(
+        `Cannot delete experiment ${experimentId}: ${
+          exp === null ? `it does not exist in ${this.root}` : "it is the Default experiment"
+        }`,
+      );
+    }
+    const meta = (await this.#readYaml(`${this.root}/${experimentId}/meta.yaml`))!;
+    await this.#writeYaml(`${this.root}/${experimentId}/meta.yaml`, {
+      ...meta,
+      lifecycle_stage: "deleted",
+      last_update_time: this.#clock(),
+    });
+    await this.#fs.rename(`${this.root}/${experimentId}`, `${this.root}/.trash/${experimentId}`);
   }
 
   async #runDir(runId: string): Promise<string> {
@@ -224,44 +243,6 @@ export class FileStore implements TrackingStore {
     }
     this.#runExperiment.set(runId, exp);
     return `${this.root}/${exp}/${runId}`;
-  }
-
-  #runInfoFromMeta(meta: Record<string, YamlValue>): MlflowRunInfo {
-    const status = typeof meta.status === "number"
-      ? STATUS_BY_CODE[meta.status] ?? "RUNNING"
-      : (String(meta.status ?? "RUNNING") as MlflowRunStatus);
-    return {
-      runId: String(meta.run_id ?? meta.run_uuid),
-      experimentId: String(meta.experiment_id),
-      runName: String(meta.run_name ?? ""),
-      userId: String(meta.user_id ?? ""),
-      status,
-      startTime: Number(meta.start_time),
-      endTime: meta.end_time === null || meta.end_time === undefined ? null : Number(meta.end_time),
-      artifactUri: String(meta.artifact_uri ?? ""),
-      lifecycleStage: String(meta.lifecycle_stage ?? "active"),
-    };
-  }
-
-  #runMeta(info: MlflowRunInfo): Record<string, YamlValue> {
-    return {
-      artifact_uri: info.artifactUri,
-      deleted_time: null,
-      end_time: info.endTime,
-      entry_point_name: "",
-      experiment_id: info.experimentId,
-      lifecycle_stage: info.lifecycleStage,
-      run_id: info.runId,
-      run_name: info.runName,
-      run_uuid: info.runId,
-      source_name: "",
-      source_type: 4,
-      source_version: "",
-      start_time: info.startTime,
-      status: MLFLOW_RUN_STATUS_CODES[info.status],
-      tags: [],
-      user_id: info.userId,
-    };
   }
 
   async createRun(options: CreateRunOptions): Promise<MlflowRunInfo> {
@@ -288,7 +269,7 @@ export class FileStore implements TrackingStore {
     for (const sub of ["metrics", "params", "tags", "artifacts"]) {
       await this.#fs.mkdir(`${dir}/${sub}`);
     }
-    await this.#writeYaml(`${dir}/meta.yaml`, this.#runMeta(info));
+    await this.#writeYaml(`${dir}/meta.yaml`, runMeta(info));
     this.#runExperiment.set(runId, options.experimentId);
     await this.logBatch(runId, {
       tags: { "mlflow.runName": options.runName, ...options.tags },
@@ -305,10 +286,10 @@ export class FileStore implements TrackingStore {
     if (meta === null) {
       throw new RangeError(`Cannot update run "${runId}": ${dir}/meta.yaml is gone`);
     }
-    const info = this.#runInfoFromMeta(meta);
+    const info = runInfoFromMeta(meta);
     info.status = update.status;
     if (update.endTime !== undefined) info.endTime = update.endTime;
-    await this.#writeYaml(`${dir}/meta.yaml`, this.#runMeta(info));
+    await this.#writeYaml(`${dir}/meta.yaml`, runMeta(info));
   }
 
   /** Files under a folder as key -> contents, keys nested with `/`. */
@@ -328,41 +309,20 @@ export class FileStore implements TrackingStore {
     return out;
   }
 
-  #parseMetricLines(key: string, text: string): MlflowMetric[] {
-    const points: MlflowMetric[] = [];
-    for (const line of text.split("\n")) {
-      const parts = line.trim().split(/\s+/);
-      if (parts.length < 2 || parts[0] === "") continue;
-      points.push({
-        key,
-        timestamp: Number(parts[0]),
-        value: parseMetricValue(parts[1]),
-        step: parts.length > 2 ? Number(parts[2]) : 0,
-      });
-    }
-    return points;
-  }
-
   async #readRun(dir: string): Promise<MlflowRun | null> {
     const meta = await this.#readYaml(`${dir}/meta.yaml`);
     if (meta === null) return null;
-    const info = this.#runInfoFromMeta(meta);
+    const info = runInfoFromMeta(meta);
     const params = Object.fromEntries(await this.#readKeyed(`${dir}/params`));
     const tags = Object.fromEntries(await this.#readKeyed(`${dir}/tags`));
     const metrics: Record<string, number> = {};
     for (const [key, text] of await this.#readKeyed(`${dir}/metrics`)) {
-      let best: MlflowMetric | null = null;
-      for (const p of this.#parseMetricLines(key, text)) {
-        if (
-          best === null || p.step > best.step ||
-          (p.step === best.step && p.timestamp >= best.timestamp)
-        ) {
-          best = p;
-        }
-      }
-      if (best !== null) metrics[key] = best.value;
+      const latest = latestMetric(parseMetricLines(key, text));
+      if (latest !== null) metrics[key] = latest.value;
     }
-    return { info, params, tags, metrics };
+    const inputs = await this.#models.readInputs(info.experimentId, dir);
+    const outputs = await this.#models.readOutputs(dir);
+    return { info, params, tags, metrics, inputs, outputs };
   }
 
   async getRun(runId: string): Promise<MlflowRun> {
@@ -374,16 +334,21 @@ export class FileStore implements TrackingStore {
     return run;
   }
 
-  async searchRuns(experimentIds: readonly string[]): Promise<MlflowRun[]> {
+  async searchRuns(
+    experimentIds: readonly string[],
+    filter: { tags?: Readonly<Record<string, string>> } = {},
+  ): Promise<MlflowRun[]> {
     await this.#init();
     const runs: MlflowRun[] = [];
+    const wanted = Object.entries(filter.tags ?? {});
     for (const exp of experimentIds) {
       for (const e of (await this.#fs.readDir(`${this.root}/${exp}`)) ?? []) {
-        if (!e.isDirectory || e.name === "tags" || e.name === "datasets" || e.name === "traces") {
-          continue;
-        }
+        if (!e.isDirectory || EXPERIMENT_FOLDERS.has(e.name)) continue;
         const run = await this.#readRun(`${this.root}/${exp}/${e.name}`);
-        if (run !== null && run.info.lifecycleStage === "active") {
+        if (
+          run !== null && run.info.lifecycleStage === "active" &&
+          wanted.every(([k, v]) => run.tags[k] === v)
+        ) {
           this.#runExperiment.set(run.info.runId, exp);
           runs.push(run);
         }
@@ -392,15 +357,24 @@ export class FileStore implements TrackingStore {
     return runs.sort((a, b) => b.info.startTime - a.info.startTime);
   }
 
+  /** Marks the run deleted (it stays in place, as in MLflow's file store). */
+  async deleteRun(runId: string): Promise<void> {
+    const dir = await this.#runDir(runId);
+    const meta = await this.#readYaml(`${dir}/meta.yaml`);
+    if (meta === null) {
+      throw new RangeError(`Cannot delete run "${runId}": ${dir}/meta.yaml is gone`);
+    }
+    await this.#writeYaml(`${dir}/meta.yaml`, {
+      ...meta,
+      deleted_time: this.#clock(),
+      lifecycle_stage: "deleted",
+    });
+  }
+
   async logBatch(runId: string, batch: MlflowBatch): Promise<void> {
     const dir = await this.#runDir(runId);
     for (const [key, value] of Object.entries(batch.params ?? {})) {
-      validateMlflowKey("param", key);
-      if (value.length > 6000) {
-        throw new RangeError(
-          `Cannot log param "${key}": the value has ${value.length} characters, at most 6000 allowed`,
-        );
-      }
+      checkLoggedValue("param", key, value);
       const path = `${dir}/params/${key}`;
       const old = await this.#fs.readFile(path);
       if (old !== null) {
@@ -416,24 +390,10 @@ export class FileStore implements TrackingStore {
       await this.#fs.writeFile(path, encoder.encode(value));
     }
     for (const [key, value] of Object.entries(batch.tags ?? {})) {
-      validateMlflowKey("tag", key);
-      if (value.length > 8000) {
-        throw new RangeError(
-          `Cannot set tag "${key}": the value has ${value.length} characters, at most 8000 allowed`,
-        );
-      }
+      checkLoggedValue("tag", key, value);
       await this.#fs.writeFile(`${dir}/tags/${key}`, encoder.encode(value));
     }
-    const lines = new Map<string, string>();
-    for (const m of batch.metrics ?? []) {
-      validateMlflowKey("metric", m.key);
-      lines.set(
-        m.key,
-        (lines.get(m.key) ?? "") +
-          `${Math.trunc(m.timestamp)} ${formatMetricValue(m.value)} ${Math.trunc(m.step)}\n`,
-      );
-    }
-    for (const [key, text] of lines) {
+    for (const [key, text] of metricLines(batch.metrics ?? [])) {
       await this.#fs.writeFile(`${dir}/metrics/${key}`, encoder.encode(text), { append: true });
     }
   }
@@ -442,7 +402,7 @@ export class FileStore implements TrackingStore {
     const dir = await this.#runDir(runId);
     validateMlflowKey("metric", key);
     const bytes = await this.#fs.readFile(`${dir}/metrics/${key}`);
-    return bytes === null ? [] : this.#parseMetricLines(key, decoder.decode(bytes));
+    return bytes === null ? [] : parseMetricLines(key, decoder.decode(bytes));
   }
 
   async #artifactRoot(runId: string): Promise<string> {
@@ -485,101 +445,84 @@ export class FileStore implements TrackingStore {
     return bytes;
   }
 
-  #modelDir(name: string): string {
-    if (name === "" || name.includes("/") || name === "." || name === "..") {
-      throw new TypeError(
-        `Cannot use registered model name "${name}": it must be non-empty, without "/"`,
-      );
-    }
-    return `${this.root}/models/${name}`;
+  createRegisteredModel(name: string): Promise<void> {
+    return this.#registry.createRegisteredModel(name);
   }
 
-  async #writeModelMeta(name: string, created: number, updated: number): Promise<void> {
-    const dir = this.#modelDir(name);
-    const aliases: Record<string, string> = {};
-    for (const e of (await this.#fs.readDir(`${dir}/aliases`)) ?? []) {
-      aliases[e.name] = decoder.decode((await this.#fs.readFile(`${dir}/aliases/${e.name}`))!);
-    }
-    await this.#writeYaml(`${dir}/meta.yaml`, {
-      aliases,
-      creation_timestamp: created,
-      deployment_job_id: null,
-      deployment_job_state: null,
-      description: null,
-      last_updated_timestamp: updated,
-      name,
-      workspace: "default",
-    });
+  async logInputs(runId: string, datasets: readonly MlflowDatasetInput[]): Promise<void> {
+    const dir = await this.#runDir(runId);
+    await this.#models.logInputs(this.#runExperiment.get(runId)!, dir, runId, datasets);
   }
 
-  async createRegisteredModel(name: string): Promise<void> {
-    await this.#init();
-    const dir = this.#modelDir(name);
-    if (await this.#fs.readFile(`${dir}/meta.yaml`) !== null) return;
-    const now = this.#clock();
-    await this.#writeModelMeta(name, now, now);
+  async logOutputs(runId: string, outputs: readonly MlflowModelOutput[]): Promise<void> {
+    await this.#models.logOutputs(await this.#runDir(runId), outputs);
+  }
+
+  createLoggedModel(options: CreateLoggedModelOptions): Promise<MlflowLoggedModel> {
+    return this.#models.createLoggedModel(options);
+  }
+
+  getLoggedModel(modelId: string): Promise<MlflowLoggedModel> {
+    return this.#models.getLoggedModel(modelId);
+  }
+
+  searchLoggedModels(
+    experimentIds: readonly string[],
+    filter?: { sourceRunId?: string },
+  ): Promise<MlflowLoggedModel[]> {
+    return this.#models.searchLoggedModels(experimentIds, filter);
+  }
+
+  uploadLoggedModelArtifact(modelId: string, path: string, bytes: Uint8Array): Promise<void> {
+    return this.#models.uploadArtifact(modelId, path, bytes);
+  }
+
+  logLoggedModelMetrics(
+    modelId: string,
+    runId: string,
+    metrics: readonly MlflowMetric[],
+  ): Promise<void> {
+    return this.#models.logMetrics(modelId, runId, metrics);
+  }
+
+  finalizeLoggedModel(modelId: string, status: "READY" | "FAILED"): Promise<void> {
+    return this.#models.finalize(modelId, status);
   }
 
   async createModelVersion(
     name: string,
     source: string,
-    runId: string,
+    runId: string | null,
+    options: { modelId?: string } = {},
   ): Promise<MlflowModelVersion> {
-    await this.createRegisteredModel(name);
-    const dir = this.#modelDir(name);
-    let version = 1;
-    for (const e of (await this.#fs.readDir(dir)) ?? []) {
-      const m = /^version-(\d+)$/.exec(e.name);
-      if (m) version = Math.max(version, Number(m[1]) + 1);
-    }
-    const now = this.#clock();
-    await this.#writeYaml(`${dir}/version-${version}/meta.yaml`, {
-      creation_timestamp: now,
-      current_stage: "None",
-      deployment_job_state: null,
-      description: null,
-      last_updated_timestamp: now,
-      model_id: null,
-      name,
-      run_id: runId,
-      run_link: null,
-      source,
-      status: "READY",
-      status_message: null,
-      storage_location: source,
-      user_id: null,
-      version,
-      workspace: "default",
-    });
-    await this.#touchModel(name, now);
-    return { name, version: String(version), source, runId };
+    const modelId = options.modelId ?? modelIdOfSource(source);
+    const version = await this.#registry.createModelVersion(name, source, runId, modelId);
+    // What mlflow.register_model adds: the logged model lists its registered versions.
+    if (modelId !== null) await this.#models.addModelVersionTag(modelId, name, version.version);
+    return version;
+  }
+  setRegisteredModelAlias(name: string, alias: string, version: string): Promise<void> {
+    return this.#registry.setRegisteredModelAlias(name, alias, version);
   }
 
-  async #touchModel(name: string, now: number): Promise<void> {
-    const meta = await this.#readYaml(`${this.#modelDir(name)}/meta.yaml`);
-    await this.#writeModelMeta(name, Number(meta?.creation_timestamp ?? now), now);
+  getModelVersionByAlias(name: string, alias: string): Promise<MlflowModelVersion | null> {
+    return this.#registry.getModelVersionByAlias(name, alias);
   }
 
-  async setRegisteredModelAlias(name: string, alias: string, version: string): Promise<void> {
-    const dir = this.#modelDir(name);
-    validateMlflowKey("alias", alias);
-    if (await this.#fs.readFile(`${dir}/version-${version}/meta.yaml`) === null) {
-      throw new RangeError(
-        `Cannot set alias "${alias}" of model "${name}": version ${version} does not exist in ${dir}`,
-      );
-    }
-    await this.#fs.writeFile(`${dir}/aliases/${alias}`, encoder.encode(version));
-    await this.#touchModel(name, this.#clock());
+  setModelVersionTag(name: string, version: string, key: string, value: string): Promise<void> {
+    return this.#registry.setModelVersionTag(name, version, key, value);
   }
 
-  async getModelVersionByAlias(name: string, alias: string): Promise<MlflowModelVersion | null> {
-    await this.#init();
-    const dir = this.#modelDir(name);
-    const v = await this.#fs.readFile(`${dir}/aliases/${alias}`);
-    if (v === null) return null;
-    const version = decoder.decode(v).trim();
-    const meta = await this.#readYaml(`${dir}/version-${version}/meta.yaml`);
-    if (meta === null) return null;
-    return { name, version, source: String(meta.source ?? ""), runId: String(meta.run_id ?? "") };
+  updateModelVersionDescription(
+    name: string,
+    version: string,
+    description: string,
+  ): Promise<void> {
+    return this.#registry.updateModelVersionDescription(name, version, description);
   }
+}
+
+/** The logged model id of a `models:/m-...` source, else null. */
+function modelIdOfSource(source: string): string | null {
+  return /^models:\/(m-[0-9a-f]{32})\/?$/.exec(source)?.[1] ?? null;
 }

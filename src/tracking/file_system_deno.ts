@@ -4,6 +4,7 @@
  * @module
  */
 import type { FileSystemAdapter, FsEntry } from "./file_system.ts";
+import { resolvePath } from "./tracking_uri.ts";
 
 function dirname(path: string): string {
   const i = path.lastIndexOf("/");
@@ -48,20 +49,14 @@ export function denoFileSystem(): FileSystemAdapter {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
       }
     },
+    async rename(from, to) {
+      await Deno.mkdir(dirname(to), { recursive: true });
+      await Deno.rename(from, to);
+    },
   };
 }
 
 /** Makes a path absolute against the current directory, with `/` separators. */
 export function absolutePath(path: string): string {
-  const p = path.replaceAll("\\", "/");
-  const abs = p.startsWith("/") || /^[A-Za-z]:\//.test(p)
-    ? p
-    : `${Deno.cwd().replaceAll("\\", "/")}/${p}`;
-  const parts: string[] = [];
-  for (const part of abs.split("/")) {
-    if (part === "" || part === ".") continue;
-    if (part === "..") parts.pop();
-    else parts.push(part);
-  }
-  return /^[A-Za-z]:$/.test(parts[0] ?? "") ? parts.join("/") : `/${parts.join("/")}`;
+  return resolvePath(path, Deno.cwd());
 }

@@ -1,18 +1,34 @@
 /**
- * `RestStore`: MLflow's REST API (`/api/2.0/mlflow/...`) over an injected `fetch`, with
- * MLflow's own client conventions: Basic or Bearer auth, NaN/Infinity as strings, retries
- * with exponential backoff and jitter, log-batch split to the server's limits, artifacts
- * through the server's `mlflow-artifacts` proxy.
+ * `RestStore`: the endpoints of MLflow's REST API (`/api/2.0/mlflow/...`) that the toolkit
+ * uses, on top of {@link RestTransport} (credentials, retries, timeouts, error mapping,
+ * MLflow's JSON): experiments, runs, log-batch split to the server's limits, metric
+ * histories, artifacts through the server's `mlflow-artifacts` proxy, and the registry.
  *
  * @module
  */
+import {
+  datasetToJson,
+  experimentFromJson,
+  loggedModelFromJson,
+  modelVersionFromJson,
+  type RawLoggedModel,
+  type RawRun,
+  runDataFromJson,
+  runInfoFromJson,
+} from "./_rest_json.ts";
+import { splitLogBatch } from "./log_batch.ts";
 import { MlflowRequestError } from "./mlflow_request_error.ts";
+import { decodeMlflowNumber, RestTransport, type RestTransportOptions } from "./rest_transport.ts";
 import type {
+  CreateLoggedModelOptions,
   CreateRunOptions,
   MlflowArtifact,
   MlflowBatch,
+  MlflowDatasetInput,
   MlflowExperiment,
+  MlflowLoggedModel,
   MlflowMetric,
+  MlflowModelOutput,
   MlflowModelVersion,
   MlflowRun,
   MlflowRunInfo,
@@ -20,136 +36,8 @@ import type {
   TrackingStore,
 } from "./tracking_store.ts";
 
-/** Credentials, read by the CLI from MLflow's environment variables. */
-export type MlflowCredentials =
-  | { kind: "basic"; username: string; password: string }
-  | { kind: "bearer"; token: string };
-
-/** Retry policy; MLflow's client retries 408/429/5xx and connection errors. */
-export interface RetryPolicy {
-  /** Retries after the first try (default 5). */
-  maxRetries: number;
-  /** First backoff in ms, doubled per retry (default 500). */
-  baseDelayMs: number;
-  /** Cap on one wait in ms, `Retry-After` included (default 30000). */
-  maxDelayMs: number;
-  /** Random extra wait in [0, jitterMs) (default 250). */
-  jitterMs: number;
-}
-
-/** Options of `RestStore`. */
-export interface RestStoreOptions {
-  /** Tracking server base URI, e.g. `http://127.0.0.1:5000`. */
-  uri: string;
-  /** `fetch` to use (the global one by default). */
-  fetch?: typeof fetch;
-  credentials?: MlflowCredentials | null;
-  retry?: Partial<RetryPolicy>;
-  /** Waits; injectable for tests (default setTimeout). */
-  sleep?: (ms: number) => Promise<void>;
-  /** Random in [0, 1) for jitter (default Math.random). */
-  random?: () => number;
-  /** Per-try timeout in ms (default 60000). */
-  timeoutMs?: number;
-}
-
-/** The server's log-batch limits. */
-export const LOG_BATCH_LIMITS = Object.freeze({
-  metrics: 1000,
-  params: 100,
-  tags: 100,
-  items: 1000,
-  bytes: 1_000_000,
-});
-
-const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
-
-/** JSON with non-finite numbers as MLflow's strings "NaN", "Infinity", "-Infinity". */
-function toJson(body: unknown): string {
-  return JSON.stringify(body, (_key, value) => {
-    if (typeof value === "number" && !Number.isFinite(value)) {
-      return Number.isNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity";
-    }
-    return value;
-  });
-}
-
-function toNumber(value: unknown): number {
-  if (value === "NaN") return NaN;
-  if (value === "Infinity") return Infinity;
-  if (value === "-Infinity") return -Infinity;
-  return Number(value);
-}
-
-/** Removes `user:password@` from a URI, for messages. */
-export function redactUri(uri: string): string {
-  return uri.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, "$1");
-}
-
-/** Splits a batch into log-batch calls within `LOG_BATCH_LIMITS`. */
-export function splitLogBatch(batch: MlflowBatch): MlflowBatch[] {
-  type Item =
-    | { kind: "params"; key: string; value: string }
-    | { kind: "tags"; key: string; value: string }
-    | { kind: "metrics"; metric: MlflowMetric };
-  const items: Item[] = [
-    ...Object.entries(batch.params ?? {}).map(([key, value]) => ({
-      kind: "params" as const,
-      key,
-      value,
-    })),
-    ...Object.entries(batch.tags ?? {}).map(([key, value]) => ({
-      kind: "tags" as const,
-      key,
-      value,
-    })),
-    ...(batch.metrics ?? []).map((metric) => ({ kind: "metrics" as const, metric })),
-  ];
-  const out: MlflowBatch[] = [];
-  let current = {
-    metrics: [] as MlflowMetric[],
-    params: {} as Record<string, string>,
-    tags: {} as Record<string, string>,
-  };
-  let counts = { metrics: 0, params: 0, tags: 0 };
-  let bytes = 200; // envelope: run_id and the three keys
-  const flush = () => {
-    if (counts.metrics + counts.params + counts.tags === 0) return;
-    const b: MlflowBatch = {};
-    if (counts.metrics > 0) b.metrics = current.metrics;
-    if (counts.params > 0) b.params = current.params;
-    if (counts.tags > 0) b.tags = current.tags;
-    out.push(b);
-    current = { metrics: [], params: {}, tags: {} };
-    counts = { metrics: 0, params: 0, tags: 0 };
-    bytes = 200;
-  };
-  for (const item of items) {
-    const size = item.kind === "metrics"
-      ? toJson(item.metric).length + 1
-      : toJson({ key: item.key, value: item.value }).length + 1;
-    if (
-      counts[item.kind] + 1 > LOG_BATCH_LIMITS[item.kind] ||
-      counts.metrics + counts.params + counts.tags + 1 > LOG_BATCH_LIMITS.items ||
-      bytes + size > LOG_BATCH_LIMITS.bytes
-    ) flush();
-    counts[item.kind]++;
-    bytes += size;
-    if (item.kind === "metrics") current.metrics.push(item.metric);
-    else current[item.kind][item.key] = item.value;
-  }
-  flush();
-  return out;
-}
-
-interface RawRun {
-  info: Record<string, unknown>;
-  data?: {
-    params?: { key: string; value: string }[];
-    tags?: { key: string; value: string }[];
-    metrics?: { key: string; value: unknown; step?: unknown; timestamp?: unknown }[];
-  };
-}
+/** Options of `RestStore`: the server and how to reach it. */
+export type RestStoreOptions = RestTransportOptions;
 
 /**
  * MLflow tracking server client.
@@ -162,173 +50,23 @@ interface RawRun {
  */
 export class RestStore implements TrackingStore {
   readonly location: string;
-  readonly #base: string;
-  readonly #fetch: typeof fetch;
-  readonly #auth: string | null;
-  readonly #retry: RetryPolicy;
-  readonly #sleep: (ms: number) => Promise<void>;
-  readonly #random: () => number;
-  readonly #timeoutMs: number;
+  readonly #http: RestTransport;
   readonly #artifactUris = new Map<string, string>();
+  readonly #modelArtifactUris = new Map<string, string>();
 
-  /** A client for the server at `options.uri`. */
+  /** A client for the server at `options.uri`; throws RangeError for any other URI form. */
   constructor(options: RestStoreOptions) {
-    let url: URL;
-    try {
-      url = new URL(options.uri);
-    } catch (cause) {
-      throw new TypeError(
-        `Cannot use tracking URI "${
-          redactUri(options.uri)
-        }": not a URL; expected http(s)://host:port`,
-        { cause },
-      );
-    }
-    if (url.protocol !== "http:" && url.protocol !== "https:") {
-      throw new TypeError(
-        `Cannot use tracking URI "${
-          redactUri(options.uri)
-        }" with RestStore: scheme ${url.protocol} ` +
-          `is not http: or https:`,
-      );
-    }
-    url.username = "";
-    url.password = "";
-    this.#base = url.toString().replace(/\/+$/, "");
-    this.location = this.#base;
-    this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
-    const c = options.credentials ?? null;
-    this.#auth = c === null
-      ? null
-      : c.kind === "basic"
-      ? `Basic ${
-        btoa(String.fromCharCode(...new TextEncoder().encode(`${c.username}:${c.password}`)))
-      }`
-      : `Bearer ${c.token}`;
-    this.#retry = {
-      maxRetries: 5,
-      baseDelayMs: 500,
-      maxDelayMs: 30_000,
-      jitterMs: 250,
-      ...options.retry,
-    };
-    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
-    this.#random = options.random ?? Math.random;
-    this.#timeoutMs = options.timeoutMs ?? 60_000;
+    this.#http = new RestTransport(options);
+    this.location = this.#http.baseUrl;
   }
 
-  #retryDelay(attempt: number, retryAfter: string | null): number {
-    let delay = this.#retry.baseDelayMs * 2 ** attempt + this.#random() * this.#retry.jitterMs;
-    if (retryAfter !== null) {
-      const seconds = Number(retryAfter);
-      const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(retryAfter) - Date.now();
-      if (Number.isFinite(ms)) delay = Math.max(delay, ms);
-    }
-    return Math.min(delay, this.#retry.maxDelayMs);
-  }
-
-  /** One HTTP call with retries; returns the response of a 2xx answer. */
-  async #send(
-    method: string,
-    path: string,
-    body: BodyInit | null,
-    contentType: string | null,
-    action: string,
-  ): Promise<Response> {
-    const endpoint = `${method} ${path.split("?")[0]}`;
-    let lastError: unknown = null;
-    for (let attempt = 0; attempt <= this.#retry.maxRetries; attempt++) {
-      if (attempt > 0) {
-        const retryAfter = lastError instanceof Response
-          ? lastError.headers.get("retry-after")
-          : null;
-        await this.#sleep(this.#retryDelay(attempt - 1, retryAfter));
-      }
-      const headers: Record<string, string> = {};
-      if (contentType !== null) headers["content-type"] = contentType;
-      if (this.#auth !== null) headers.authorization = this.#auth;
-      let response: Response;
-      try {
-        response = await this.#fetch(`${this.#base}${path}`, {
-          method,
-          headers,
-          body,
-          signal: AbortSignal.timeout(this.#timeoutMs),
-        });
-      } catch (error) {
-        lastError = error;
-        continue;
-      }
-      if (response.ok) return response;
-      if (RETRY_STATUS.has(response.status) && attempt < this.#retry.maxRetries) {
-        await response.body?.cancel();
-        lastError = response;
-        continue;
-      }
-      throw await this.#error(response, endpoint, action);
-    }
-    if (lastError instanceof Response) throw await this.#error(lastError, endpoint, action);
-    throw new MlflowRequestError(
-      `Cannot ${action} at ${this.#base}: no answer after ${this.#retry.maxRetries + 1} tries ` +
-        `(${
-          lastError instanceof Error ? lastError.message : String(lastError)
-        }); is the server up?`,
-      { status: 0, errorCode: "CONNECTION_ERROR", endpoint },
-      { cause: lastError },
-    );
-  }
-
-  async #error(response: Response, endpoint: string, action: string): Promise<MlflowRequestError> {
-    let text = "";
-    try {
-      text = await response.text();
-    } catch { /* body unreadable: keep the status */ }
-    let errorCode = `HTTP_${response.status}`;
-    let detail = text.slice(0, 500);
-    try {
-      const parsed = JSON.parse(text) as { error_code?: string; message?: string };
-      if (parsed.error_code) errorCode = parsed.error_code;
-      if (parsed.message) detail = parsed.message;
-    } catch { /* not JSON */ }
-    let hint = "";
-    if (response.status === 401) {
-      hint = "; set MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN";
-    }
-    if (response.status === 503 && endpoint.includes("mlflow-artifacts")) {
-      hint = "; the server does not serve artifacts (started with --no-serve-artifacts?): " +
-        "restart it with --serve-artifacts and --artifacts-destination";
-    }
-    return new MlflowRequestError(
-      `Cannot ${action} at ${this.#base}: HTTP ${response.status} ${errorCode}: ${detail}${hint}`,
-      { status: response.status, errorCode, endpoint },
-    );
-  }
-
-  async #call<T>(
-    method: "GET" | "POST",
+  #call<T>(
+    method: "GET" | "POST" | "PATCH",
     api: string,
     payload: Record<string, unknown>,
     action: string,
   ): Promise<T> {
-    let path = `/api/2.0/mlflow/${api}`;
-    let body: string | null = null;
-    if (method === "GET") {
-      const query = new URLSearchParams();
-      for (const [k, v] of Object.entries(payload)) {
-        if (v !== undefined && v !== null) query.set(k, String(v));
-      }
-      const q = query.toString();
-      if (q !== "") path += `?${q}`;
-    } else body = toJson(payload);
-    const response = await this.#send(
-      method,
-      path,
-      body,
-      method === "POST" ? "application/json" : null,
-      action,
-    );
-    const text = await response.text();
-    return (text === "" ? {} : JSON.parse(text)) as T;
+    return this.#http.callJson<T>(method, api, payload, action);
   }
 
   getExperimentByName(name: string): Promise<MlflowExperiment | null> {
@@ -360,12 +98,7 @@ export class RestStore implements TrackingStore {
         query,
         action,
       );
-      return {
-        experimentId: experiment.experiment_id,
-        name: experiment.name,
-        artifactLocation: experiment.artifact_location ?? "",
-        lifecycleStage: experiment.lifecycle_stage ?? "active",
-      };
+      return experimentFromJson(experiment);
     } catch (error) {
       if (error instanceof MlflowRequestError && error.errorCode === "RESOURCE_DOES_NOT_EXIST") {
         return null;
@@ -374,43 +107,37 @@ export class RestStore implements TrackingStore {
     }
   }
 
-  async createExperiment(name: string): Promise<string> {
+  async createExperiment(
+    name: string,
+    tags: Readonly<Record<string, string>> = {},
+  ): Promise<string> {
     const { experiment_id } = await this.#call<{ experiment_id: string }>(
       "POST",
       "experiments/create",
-      { name },
+      { name, tags: keyValues(tags) },
       `create experiment "${name}"`,
     );
     return experiment_id;
   }
 
+  async deleteExperiment(experimentId: string): Promise<void> {
+    await this.#call(
+      "POST",
+      "experiments/delete",
+      { experiment_id: experimentId },
+      `delete experiment ${experimentId}`,
+    );
+  }
+
+  /** A run's info from the server's JSON; remembers where the run keeps its artifacts. */
   #info(raw: Record<string, unknown>): MlflowRunInfo {
-    const info: MlflowRunInfo = {
-      runId: String(raw.run_id ?? raw.run_uuid),
-      experimentId: String(raw.experiment_id),
-      runName: String(raw.run_name ?? ""),
-      userId: String(raw.user_id ?? ""),
-      status: String(raw.status ?? "RUNNING") as MlflowRunStatus,
-      startTime: Number(raw.start_time ?? 0),
-      endTime: raw.end_time === undefined || raw.end_time === null ? null : Number(raw.end_time),
-      artifactUri: String(raw.artifact_uri ?? ""),
-      lifecycleStage: String(raw.lifecycle_stage ?? "active"),
-    };
+    const info = runInfoFromJson(raw);
     if (info.artifactUri !== "") this.#artifactUris.set(info.runId, info.artifactUri);
     return info;
   }
 
   #run(raw: RawRun): MlflowRun {
-    const pairs = (list?: { key: string; value: string }[]) =>
-      Object.fromEntries((list ?? []).map((p) => [p.key, p.value]));
-    const metrics: Record<string, number> = {};
-    for (const m of raw.data?.metrics ?? []) metrics[m.key] = toNumber(m.value);
-    return {
-      info: this.#info(raw.info),
-      params: pairs(raw.data?.params),
-      tags: pairs(raw.data?.tags),
-      metrics,
-    };
+    return { ...runDataFromJson(raw), info: this.#info(raw.info) };
   }
 
   async createRun(options: CreateRunOptions): Promise<MlflowRunInfo> {
@@ -447,8 +174,12 @@ export class RestStore implements TrackingStore {
     return this.#run(run);
   }
 
-  async searchRuns(experimentIds: readonly string[]): Promise<MlflowRun[]> {
+  async searchRuns(
+    experimentIds: readonly string[],
+    filter: { tags?: Readonly<Record<string, string>> } = {},
+  ): Promise<MlflowRun[]> {
     const runs: MlflowRun[] = [];
+    const clauses = Object.entries(filter.tags ?? {}).map(([k, v]) => tagClause(k, v));
     let pageToken: string | undefined;
     do {
       const page = await this.#call<{ runs?: RawRun[]; next_page_token?: string }>(
@@ -456,6 +187,7 @@ export class RestStore implements TrackingStore {
         "runs/search",
         {
           experiment_ids: experimentIds,
+          filter: clauses.length === 0 ? undefined : clauses.join(" AND "),
           run_view_type: "ACTIVE_ONLY",
           max_results: 1000,
           order_by: ["attributes.start_time DESC"],
@@ -469,16 +201,15 @@ export class RestStore implements TrackingStore {
     return runs;
   }
 
+  async deleteRun(runId: string): Promise<void> {
+    await this.#call("POST", "runs/delete", { run_id: runId }, `delete run ${runId}`);
+  }
+
   async logBatch(runId: string, batch: MlflowBatch): Promise<void> {
     for (const part of splitLogBatch(batch)) {
       await this.#call("POST", "runs/log-batch", {
         run_id: runId,
-        metrics: (part.metrics ?? []).map((m) => ({
-          key: m.key,
-          value: m.value,
-          timestamp: Math.trunc(m.timestamp),
-          step: Math.trunc(m.step),
-        })),
+        metrics: (part.metrics ?? []).map((m) => metricJson(m)),
         params: Object.entries(part.params ?? {}).map(([key, value]) => ({ key, value })),
         tags: Object.entries(part.tags ?? {}).map(([key, value]) => ({ key, value })),
       }, `log a batch to run ${runId}`);
@@ -501,7 +232,7 @@ export class RestStore implements TrackingStore {
       for (const m of page.metrics ?? []) {
         out.push({
           key: m.key,
-          value: toNumber(m.value),
+          value: decodeMlflowNumber(m.value),
           timestamp: Number(m.timestamp),
           step: Number(m.step ?? 0),
         });
@@ -515,20 +246,18 @@ export class RestStore implements TrackingStore {
   async #proxyRoot(runId: string, action: string): Promise<string> {
     let uri = this.#artifactUris.get(runId);
     if (uri === undefined) uri = (await this.getRun(runId)).info.artifactUri;
-    const m = /^mlflow-artifacts:(?:\/\/[^/]*)?\/?(.*)$/.exec(uri);
-    if (m === null) {
-      throw new MlflowRequestError(
-        `Cannot ${action}: run ${runId} stores artifacts at "${uri}", which this client cannot ` +
-          `write; start the server with --serve-artifacts (the default) and --artifacts-destination ` +
-          `so runs get an mlflow-artifacts:/ URI`,
-        {
-          status: 0,
-          errorCode: "UNSUPPORTED_ARTIFACT_URI",
-          endpoint: "PUT /api/2.0/mlflow-artifacts/artifacts",
-        },
-      );
-    }
-    return m[1].replace(/\/+$/, "");
+    return proxyPath(uri, action, `run ${runId}`);
+  }
+
+  /** Uploads `bytes` through the server's artifact proxy to `<root>/<path>`. */
+  async #putArtifact(root: string, path: string, bytes: Uint8Array, action: string) {
+    await this.#http.send(
+      "PUT",
+      `/api/2.0/mlflow-artifacts/artifacts/${root}/${this.#encodePath(path)}`,
+      bytes as Uint8Array<ArrayBuffer>,
+      "application/octet-stream",
+      action,
+    ).then((r) => r.body?.cancel());
   }
 
   #encodePath(path: string): string {
@@ -543,14 +272,7 @@ export class RestStore implements TrackingStore {
 
   async uploadArtifact(runId: string, path: string, bytes: Uint8Array): Promise<void> {
     const action = `upload artifact "${path}" of run ${runId}`;
-    const root = await this.#proxyRoot(runId, action);
-    await this.#send(
-      "PUT",
-      `/api/2.0/mlflow-artifacts/artifacts/${root}/${this.#encodePath(path)}`,
-      bytes as Uint8Array<ArrayBuffer>,
-      "application/octet-stream",
-      action,
-    ).then((r) => r.body?.cancel());
+    await this.#putArtifact(await this.#proxyRoot(runId, action), path, bytes, action);
   }
 
   async listArtifacts(runId: string, path = ""): Promise<MlflowArtifact[]> {
@@ -572,7 +294,7 @@ export class RestStore implements TrackingStore {
   async downloadArtifact(runId: string, path: string): Promise<Uint8Array> {
     const action = `download artifact "${path}" of run ${runId}`;
     const root = await this.#proxyRoot(runId, action);
-    const response = await this.#send(
+    const response = await this.#http.send(
       "GET",
       `/api/2.0/mlflow-artifacts/artifacts/${root}/${this.#encodePath(path)}`,
       null,
@@ -601,21 +323,139 @@ export class RestStore implements TrackingStore {
   async createModelVersion(
     name: string,
     source: string,
-    runId: string,
+    runId: string | null,
+    options: { modelId?: string } = {},
   ): Promise<MlflowModelVersion> {
     await this.createRegisteredModel(name);
     const { model_version } = await this.#call<{ model_version: Record<string, string> }>(
       "POST",
       "model-versions/create",
-      { name, source, run_id: runId },
+      {
+        name,
+        source,
+        run_id: runId ?? undefined,
+        model_id: options.modelId ?? /^models:\/(m-[0-9a-f]{32})\/?$/.exec(source)?.[1],
+      },
       `create a version of model "${name}"`,
     );
-    return {
-      name,
-      version: String(model_version.version),
-      source: model_version.source,
-      runId: model_version.run_id,
-    };
+    return modelVersionFromJson(name, model_version);
+  }
+
+  async logInputs(runId: string, datasets: readonly MlflowDatasetInput[]): Promise<void> {
+    await this.#call("POST", "runs/log-inputs", {
+      run_id: runId,
+      datasets: datasets.map((d) => ({
+        tags: keyValues(d.tags),
+        dataset: datasetToJson(d.dataset),
+      })),
+    }, `log ${datasets.length} data set inputs to run ${runId}`);
+  }
+
+  async logOutputs(runId: string, outputs: readonly MlflowModelOutput[]): Promise<void> {
+    // The server refuses a model already linked (a unique constraint): send only new ones.
+    const linked = new Set((await this.getRun(runId)).outputs?.map((o) => o.modelId));
+    const fresh = outputs.filter((o) => !linked.has(o.modelId));
+    if (fresh.length === 0) return;
+    await this.#call("POST", "runs/outputs", {
+      run_id: runId,
+      models: fresh.map((o) => ({ model_id: o.modelId, step: Math.trunc(o.step) })),
+    }, `log ${fresh.length} model outputs of run ${runId}`);
+  }
+
+  async createLoggedModel(options: CreateLoggedModelOptions): Promise<MlflowLoggedModel> {
+    const params = keyValues(options.params ?? {});
+    const action = `create logged model "${options.name}"`;
+    const { model } = await this.#call<{ model: RawLoggedModel }>("POST", "logged-models", {
+      experiment_id: options.experimentId,
+      name: options.name,
+      model_type: options.modelType,
+      source_run_id: options.sourceRunId,
+      params: params.slice(0, 100),
+      tags: keyValues(options.tags ?? {}),
+    }, action);
+    const modelId = loggedModelFromJson(model).modelId;
+    // The server takes at most 100 params per call, like MLflow's client sends them.
+    for (let i = 100; i < params.length; i += 100) {
+      await this.#call("POST", `${modelPath(modelId)}/params`, {
+        model_id: modelId,
+        params: params.slice(i, i + 100),
+      }, `log params of logged model ${modelId}`);
+    }
+    return params.length > 100 ? await this.getLoggedModel(modelId) : loggedModelFromJson(model);
+  }
+
+  async getLoggedModel(modelId: string): Promise<MlflowLoggedModel> {
+    const { model } = await this.#call<{ model: RawLoggedModel }>(
+      "GET",
+      modelPath(modelId),
+      {},
+      `get logged model ${modelId}`,
+    );
+    return loggedModelFromJson(model);
+  }
+
+  async searchLoggedModels(
+    experimentIds: readonly string[],
+    filter: { sourceRunId?: string } = {},
+  ): Promise<MlflowLoggedModel[]> {
+    const out: MlflowLoggedModel[] = [];
+    let pageToken: string | undefined;
+    if (filter.sourceRunId !== undefined && !/^[\w-]+$/.test(filter.sourceRunId)) {
+      throw new TypeError(
+        `Cannot search logged models of run "${filter.sourceRunId}": not a run id`,
+      );
+    }
+    do {
+      const page = await this.#call<{ models?: RawLoggedModel[]; next_page_token?: string }>(
+        "POST",
+        "logged-models/search",
+        {
+          experiment_ids: experimentIds,
+          filter: filter.sourceRunId === undefined
+            ? undefined
+            : `source_run_id = '${filter.sourceRunId}'`,
+          max_results: 100,
+          order_by: [{ field_name: "creation_timestamp", ascending: false }],
+          page_token: pageToken,
+        },
+        `search logged models of experiments ${experimentIds.join(", ")}`,
+      );
+      for (const m of page.models ?? []) out.push(loggedModelFromJson(m));
+      pageToken = page.next_page_token || undefined;
+    } while (pageToken !== undefined);
+    return out;
+  }
+
+  async uploadLoggedModelArtifact(modelId: string, path: string, bytes: Uint8Array): Promise<void> {
+    const action = `upload artifact "${path}" of logged model ${modelId}`;
+    let uri = this.#modelArtifactUris.get(modelId);
+    if (uri === undefined) {
+      uri = (await this.getLoggedModel(modelId)).artifactLocation;
+      this.#modelArtifactUris.set(modelId, uri);
+    }
+    await this.#putArtifact(proxyPath(uri, action, `logged model ${modelId}`), path, bytes, action);
+  }
+
+  async logLoggedModelMetrics(
+    modelId: string,
+    runId: string,
+    metrics: readonly MlflowMetric[],
+  ): Promise<void> {
+    for (const part of splitLogBatch({ metrics })) {
+      await this.#call("POST", "runs/log-batch", {
+        run_id: runId,
+        metrics: (part.metrics ?? []).map((m) =>
+          metricJson(m, { model_id: modelId, run_id: runId })
+        ),
+      }, `log metrics of logged model ${modelId}`);
+    }
+  }
+
+  async finalizeLoggedModel(modelId: string, status: "READY" | "FAILED"): Promise<void> {
+    await this.#call("PATCH", modelPath(modelId), {
+      model_id: modelId,
+      status: status === "READY" ? "LOGGED_MODEL_READY" : "LOGGED_MODEL_UPLOAD_FAILED",
+    }, `finalize logged model ${modelId}`);
   }
 
   async setRegisteredModelAlias(name: string, alias: string, version: string): Promise<void> {
@@ -635,12 +475,7 @@ export class RestStore implements TrackingStore {
         { name, alias },
         `get alias "${alias}" of model "${name}"`,
       );
-      return {
-        name,
-        version: String(model_version.version),
-        source: model_version.source,
-        runId: model_version.run_id,
-      };
+      return modelVersionFromJson(name, model_version);
     } catch (error) {
       // A missing model is RESOURCE_DOES_NOT_EXIST; a missing alias is (MLflow 3.x)
       // INVALID_PARAMETER_VALUE "Registered model alias <a> not found".
@@ -654,4 +489,89 @@ export class RestStore implements TrackingStore {
       throw error;
     }
   }
+
+  async setModelVersionTag(
+    name: string,
+    version: string,
+    key: string,
+    value: string,
+  ): Promise<void> {
+    await this.#call(
+      "POST",
+      "model-versions/set-tag",
+      { name, version, key, value },
+      `set tag "${key}" of model "${name}" version ${version}`,
+    );
+  }
+
+  async updateModelVersionDescription(
+    name: string,
+    version: string,
+    description: string,
+  ): Promise<void> {
+    await this.#call(
+      "PATCH",
+      "model-versions/update",
+      { name, version, description },
+      `update the description of model "${name}" version ${version}`,
+    );
+  }
+}
+
+/**
+ * The proxy path of an `mlflow-artifacts:` artifact location (`<exp>/<run>/artifacts`,
+ * `<exp>/models/<id>/artifacts`); any other location cannot be written through the server.
+ */
+function proxyPath(uri: string, action: string, owner: string): string {
+  const m = /^mlflow-artifacts:(?:\/\/[^/]*)?\/?(.*)$/.exec(uri);
+  if (m === null) {
+    throw new MlflowRequestError(
+      `Cannot ${action}: ${owner} stores artifacts at "${uri}", which this client cannot ` +
+        `write; start the server with --serve-artifacts (the default) and --artifacts-destination ` +
+        `so runs get an mlflow-artifacts:/ URI`,
+      {
+        status: 0,
+        errorCode: "UNSUPPORTED_ARTIFACT_URI",
+        endpoint: "PUT /api/2.0/mlflow-artifacts/artifacts",
+      },
+    );
+  }
+  return m[1].replace(/\/+$/, "");
+}
+
+/** A metric in log-batch's JSON (integral timestamp and step), with `extra` fields. */
+function metricJson(m: MlflowMetric, extra: Record<string, string> = {}): Record<string, unknown> {
+  return {
+    key: m.key,
+    value: m.value,
+    timestamp: Math.trunc(m.timestamp),
+    step: Math.trunc(m.step),
+    ...extra,
+  };
+}
+
+/** A string map as the server's `[{key, value}]` list. */
+function keyValues(map: Readonly<Record<string, string>>): { key: string; value: string }[] {
+  return Object.entries(map).map(([key, value]) => ({ key, value }));
+}
+
+/** `logged-models/<id>`, for a well-formed id only (it becomes part of the URL path). */
+function modelPath(modelId: string): string {
+  if (!/^m-[0-9a-f]{32}$/.test(modelId)) {
+    throw new TypeError(
+      `Cannot use logged model id "${modelId}": expected m- and 32 hex digits`,
+    );
+  }
+  return `logged-models/${modelId}`;
+}
+
+/** A search-runs clause `tags.\`key\` = 'value'`, for keys and values that need no escaping. */
+function tagClause(key: string, value: string): string {
+  if (!/^[\w.\-/ :]+$/.test(key) || /['"\\`]/.test(value)) {
+    throw new TypeError(
+      `Cannot search runs by tag "${key}" = ${JSON.stringify(value)}: keys must be MLflow keys ` +
+        "and values must not contain quotes, backticks or backslashes",
+    );
+  }
+  return `tags.\`${key}\` = '${value}'`;
 }

@@ -1,14 +1,14 @@
 /**
- * `RunLogger`: subscribes to the training loop through `TrainHooks` and logs to a
- * `TrackingStore` without ever blocking a step: hooks only enqueue, a background drain
- * sends batches, and what cannot be sent is spooled and re-sent when the server answers.
+ * `RunLogger`: logs one run to a `TrackingStore` without ever blocking its caller: every
+ * call only enqueues, a background drain sends batches, and what cannot be sent is spooled
+ * and re-sent when the server answers. It knows MLflow, not training: `src/jobs/` connects
+ * the training loop's hooks to it.
  *
  * @module
  */
-import type { EpochMetrics, RunStatus, TrainHooks } from "../train/hooks.ts";
-import { METRICS_CSV_COLUMNS, metricsCsv } from "../train/metrics_csv.ts";
+import type { LoggedModelRecord } from "./logged_model.ts";
 import { memorySpool, replaySpool, type SpoolRecord, type SpoolSink } from "./spool.ts";
-import type { MlflowMetric, TrackingStore } from "./tracking_store.ts";
+import type { MlflowDatasetInput, TrackingStore } from "./tracking_store.ts";
 
 /** Options of `RunLogger`. */
 export interface RunLoggerOptions {
@@ -21,7 +21,7 @@ export interface RunLoggerOptions {
   /** Waits (default setTimeout); used between the end-of-run tries. */
   sleep?: (ms: number) => Promise<void>;
   /** Files uploaded when the run ends (metrics.csv, feature_stats.json, ...). */
-  finalArtifacts?: (logger: RunLogger) => Promise<Record<string, Uint8Array>>;
+  finalArtifacts?: () => Promise<Record<string, Uint8Array>>;
   /** How long `onEnd` keeps retrying a down server before leaving the spool (default 60 s). */
   endTimeoutMs?: number;
   /** Called with one line when sending fails or data is left in the spool. */
@@ -36,31 +36,21 @@ export interface RunLoggerSummary {
   spooled: number;
   /** Times a send failed and records went to the spool. */
   failures: number;
-  /** Total time the hooks themselves took (enqueueing), in ms. */
+  /** Total time the logging calls themselves took (enqueueing), in ms. */
   hookMs: number;
 }
 
-const STATUS: Record<RunStatus, "FINISHED" | "FAILED" | "KILLED"> = {
-  FINISHED: "FINISHED",
-  FAILED: "FAILED",
-  KILLED: "KILLED",
-};
-
-/** The `metrics.csv` columns, in order (an alias of {@linkcode METRICS_CSV_COLUMNS}). */
-export const EPOCH_METRIC_COLUMNS: readonly (keyof EpochMetrics)[] = METRICS_CSV_COLUMNS;
-
 /**
- * Logs one run. Use `logger.hooks` as the training loop's hooks.
+ * Logs one run: metrics, artifacts, then its end status.
  *
  * @example
  * ```ts ignore
  * const logger = new RunLogger({ store, runId: run.runId });
- * await train(config, { hooks: logger.hooks });
+ * logger.logMetrics({ val_loss: 0.4 }, 1);
+ * await logger.end("FINISHED");
  * ```
  */
 export class RunLogger {
-  /** Hooks for the training loop. */
-  readonly hooks: TrainHooks;
   readonly runId: string;
   readonly #store: TrackingStore;
   readonly #spool: SpoolSink;
@@ -72,7 +62,6 @@ export class RunLogger {
   #offline = false;
   #spooled = 0;
   readonly #summary: RunLoggerSummary = { sent: 0, spooled: 0, failures: 0, hookMs: 0 };
-  readonly #rows: EpochMetrics[] = [];
   #ended = false;
 
   /** A logger for an existing run. */
@@ -83,59 +72,51 @@ export class RunLogger {
     this.#spool = options.spool ?? memorySpool();
     this.#clock = options.clock ?? Date.now;
     this.#sleep = options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-    this.hooks = {
-      onEpochEnd: (metrics) => this.#timed(() => this.logEpoch(metrics)),
-      onCheckpoint: (checkpoint) =>
-        this.#timed(() => {
-          for (const [name, bytes] of Object.entries(checkpoint.files)) {
-            this.logArtifact(`checkpoints/${checkpoint.kind}/${name}`, bytes);
-          }
-        }),
-      onEnd: async (result) => {
-        await this.end(STATUS[result.status] ?? "FAILED");
-      },
-    };
   }
 
-  #timed(fn: () => void): void {
-    const t0 = performance.now();
-    fn();
-    this.#summary.hookMs += performance.now() - t0;
-  }
-
-  /** Queues one epoch's metrics (step = epoch) and starts a background send. */
-  logEpoch(metrics: EpochMetrics): void {
-    this.#rows.push({ ...metrics });
-    const timestamp = this.#clock();
-    const list: MlflowMetric[] = [];
-    for (const key of EPOCH_METRIC_COLUMNS) {
-      if (key === "epoch") continue;
-      const value = metrics[key];
-      if (typeof value === "number") list.push({ key, value, timestamp, step: metrics.epoch });
-    }
-    this.#enqueue({ kind: "batch", batch: { metrics: list } });
-  }
-
-  /** Queues any metrics at one step. */
+  /** Queues metrics at one step (in the given key order) and starts a background send. */
   logMetrics(values: Readonly<Record<string, number>>, step: number): void {
-    const timestamp = this.#clock();
-    this.#enqueue({
-      kind: "batch",
-      batch: {
-        metrics: Object.entries(values).map(([key, value]) => ({ key, value, timestamp, step })),
-      },
+    this.#timed(() => {
+      const timestamp = this.#clock();
+      this.#enqueue({
+        kind: "batch",
+        batch: {
+          metrics: Object.entries(values).map(([key, value]) => ({ key, value, timestamp, step })),
+        },
+      });
     });
+  }
+
+  /** Queues run tags. */
+  logTags(tags: Readonly<Record<string, string>>): void {
+    this.#timed(() => this.#enqueue({ kind: "batch", batch: { tags } }));
+  }
+
+  /** Queues data sets as the run's inputs (`log-inputs`). */
+  logInputs(datasets: readonly MlflowDatasetInput[]): void {
+    this.#timed(() => this.#enqueue({ kind: "inputs", datasets }));
+  }
+
+  /** Queues a logged model of the run (created, uploaded, linked and finalized in order). */
+  logModel(model: LoggedModelRecord): void {
+    this.#timed(() => this.#enqueue({ kind: "model", model }));
   }
 
   /** Queues an artifact upload; a queued upload of the same path is replaced. */
   logArtifact(path: string, bytes: Uint8Array): void {
+    this.#timed(() => this.#queueArtifact(path, bytes));
+  }
+
+  #queueArtifact(path: string, bytes: Uint8Array): void {
     this.#pending = this.#pending.filter((r) => !(r.kind === "artifact" && r.path === path));
     this.#enqueue({ kind: "artifact", path, bytes });
   }
 
-  /** The epochs logged so far as `metrics.csv` text. */
-  metricsCsv(): string {
-    return metricsCsv(this.#rows);
+  /** Runs `fn` and adds its time to the summary's `hookMs`. */
+  #timed(fn: () => void): void {
+    const t0 = performance.now();
+    fn();
+    this.#summary.hookMs += performance.now() - t0;
   }
 
   #enqueue(record: SpoolRecord): void {
@@ -245,8 +226,8 @@ export class RunLogger {
   async end(status: "FINISHED" | "FAILED" | "KILLED"): Promise<RunLoggerSummary> {
     if (this.#ended) return this.summary();
     try {
-      const files = await this.#options.finalArtifacts?.(this) ?? {};
-      for (const [path, bytes] of Object.entries(files)) this.logArtifact(path, bytes);
+      const files = await this.#options.finalArtifacts?.() ?? {};
+      for (const [path, bytes] of Object.entries(files)) this.#queueArtifact(path, bytes);
     } catch (error) {
       this.#options.onWarning?.(
         `MLflow: cannot collect final artifacts: ${(error as Error).message}`,
@@ -263,7 +244,7 @@ export class RunLogger {
     if (this.#spooled > 0) {
       this.#options.onWarning?.(
         `MLflow: ${this.#spooled} records of run ${this.runId} are left in the spool; ` +
-          `upload them later with deno task mlflow-sync --spool <dir>`,
+          `upload them later with deno task mlflow-sync --spool <dir> --to <tracking uri>`,
       );
     }
     return this.summary();

@@ -4,13 +4,22 @@
  *
  * @module
  */
-import type { MlflowBatch, MlflowRunStatus, TrackingStore } from "./tracking_store.ts";
+import { type LoggedModelRecord, logModel } from "./logged_model.ts";
+import { redactUri } from "./tracking_uri.ts";
+import type {
+  MlflowBatch,
+  MlflowDatasetInput,
+  MlflowRunStatus,
+  TrackingStore,
+} from "./tracking_store.ts";
 
 /** One pending tracking operation. */
 export type SpoolRecord =
   | { kind: "batch"; batch: MlflowBatch }
   | { kind: "artifact"; path: string; bytes: Uint8Array }
-  | { kind: "update"; status: MlflowRunStatus; endTime: number };
+  | { kind: "update"; status: MlflowRunStatus; endTime: number }
+  | { kind: "inputs"; datasets: readonly MlflowDatasetInput[] }
+  | { kind: "model"; model: LoggedModelRecord };
 
 /** Durable, ordered storage for unsent records. */
 export interface SpoolSink {
@@ -67,6 +76,8 @@ export async function sendSpoolRecord(
 ): Promise<void> {
   if (record.kind === "batch") await store.logBatch(runId, record.batch);
   else if (record.kind === "artifact") await store.uploadArtifact(runId, record.path, record.bytes);
+  else if (record.kind === "inputs") await store.logInputs(runId, record.datasets);
+  else if (record.kind === "model") await logModel(store, runId, record.model);
   else await store.updateRun(runId, { status: record.status, endTime: record.endTime });
 }
 
@@ -90,4 +101,49 @@ export async function replaySpool(
     if (sent > 0 || records.length > 0) await sink.replace(records.slice(sent));
   }
   return sent;
+}
+
+/** A tracking URI reduced to what names the server: no credentials, query, fragment or end slash. */
+function comparableUri(uri: string): string {
+  try {
+    const url = new URL(uri);
+    url.username = "";
+    url.password = "";
+    url.search = "";
+    url.hash = "";
+    return url.toString().replace(/\/+$/, "");
+  } catch {
+    return uri.trim().replace(/\/+$/, "");
+  }
+}
+
+/**
+ * Where a spool may be replayed: only to the configured tracking URI, and only when the spool
+ * was written for that same server. A spool is data, not instructions: the URI inside it
+ * never chooses where records (or credentials) go.
+ *
+ * @param spoolUri The `trackingUri` recorded in the spool's `spool.json`.
+ * @param configuredUri The URI the user configured (`--to` or `MLFLOW_TRACKING_URI`); "" if none.
+ * @param where The spool folder, for messages.
+ * @returns `configuredUri`, to open the store with.
+ */
+export function spoolDestination(spoolUri: unknown, configuredUri: string, where: string): string {
+  if (typeof spoolUri !== "string" || spoolUri === "") {
+    throw new SyntaxError(`Cannot replay spool ${where}: its spool.json names no trackingUri`);
+  }
+  const written = redactUri(spoolUri);
+  if (configuredUri === "") {
+    throw new TypeError(
+      `Cannot replay spool ${where}: no tracking URI is configured; it was written for ` +
+        `${written}: pass --to ${written} (or set MLFLOW_TRACKING_URI) if that is your server`,
+    );
+  }
+  if (comparableUri(spoolUri) !== comparableUri(configuredUri)) {
+    throw new RangeError(
+      `Cannot replay spool ${where}: it was written for ${written}, but the configured ` +
+        `tracking URI is ${redactUri(configuredUri)}; a spool is only sent to the server it ` +
+        `was written for`,
+    );
+  }
+  return configuredUri;
 }

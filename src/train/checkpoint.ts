@@ -2,15 +2,22 @@
  * Training checkpoints as files of bytes: everything needed to resume exactly, plus the
  * PyTorch-named weights. The core produces and reads bytes; `cli/` (or the browser) stores them.
  *
- * Files: `state.json` (epoch, step, best_val_f1, config, model config, RNG and schedule
- * state), `weights.safetensors` (tfjs layout, our variable names), `optimizer.safetensors`
- * (AdamW moments `m.<name>` / `v.<name>`), and, when written by `train()`,
- * `model.safetensors` (PyTorch state_dict names) and `feature_stats.json`.
+ * Files: `state.json` (epoch, step, best val F1 and the best checkpoint's promotion metric,
+ * the model config, the loop settings, the task (class names, cost matrix, promotion metric),
+ * the temperature fitted on the validation set, the data's npz keys, RNG and schedule state,
+ * and the MLflow run it belongs to, when tracked),
+ * `weights.safetensors` (tfjs layout, our variable names), `optimizer.safetensors` (AdamW
+ * moments `m.<name>` / `v.<name>`), and, when written by `train()`, `model.safetensors`
+ * (PyTorch state_dict names) and `feature_stats.json`. Never paths, URIs or credentials.
+ *
+ * `state.json` format 1 (which held the whole run config, paths included) is still read:
+ * its loop settings and npz keys are kept, its paths and tracking URI dropped.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import type { RngState } from "../data/seeded_rng.ts";
+import { DEFAULT_SEQUENCE_KEYS, type SequenceKeys } from "../data/sequence_dataset.ts";
 import {
   createLstmClassifier,
   type LstmClassifier,
@@ -21,11 +28,18 @@ import {
   encodeSafetensors,
   type SafetensorsTensor,
 } from "../model/safetensors.ts";
+import { defaultTask, parseTask, type Task, taskToJson } from "../metrics/task.ts";
 import type { AdamWState } from "./adamw.ts";
-import type { TrainConfig } from "./config.ts";
+import { DEFAULT_LOOP_CONFIG, type LoopConfig } from "./config.ts";
 
-/** Version of `state.json`; bumped on incompatible changes. */
-export const CHECKPOINT_FORMAT = 1;
+/** Version of `state.json`; bumped on incompatible changes. 1 is still read. */
+export const CHECKPOINT_FORMAT = 2;
+
+/** The MLflow run (and its experiment) that a checkpoint's training logs to. */
+export interface CheckpointRunRef {
+  readonly runId: string;
+  readonly experimentId: string;
+}
 
 /** A tensor on the host. */
 export interface HostTensor {
@@ -40,6 +54,17 @@ export interface PartialEpoch {
   readonly seen: number;
 }
 
+/** How the best checkpoint so far was chosen: its promotion metric, then its val loss. */
+export interface BestSoFar {
+  /** The task's promotion metric (`val_macro_f1`, `val_acc` or `val_cost`). */
+  readonly metric: string;
+  readonly value: number;
+  /** Breaks ties on `value`: the lower val loss wins. */
+  readonly valLoss: number;
+  /** The epoch it was reached at. */
+  readonly epoch: number;
+}
+
 /** Everything a checkpoint holds, decoded. */
 export interface TrainingCheckpoint {
   /** Completed epochs (1-based count). */
@@ -47,11 +72,25 @@ export interface TrainingCheckpoint {
   /** Steps already done of epoch `epoch + 1` (0 at an epoch boundary). */
   readonly stepInEpoch: number;
   readonly partial: PartialEpoch | null;
-  /** Highest val macro-F1 so far (-1 before the first validation). */
+  /** Val macro-F1 of the best checkpoint so far (-1 before the first validation). */
   readonly bestValF1: number;
+  /** The best checkpoint so far by the task's promotion metric; null before validation. */
+  readonly best?: BestSoFar | null;
+  /** The task trained for; `readCheckpoint` fills in the default task of older checkpoints. */
+  readonly task?: Task;
+  /**
+   * The temperature fitted on this epoch's validation logits (temperature scaling); null
+   * before the first validation and in older checkpoints.
+   */
+  readonly temperature?: number | null;
   readonly epochsWithoutImprovement: number;
-  readonly config: TrainConfig;
   readonly modelConfig: ModelConfig;
+  /** The loop's settings when the checkpoint was written. */
+  readonly loop: LoopConfig;
+  /** The npz members the data was read from; null when unknown. */
+  readonly dataKeys: SequenceKeys | null;
+  /** The MLflow run the training logs to; null when it is not tracked. */
+  readonly run: CheckpointRunRef | null;
   /** All randomness derives from (seed, epoch, step); this is where the next draw starts. */
   readonly rng: RngState & { readonly seed: number; readonly epoch: number; readonly step: number };
   /** StepLR state: the LR of the next step and the schedule's parameters. */
@@ -65,7 +104,7 @@ const decoder = new TextDecoder();
 
 /** Encodes a checkpoint as files (`state.json`, `weights.safetensors`, `optimizer.safetensors`). */
 export function writeCheckpoint(checkpoint: TrainingCheckpoint): Record<string, Uint8Array> {
-  const { weights, optimizer, ...meta } = checkpoint;
+  const { weights, optimizer, task, ...meta } = checkpoint;
   const tensors: Record<string, SafetensorsTensor> = {};
   for (const [name, t] of Object.entries(weights)) tensors[name] = { dtype: "F32", ...t };
   const files: Record<string, Uint8Array> = {
@@ -79,7 +118,12 @@ export function writeCheckpoint(checkpoint: TrainingCheckpoint): Record<string, 
     }
     files["optimizer.safetensors"] = encodeSafetensors(moments, { step: String(optimizer.step) });
   }
-  const state = { format: CHECKPOINT_FORMAT, ...meta, optimizerStep: optimizer?.step ?? null };
+  const state = {
+    format: CHECKPOINT_FORMAT,
+    ...meta,
+    ...(task ? { task: taskToJson(task) } : {}),
+    optimizerStep: optimizer?.step ?? null,
+  };
   files["state.json"] = new TextEncoder().encode(JSON.stringify(state, null, 2) + "\n");
   return files;
 }
@@ -106,6 +150,24 @@ function f32(t: SafetensorsTensor, name: string): HostTensor {
   return { shape: [...t.shape], data: t.data as Float32Array };
 }
 
+/**
+ * A format-1 `state.json` (which held the whole flat run config, paths and tracking URI
+ * included) as format 2: the loop settings and npz keys are kept, the rest is dropped.
+ */
+function fromFormat1(state: Record<string, unknown>): Record<string, unknown> {
+  const { config, ...rest } = state;
+  const old = (config ?? {}) as Record<string, unknown>;
+  const loop: Record<string, unknown> = {};
+  for (const key of Object.keys(DEFAULT_LOOP_CONFIG) as (keyof LoopConfig)[]) {
+    loop[key] = old[key] ?? DEFAULT_LOOP_CONFIG[key];
+  }
+  const dataKeys: Record<string, unknown> = {};
+  for (const key of Object.keys(DEFAULT_SEQUENCE_KEYS) as (keyof SequenceKeys)[]) {
+    dataKeys[key] = typeof old[key] === "string" ? old[key] : DEFAULT_SEQUENCE_KEYS[key];
+  }
+  return { ...rest, format: CHECKPOINT_FORMAT, loop, dataKeys, run: null };
+}
+
 /** Decodes {@link writeCheckpoint}'s files (extra files such as `model.safetensors` are ignored). */
 export function readCheckpoint(files: Readonly<Record<string, Uint8Array>>): TrainingCheckpoint {
   let state: Record<string, unknown>;
@@ -117,11 +179,12 @@ export function readCheckpoint(files: Readonly<Record<string, Uint8Array>>): Tra
       cause,
     });
   }
-  if (state.format !== CHECKPOINT_FORMAT) {
+  if (state.format === 1) state = fromFormat1(state);
+  else if (state.format !== CHECKPOINT_FORMAT) {
     throw new RangeError(
       `Cannot read checkpoint: state.json format ${
         JSON.stringify(state.format)
-      } is not supported, expected ${CHECKPOINT_FORMAT}`,
+      } is not supported, expected ${CHECKPOINT_FORMAT} (or 1)`,
     );
   }
   const weightsFile = decodeSafetensors(need(files, "weights.safetensors"));
@@ -144,8 +207,49 @@ export function readCheckpoint(files: Readonly<Record<string, Uint8Array>>): Tra
     }
     optimizer = { step: Number(opt.metadata.step ?? state.optimizerStep ?? 0), m, v };
   }
-  const { optimizerStep: _s, format: _f, ...meta } = state;
-  return { ...(meta as unknown as TrainingCheckpoint), weights, optimizer };
+  const { optimizerStep: _s, format: _f, dataKeys, run, task, temperature, best, ...meta } = state;
+  const modelConfig = meta.modelConfig as ModelConfig;
+  return {
+    ...(meta as unknown as TrainingCheckpoint),
+    dataKeys: (dataKeys ?? null) as SequenceKeys | null,
+    run: (run ?? null) as CheckpointRunRef | null,
+    task: readTask(task, modelConfig?.numClasses),
+    temperature: readTemperature(temperature),
+    best: (best ?? null) as BestSoFar | null,
+    weights,
+    optimizer,
+  };
+}
+
+/** The checkpoint's task, checked against its model's K; older checkpoints get the default. */
+function readTask(json: unknown, numClasses: unknown): Task {
+  if (!Number.isInteger(numClasses) || (numClasses as number) < 1) {
+    throw new RangeError(
+      `Cannot read checkpoint: state.json has no valid modelConfig.numClasses ` +
+        `(received ${JSON.stringify(numClasses)})`,
+    );
+  }
+  const k = numClasses as number;
+  if (json === undefined || json === null) return defaultTask(k);
+  const task = parseTask(json, 'checkpoint state.json "task"');
+  if (task.classNames.length !== k) {
+    throw new RangeError(
+      `Cannot read checkpoint: its task names ${task.classNames.length} classes but its ` +
+        `model has ${k} outputs`,
+    );
+  }
+  return task;
+}
+
+function readTemperature(value: unknown): number | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) {
+    throw new RangeError(
+      `Cannot read checkpoint: "temperature" must be a finite number > 0 or null, received ` +
+        JSON.stringify(value),
+    );
+  }
+  return value;
 }
 
 /**
@@ -169,8 +273,8 @@ export function assignCheckpointWeights(
 }
 
 /**
- * Creates the classifier a checkpoint describes and loads its weights: what `evaluate` and
- * the browser demo use.
+ * Creates the classifier a checkpoint describes and loads its weights: what the evaluate
+ * job and the browser demo use.
  *
  * @example
  * ```ts
@@ -179,7 +283,7 @@ export function assignCheckpointWeights(
  * ```
  */
 export function restoreClassifier(checkpoint: TrainingCheckpoint): LstmClassifier {
-  const model = createLstmClassifier(checkpoint.modelConfig, { seed: checkpoint.config.seed });
+  const model = createLstmClassifier(checkpoint.modelConfig, { seed: checkpoint.loop.seed });
   try {
     assignCheckpointWeights(model, checkpoint);
   } catch (e) {

@@ -1,77 +1,58 @@
 /**
- * The resolved training configuration: built once by `cli/` (or the browser demo), printed
- * once, logged as MLflow params and stored in every checkpoint. The core never reads argv.
- *
- * Field names are the PyTorch pipeline's flag names in camelCase; `configToParams()` turns
- * them back into the flag names (`hidden_size`, ...) for MLflow params.
+ * What the training loop is given: the model's architecture settings and the loop's own
+ * (optimiser, schedule, batching, loss, seed, early stopping, log interval). Paths, device
+ * and tracking belong to the run spec of `src/jobs/`, not here: a checkpoint stores this
+ * config, never where the data came from or where the run was logged.
  *
  * @module
  */
+import { DEFAULT_MODEL_SETTINGS, type ModelSettings } from "../model/model_settings.ts";
 
-/** Pooling over the valid steps of a pre-padded window. */
-export type Pooling = "last" | "mean";
+// Kept for src/model/lstm_layer.ts, which still imports LstmImpl from here (issue 16: the
+// LSTM implementation choice moves into the model with the kernel work; then this goes).
+export type { LstmImpl, Pooling } from "../model/model_settings.ts";
 
-/** Which LSTM implementation the model uses. */
-export type LstmImpl = "fused" | "layers";
-
-/** Every option of `deno task train`, resolved. */
-export interface TrainConfig {
-  readonly trainNpz: string;
-  readonly valNpz: string;
-  readonly featureStats: string;
-  readonly outputDir: string;
-  readonly hiddenSize: number;
-  readonly numLayers: number;
-  readonly bidirectional: boolean;
-  readonly dropout: number;
-  readonly pooling: Pooling;
+/** The optimiser and loop settings of one training. */
+export interface LoopConfig {
   readonly batchSize: number;
   readonly epochs: number;
+  /** AdamW learning rate (before StepLR). */
   readonly lr: number;
+  /** AdamW decoupled weight decay. */
   readonly weightDecay: number;
+  /** StepLR: decay every this many epochs. */
   readonly stepLrStepSize: number;
+  /** StepLR: multiply the learning rate by this. */
   readonly stepLrGamma: number;
+  /** Class-weighted cross-entropy, w_c = sqrt(N / (K n_c)) rescaled to sum K. */
   readonly weightedLoss: boolean;
+  /** Sample rows with probability 1/n_c of their class. */
   readonly weightedSampler: boolean;
+  /** Focal loss with gamma 2. */
   readonly focalLoss: boolean;
   /** Max global gradient norm; 0 disables clipping. */
   readonly gradClip: number;
-  /** `--device` as given ("" = auto). */
-  readonly device: string;
-  readonly resumeFrom: string;
+  /** Steps between progress reports (and loss read-backs). */
   readonly logInterval: number;
-  readonly mlflow: boolean;
-  /** "" = `MLFLOW_TRACKING_URI` or `./mlruns`. Credentials are never stored here. */
-  readonly mlflowTrackingUri: string;
-  readonly mlflowExperiment: string;
-  readonly mlflowRunName: string;
+  /** Seed of the initial weights, the shuffling and every dropout mask. */
   readonly seed: number;
-  /** Early stopping: epochs without a val macro-F1 improvement; 0 disables. */
+  /** Early stopping: epochs without a new best checkpoint (see `isBetterCheckpoint`); 0 disables. */
   readonly patience: number;
-  readonly xKey: string;
-  readonly yKey: string;
-  readonly lengthsKey: string;
-  readonly dataVersion: string;
-  readonly modelTag: string;
-  readonly lstmImpl: LstmImpl;
   /**
-   * Batch rows of similar valid length together so per-batch trimming removes most padding
-   * (`--bucket-by-length`). Optional so configs built before it existed stay valid; absent = off.
+   * Batch rows of similar valid length together so per-batch trimming removes most
+   * padding; off by default.
    */
-  readonly bucketByLength?: boolean;
+  readonly bucketByLength: boolean;
 }
 
-/** The data contract's defaults, plus ours. */
-export const DEFAULT_TRAIN_CONFIG: TrainConfig = Object.freeze({
-  trainNpz: "data/train_sequences.npz",
-  valNpz: "data/val_sequences.npz",
-  featureStats: "artifacts/feature_stats.json",
-  outputDir: "artifacts",
-  hiddenSize: 128,
-  numLayers: 2,
-  bidirectional: false,
-  dropout: 0.1,
-  pooling: "last",
+/** Everything `train()` needs besides the data: the model's settings and the loop's. */
+export interface TrainConfig {
+  readonly model: ModelSettings;
+  readonly loop: LoopConfig;
+}
+
+/** The data contract's loop defaults, plus ours. */
+export const DEFAULT_LOOP_CONFIG: LoopConfig = Object.freeze({
   batchSize: 64,
   epochs: 20,
   lr: 1e-3,
@@ -82,32 +63,41 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = Object.freeze({
   weightedSampler: false,
   focalLoss: false,
   gradClip: 0,
-  device: "",
-  resumeFrom: "",
   logInterval: 100,
-  mlflow: false,
-  mlflowTrackingUri: "",
-  mlflowExperiment: "component-x-lstm",
-  mlflowRunName: "",
   seed: 42,
   patience: 0,
-  xKey: "sequences",
-  yKey: "labels",
-  lengthsKey: "seq_lengths",
-  dataVersion: "",
-  modelTag: "",
-  lstmImpl: "fused",
   bucketByLength: false,
 });
 
-/** camelCase -> snake_case, the pipeline's param names. */
-function snake(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-}
+/** The defaults of model and loop. */
+export const DEFAULT_TRAIN_CONFIG: TrainConfig = Object.freeze({
+  model: DEFAULT_MODEL_SETTINGS,
+  loop: DEFAULT_LOOP_CONFIG,
+});
 
-/** The config as MLflow params: every flag, pipeline names, values as strings. */
-export function configToParams(config: TrainConfig): Record<string, string> {
-  const params: Record<string, string> = {};
-  for (const [key, value] of Object.entries(config)) params[snake(key)] = String(value);
-  return params;
+/**
+ * A config with some settings replaced; `overrides` may name model and loop settings side
+ * by side (`{ hiddenSize: 8, epochs: 2 }`).
+ *
+ * @example
+ * ```ts
+ * const config = withSettings(DEFAULT_TRAIN_CONFIG, { hiddenSize: 16, epochs: 3 });
+ * ```
+ */
+export function withSettings(
+  config: TrainConfig,
+  overrides: Partial<ModelSettings & LoopConfig>,
+): TrainConfig {
+  const model: Record<string, unknown> = { ...config.model };
+  const loop: Record<string, unknown> = { ...config.loop };
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) continue;
+    if (key in config.model) model[key] = value;
+    else if (key in config.loop) loop[key] = value;
+    else throw new TypeError(`Cannot set "${key}": it is neither a model nor a loop setting`);
+  }
+  return Object.freeze({
+    model: Object.freeze(model) as unknown as ModelSettings,
+    loop: Object.freeze(loop) as unknown as LoopConfig,
+  });
 }

@@ -7,16 +7,20 @@ import * as tf from "@tensorflow/tfjs";
 import { epochBatches, gatherBatch } from "../data/batches.ts";
 import { classCounts, classWeights } from "../data/class_weights.ts";
 import { deriveSeed } from "../data/seeded_rng.ts";
-import type { SequenceDataset } from "../data/sequence_dataset.ts";
+import type { SequenceDataset, SequenceKeys } from "../data/sequence_dataset.ts";
+import { type Task, taskToJson } from "../metrics/task.ts";
 import {
   createLstmClassifier,
   type LstmClassifier,
   type ModelConfig,
 } from "../model/classifier.ts";
+import type { ModelSettings } from "../model/model_settings.ts";
 import { exportTorchStateDict } from "../model/safetensors.ts";
 import { batchTensors } from "./_batch_tensors.ts";
 import {
   assignCheckpointWeights,
+  type BestSoFar,
+  type CheckpointRunRef,
   type HostTensor,
   type PartialEpoch,
   readCheckpoint,
@@ -25,8 +29,10 @@ import {
 } from "./checkpoint.ts";
 import { clipByGlobalNorm } from "./clip_by_global_norm.ts";
 import { createOptimizer, type TrainOptimizer } from "./create_optimizer.ts";
-import type { TrainConfig } from "./config.ts";
-import { evaluate } from "./evaluate.ts";
+import type { LoopConfig, TrainConfig } from "./config.ts";
+import { validate } from "./validate.ts";
+import { isBetterCheckpoint, metricOf } from "./best_checkpoint.ts";
+import { resolveTaskData } from "./task_data.ts";
 import type { EpochMetrics, RunStatus, TrainHooks } from "./hooks.ts";
 import { classificationLoss, type LossOptions } from "./losses.ts";
 import { learningRateAt } from "./step_lr.ts";
@@ -40,6 +46,14 @@ export interface TrainData {
   readonly val: SequenceDataset;
   /** The feature stats used, copied into every checkpoint as `feature_stats.json`. */
   readonly featureStatsJson?: string;
+  /** The npz members the data was read from, recorded in every checkpoint. */
+  readonly keys?: SequenceKeys;
+  /**
+   * The task: K = its number of class names, its cost matrix gives `val_cost`, its
+   * promotion metric picks the best checkpoint. Default: `defaultTask` of the data's K
+   * (the larger of train's and val's).
+   */
+  readonly task?: Task;
 }
 
 /** Options of {@link train}. */
@@ -52,35 +66,65 @@ export interface TrainOptions {
   readonly stepMultiple?: number;
   /** Clock in milliseconds; default `performance.now`. */
   readonly now?: () => number;
+  /** The MLflow run this training logs to, recorded in every checkpoint. */
+  readonly run?: CheckpointRunRef;
+}
+
+/** The loss became NaN or infinite: training stops, naming where and at which learning rate. */
+export class NonFiniteLossError extends RangeError {
+  /** 1-based epoch. */
+  readonly epoch: number;
+  /** First and last step (1-based) of the interval whose loss was read back. */
+  readonly steps: readonly [number, number];
+  /** The learning rate of the epoch. */
+  readonly lr: number;
+
+  /** Builds the error; the message names the epoch, steps and learning rate. */
+  constructor(
+    message: string,
+    details: { epoch: number; steps: readonly [number, number]; lr: number },
+  ) {
+    super(message);
+    this.name = "NonFiniteLossError";
+    this.epoch = details.epoch;
+    this.steps = details.steps;
+    this.lr = details.lr;
+  }
 }
 
 /** How {@link train} ended. */
 export interface TrainResult {
   readonly status: RunStatus;
+  /** Val macro-F1 of the best checkpoint (-1 when nothing was validated). */
   readonly bestValF1: number;
+  /** The best checkpoint by the task's promotion metric; null when nothing was validated. */
+  readonly best: BestSoFar | null;
+  /** The task trained for (given, or the default of the data's K). */
+  readonly task: Task;
   /** Epoch metrics of this call (not of earlier, resumed-from runs). */
   readonly history: EpochMetrics[];
 }
 
-/** The model's architecture for a config and the data's shapes. */
-export function modelConfigFor(config: TrainConfig, data: SequenceDataset): ModelConfig {
+/** The model's architecture: the chosen settings plus the data's shapes. */
+export function modelConfigFor(model: ModelSettings, data: SequenceDataset): ModelConfig {
   return {
     inputSize: data.features,
-    hiddenSize: config.hiddenSize,
-    numLayers: config.numLayers,
-    bidirectional: config.bidirectional,
-    dropout: config.dropout,
-    pooling: config.pooling,
+    hiddenSize: model.hiddenSize,
+    numLayers: model.numLayers,
+    bidirectional: model.bidirectional,
+    dropout: model.dropout,
+    pooling: model.pooling,
     numClasses: data.numClasses,
-    lstmImpl: config.lstmImpl,
+    lstmImpl: model.lstmImpl,
   };
 }
 
 /**
- * Trains the classifier of `config` on `data`. Shuffling depends on (seed, epoch) and every
- * dropout mask on (seed, epoch, step), so a run resumed from any checkpoint ends with the
- * same metrics as an uninterrupted one. Throws on a non-finite loss (naming epoch, steps
- * and LR) after reporting status FAILED to the hooks.
+ * Trains the classifier of `config.model` on `data` with `config.loop`'s settings.
+ * Shuffling depends on (seed, epoch) and every dropout mask on (seed, epoch, step), so a
+ * run resumed from any checkpoint ends with the same metrics as an uninterrupted one.
+ * Throws {@link NonFiniteLossError} on a non-finite loss after reporting status FAILED to
+ * the hooks.
  */
 export async function train(
   config: TrainConfig,
@@ -90,35 +134,58 @@ export async function train(
 ): Promise<TrainResult> {
   if (data.val.features !== data.train.features) {
     throw new RangeError(
-      `Cannot train: --val-npz has ${data.val.features} features per step but --train-npz has ${data.train.features}; ` +
-        "pass validation data from the same pipeline",
+      `Cannot train: the validation data has ${data.val.features} features per step but the ` +
+        `training data has ${data.train.features}; pass validation data from the same pipeline`,
     );
   }
+  const loop = config.loop;
   const now = options.now ?? (() => performance.now());
   const resumed = options.resume ? readCheckpoint(options.resume) : null;
-  const modelConfig = modelConfigFor(config, data.train);
+  const { task, train: trainSet, val: valSet } = resolveTaskData(data);
+  const modelConfig = modelConfigFor(config.model, trainSet);
   if (resumed && JSON.stringify(resumed.modelConfig) !== JSON.stringify(modelConfig)) {
     throw new RangeError(
       `Cannot resume: the checkpoint's model ${JSON.stringify(resumed.modelConfig)} differs from ` +
-        `this run's ${JSON.stringify(modelConfig)}; pass the same model flags as the original run`,
+        `this run's ${
+          JSON.stringify(modelConfig)
+        }; use the same model settings as the original run`,
     );
   }
-  const model = createLstmClassifier(modelConfig, { seed: config.seed });
+  if (
+    resumed?.task && JSON.stringify(taskToJson(resumed.task)) !== JSON.stringify(taskToJson(task))
+  ) {
+    throw new RangeError(
+      `Cannot resume: the checkpoint's task ${JSON.stringify(taskToJson(resumed.task))} ` +
+        `differs from this run's ${JSON.stringify(taskToJson(task))}; pass the same --task`,
+    );
+  }
+  const model = createLstmClassifier(modelConfig, { seed: loop.seed });
   // Fused WebGPU AdamW on webgpu, tf-op AdamW elsewhere; same checkpoint state either way.
-  const optimizer = createOptimizer(model.namedVariables, { weightDecay: config.weightDecay });
-  const weights = config.weightedLoss
-    ? classWeights(classCounts(data.train.labels, data.train.numClasses))
+  const optimizer = createOptimizer(model.namedVariables, { weightDecay: loop.weightDecay });
+  const weights = loop.weightedLoss
+    ? classWeights(classCounts(trainSet.labels, trainSet.numClasses))
     : undefined;
   const weightTensor = weights ? tf.keep(tf.tensor1d(weights, "float32")) : undefined;
   const loss: LossOptions = {
     classWeights: weightTensor,
-    focalGamma: config.focalLoss ? FOCAL_GAMMA : 0,
+    focalGamma: loop.focalLoss ? FOCAL_GAMMA : 0,
   };
-  const stepsPerEpoch = Math.ceil(data.train.size / config.batchSize);
+  const stepsPerEpoch = Math.ceil(trainSet.size / loop.batchSize);
   const startEpoch = resumed ? resumed.epoch + 1 : 1;
   let startStep = resumed?.stepInEpoch ?? 0;
   let partial: PartialEpoch | null = resumed?.partial ?? null;
   let bestValF1 = resumed?.bestValF1 ?? -1;
+  // Older checkpoints know only the best val macro-F1 (no loss to break ties with).
+  let best: BestSoFar | null = resumed?.best ??
+    (resumed && resumed.bestValF1 >= 0 && task.promotionMetric === "val_macro_f1"
+      ? {
+        metric: "val_macro_f1",
+        value: resumed.bestValF1,
+        valLoss: Number.MAX_VALUE, // JSON has no Infinity; any real loss is lower
+        epoch: resumed.epoch,
+      }
+      : null);
+  let temperature: number | null = resumed?.temperature ?? null;
   let stale = resumed?.epochsWithoutImprovement ?? 0;
   const history: EpochMetrics[] = [];
   if (resumed) {
@@ -142,17 +209,22 @@ export async function train(
       stepInEpoch,
       partial: part,
       bestValF1,
+      best,
       epochsWithoutImprovement: stale,
-      config,
       modelConfig,
+      loop,
+      task,
+      temperature,
+      dataKeys: data.keys ?? null,
+      run: options.run ?? null,
       rng: {
         algorithm: "mulberry32",
-        state: deriveSeed(config.seed, epoch + 1, stepInEpoch),
-        seed: config.seed,
+        state: deriveSeed(loop.seed, epoch + 1, stepInEpoch),
+        seed: loop.seed,
         epoch: epoch + 1,
         step: stepInEpoch,
       },
-      schedule: { lr, stepSize: config.stepLrStepSize, gamma: config.stepLrGamma },
+      schedule: { lr, stepSize: loop.stepLrStepSize, gamma: loop.stepLrGamma },
       weights: hostWeights,
       optimizer: await optimizer.getState(),
     };
@@ -167,11 +239,11 @@ export async function train(
   let status: RunStatus = "FINISHED";
   try {
     await hooks.onStart?.({ config, stepsPerEpoch, startEpoch });
-    for (let epoch = startEpoch; epoch <= config.epochs; epoch++) {
-      const lr = learningRateAt(epoch, config);
+    for (let epoch = startEpoch; epoch <= loop.epochs; epoch++) {
+      const lr = learningRateAt(epoch, loop);
       const started = now();
-      const run = await trainEpoch(model, optimizer, data.train, {
-        config,
+      const run = await trainEpoch(model, optimizer, trainSet, {
+        loop,
         epoch,
         lr,
         loss,
@@ -190,14 +262,21 @@ export async function train(
         status = "KILLED";
         break;
       }
-      const val = await evaluate(model, data.val, {
-        batchSize: config.batchSize,
+      const val = await validate(model, valSet, {
+        batchSize: loop.batchSize,
         classWeights: weights,
         focalGamma: loss.focalGamma,
         stepMultiple: options.stepMultiple,
+        costMatrix: task.costMatrix,
       });
-      const isBest = val.macroF1 > bestValF1;
-      if (isBest) bestValF1 = val.macroF1;
+      temperature = val.calibration?.temperature ?? temperature;
+      const metric = task.promotionMetric;
+      const candidate = { metric, value: metricOf(val, metric), valLoss: val.loss, epoch };
+      const isBest = isBetterCheckpoint(candidate, best);
+      if (isBest) {
+        best = candidate;
+        bestValF1 = val.macroF1;
+      }
       stale = isBest ? 0 : stale + 1;
       const metrics: EpochMetrics = {
         epoch,
@@ -207,14 +286,14 @@ export async function train(
         val_acc: val.accuracy,
         val_macro_f1: val.macroF1,
         lr,
-        val_cost: val.cost,
+        ...(val.cost === null ? {} : { val_cost: val.cost }),
         epoch_seconds: (now() - started) / 1000,
       };
       history.push(metrics);
       await hooks.onEpochEnd?.(metrics, { isBest });
-      await snapshot("last", epoch, 0, learningRateAt(epoch + 1, config), null);
-      if (isBest) await snapshot("best", epoch, 0, learningRateAt(epoch + 1, config), null);
-      if (config.patience > 0 && stale >= config.patience) break; // early stopping
+      await snapshot("last", epoch, 0, learningRateAt(epoch + 1, loop), null);
+      if (isBest) await snapshot("best", epoch, 0, learningRateAt(epoch + 1, loop), null);
+      if (loop.patience > 0 && stale >= loop.patience) break; // early stopping
     }
   } catch (error) {
     await hooks.onEnd?.({ status: "FAILED", bestValF1, error });
@@ -225,11 +304,11 @@ export async function train(
     weightTensor?.dispose();
   }
   await hooks.onEnd?.({ status, bestValF1 });
-  return { status, bestValF1, history };
+  return { status, bestValF1, best, task, history };
 }
 
 interface EpochContext {
-  readonly config: TrainConfig;
+  readonly loop: LoopConfig;
   readonly epoch: number;
   readonly lr: number;
   readonly loss: LossOptions;
@@ -251,13 +330,13 @@ async function trainEpoch(
   data: SequenceDataset,
   ctx: EpochContext,
 ): Promise<{ interrupted: boolean; steps: number; sums: PartialEpoch }> {
-  const { config, epoch, lr } = ctx;
+  const { loop, epoch, lr } = ctx;
   const batches = epochBatches(data.labels, {
-    batchSize: config.batchSize,
-    seed: config.seed,
+    batchSize: loop.batchSize,
+    seed: loop.seed,
     epoch,
-    weightedSampler: config.weightedSampler,
-    bucketLengths: config.bucketByLength ? data.lengths : undefined,
+    weightedSampler: loop.weightedSampler,
+    bucketLengths: loop.bucketByLength ? data.lengths : undefined,
   });
   const variables = model.namedVariables.map((v) => v.variable);
   let lossSum = tf.scalar(ctx.partial?.lossSum ?? 0);
@@ -270,10 +349,12 @@ async function trainEpoch(
     const [l, c] = [(await lossSum.data())[0], (await correctSum.data())[0]];
     const intervalLoss = (l - reported.loss) / Math.max(1, seen - reported.seen);
     if (!Number.isFinite(l)) {
-      throw new RangeError(
+      throw new NonFiniteLossError(
         `Cannot continue training: the loss became non-finite (${intervalLoss}) in epoch ${epoch}, ` +
           `steps ${reported.step + 1}-${step} of ${batches.length}, at lr ${lr}; ` +
-          "lower --lr, set --grad-clip, or check the input data for NaN/inf after the transform",
+          "lower the learning rate, clip gradients, or check the input data for NaN/inf after " +
+          "the transform",
+        { epoch, steps: [reported.step + 1, step], lr },
       );
     }
     reported = { step, loss: l, seen };
@@ -286,7 +367,7 @@ async function trainEpoch(
       const b = gatherBatch(data, batches[step], ctx.stepMultiple);
       const next = tf.tidy(() => {
         const { x, mask, labels } = batchTensors(b);
-        const dropoutSeed = deriveSeed(config.seed, epoch, step, 0xd5);
+        const dropoutSeed = deriveSeed(loop.seed, epoch, step, 0xd5);
         let correct: tf.Scalar | undefined;
         const { value, grads } = tf.variableGrads(() => {
           const logits = model.apply(x, mask, { training: true, dropoutSeed });
@@ -294,7 +375,7 @@ async function trainEpoch(
           return classificationLoss(logits, labels, ctx.loss);
         }, variables);
         let g = variables.map((v) => grads[v.name]);
-        if (config.gradClip > 0) g = clipByGlobalNorm(g, config.gradClip).grads;
+        if (loop.gradClip > 0) g = clipByGlobalNorm(g, loop.gradClip).grads;
         optimizer.applyGradients(g, lr);
         const sums = [tf.add(lossSum, tf.mul(value, b.size)), tf.add(correctSum, correct!)];
         correct!.dispose();
@@ -306,7 +387,7 @@ async function trainEpoch(
       seen += b.size;
       const done = step + 1;
       const interrupted = ctx.signal?.aborted ?? false;
-      if (done % config.logInterval === 0 || done === batches.length || interrupted) {
+      if (done % loop.logInterval === 0 || done === batches.length || interrupted) {
         const { l, c, intervalLoss } = await readBack(done);
         await ctx.hooks.onStep?.({
           epoch,

@@ -11,7 +11,7 @@ import { createLstmClassifier, type ModelConfig } from "../../src/model/mod.ts";
 import { readNpz, writeNpz } from "../../src/npz/mod.ts";
 import { parseDevice, selectBackend } from "../../src/runtime/mod.ts";
 import {
-  DEFAULT_TRAIN_CONFIG,
+  DEFAULT_LOOP_CONFIG,
   type HostTensor,
   predictProbabilities,
   readCheckpoint,
@@ -72,8 +72,10 @@ Deno.test({
         partial: null,
         bestValF1: 0.25,
         epochsWithoutImprovement: 0,
-        config: { ...DEFAULT_TRAIN_CONFIG, hiddenSize: 8, numLayers: 1, bidirectional: true },
         modelConfig,
+        loop: DEFAULT_LOOP_CONFIG,
+        dataKeys: null,
+        run: null,
         rng: { algorithm: "mulberry32", state: 1, seed: 5, epoch: 2, step: 0 },
         schedule: { lr: 1e-3, stepSize: 10, gamma: 0.5 },
         weights,
@@ -131,7 +133,8 @@ Deno.test({
       };
       const csv = (await Deno.readTextFile(`${dir}/bundle/predictions.csv`)).trim().split("\n")
         .slice(1);
-      const fromCsv = csv.map((line) => line.split(",").slice(3).map(Number));
+      // vehicle_id,label,pred,p0..p4, then pred_min_cost (Component X has a cost matrix).
+      const fromCsv = csv.map((line) => line.split(",").slice(3, 8).map(Number));
       const transformed = await predict(true);
       const raw = await predict(false);
       const maxDiff = (p: Float32Array[]) =>

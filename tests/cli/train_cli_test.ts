@@ -1,7 +1,7 @@
 import assert from "#assert";
 import { runPython, skipUnlessPython } from "../_python.ts";
 import { parseTrainArgs, TRAIN_FLAGS, TRAIN_HELP } from "../../cli/_train_flags.ts";
-import { DEFAULT_TRAIN_CONFIG } from "../../src/train/mod.ts";
+import { DEFAULT_TRAIN_JOB } from "../../src/jobs/run_spec.ts";
 
 const ignore = await skipUnlessPython("numpy");
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -20,8 +20,8 @@ async function trainCli(args: string[], cwd = ROOT) {
 }
 
 Deno.test("parseTrainArgs() gives the contract's defaults and reads every flag", () => {
-  assert.deepEqual(parseTrainArgs([]).config, DEFAULT_TRAIN_CONFIG);
-  const { config } = parseTrainArgs([
+  assert.deepEqual(parseTrainArgs([]).job, DEFAULT_TRAIN_JOB);
+  const { job } = parseTrainArgs([
     "--batch-size",
     "32",
     "--epochs",
@@ -72,17 +72,26 @@ Deno.test("parseTrainArgs() gives the contract's defaults and reads every flag",
     "--model-tag",
     "m",
     "--bucket-by-length",
+    "--task",
+    "t.json",
+    "--num-classes",
+    "3",
   ]);
-  assert.equal(config.batchSize, 32);
-  assert.equal(config.bidirectional, true);
-  assert.equal(config.pooling, "mean");
-  assert.equal(config.gradClip, 1.5);
-  assert.equal(config.device, "cuda");
-  assert.equal(config.lstmImpl, "layers");
-  assert.equal(config.bucketByLength, true);
-  assert.equal(config.weightedSampler && config.focalLoss && config.mlflow, true);
-  assert.deepEqual([config.xKey, config.yKey, config.lengthsKey], ["X", "Y", "L"]);
-  assert.ok(Object.isFrozen(config));
+  const { model, loop, run } = job;
+  assert.deepEqual([run.task, run.numClasses], ["t.json", 3]);
+  assert.equal(loop.batchSize, 32);
+  assert.equal(model.bidirectional, true);
+  assert.equal(model.pooling, "mean");
+  assert.equal(loop.gradClip, 1.5);
+  assert.equal(run.device, "cuda");
+  assert.equal(model.lstmImpl, "layers");
+  assert.equal(loop.bucketByLength, true);
+  assert.equal(loop.weightedSampler && loop.focalLoss && run.mlflow, true);
+  assert.deepEqual([run.xKey, run.yKey, run.lengthsKey], ["X", "Y", "L"]);
+  assert.equal(run.mlflowExperiment, "e");
+  assert.deepEqual([loop.seed, loop.patience, loop.logInterval], [7, 2, 5]);
+  assert.ok(Object.isFrozen(job) && Object.isFrozen(model) && Object.isFrozen(loop));
+  assert.ok(Object.isFrozen(run));
 });
 
 Deno.test("TRAIN_HELP documents every flag", () => {
@@ -107,9 +116,21 @@ Deno.test("parseTrainArgs() rejects bad values naming the flag and what is allow
     ],
     [
       ["--mlflow-tracking-uri", "databricks://x"],
-      `Cannot use --mlflow-tracking-uri "databricks://x": expected an http:// or https:// server`,
+      `Cannot use --mlflow-tracking-uri "databricks://x": the scheme databricks: is not ` +
+      "supported; expected http(s)://host[:port]",
+    ],
+    [
+      ["--mlflow-tracking-uri", "127.0.0.1:5000"],
+      `Cannot use --mlflow-tracking-uri "127.0.0.1:5000": it looks like host:port without a ` +
+      "scheme; pass http://127.0.0.1:5000",
+    ],
+    [
+      ["--mlflow-tracking-uri", "http://ann:s3cret@host:5000"],
+      `Cannot use --mlflow-tracking-uri "http://host:5000": credentials in the URI are refused`,
     ],
     [["--train-npz", ""], `Cannot use --train-npz "": expected a non-empty value`],
+    [["--num-classes", "1"], `Cannot use --num-classes "1": expected an integer >= 2`],
+    [["--task", ""], `Cannot use --task "": expected a non-empty value`],
   ];
   for (const [args, message] of cases) {
     await t.step(args.join(" "), () => {
@@ -259,9 +280,14 @@ json.dump(stats, open(f"{d}/stats.json", "w"))`,
         changed.stdout,
         /note: settings differ from the checkpoint \(lr 0\.001 -> 0\.5\); the result will not match/,
       );
-      const state = JSON.parse(Deno.readTextFileSync(`${dir}/out/last/state.json`));
+      const stateText = Deno.readTextFileSync(`${dir}/out/last/state.json`);
+      const state = JSON.parse(stateText);
+      assert.equal(state.format, 2);
       assert.equal(state.epoch, 2);
-      assert.equal(state.config.hiddenSize, 4);
+      assert.equal(state.modelConfig.hiddenSize, 4);
+      assert.equal(state.loop.epochs, 2);
+      assert.equal(state.run, null, "an untracked run has no MLflow run id");
+      assert.ok(!stateText.includes(dir), "a checkpoint holds no paths");
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -92,6 +92,56 @@ Deno.test("createLstmClassifier() logits do not change when the padding length c
   }
 });
 
+Deno.test("createLstmClassifier() unmasked poolings run the LSTM over the padding, as the PyTorch pipeline does", async (t) => {
+  for (const lstmImpl of ["fused", "layers"] as const) {
+    await t.step(lstmImpl, () => {
+      const logits = (
+        config: Partial<ModelConfig>,
+        w: { x: tf.Tensor3D; mask: tf.Tensor2D },
+      ) => {
+        const model = createLstmClassifier({ ...BASE, lstmImpl, ...config }, { seed: 4 });
+        const out = tf.tidy(() => model.apply(w.x, w.mask).arraySync().flat());
+        model.dispose();
+        return out;
+      };
+      const full = windows([6, 6], 6, BASE.inputSize, () => 0);
+      const padded = windows([6, 3], 8, BASE.inputSize, () => 0);
+      const longer = windows([6, 3], 12, BASE.inputSize, () => 0);
+      // Without padding, the unidirectional "last" and both "mean"s agree with the masked ones.
+      const uni = { bidirectional: false };
+      assert.ok(
+        relativeError(
+          logits({ ...uni, pooling: "last-unmasked" }, full),
+          logits({ ...uni, pooling: "last" }, full),
+        ) <= 1e-6,
+      );
+      for (const bidirectional of [false, true]) {
+        assert.ok(
+          relativeError(
+            logits({ bidirectional, pooling: "mean-unmasked" }, full),
+            logits({ bidirectional, pooling: "mean" }, full),
+          ) <= 1e-6,
+        );
+      }
+      // The bidirectional "last" reads the backward direction after one step: not the same.
+      assert.ok(
+        relativeError(
+          logits({ pooling: "last-unmasked" }, full),
+          logits({ pooling: "last" }, full),
+        ) > 1e-3,
+      );
+      // With padding the unmasked poolings see it: more padding, other logits.
+      for (const pooling of ["last-unmasked", "mean-unmasked"] as const) {
+        assert.ok(
+          relativeError(logits({ pooling }, longer), logits({ pooling }, padded)) > 1e-4,
+          pooling,
+        );
+      }
+      tf.dispose([full.x, full.mask, padded.x, padded.mask, longer.x, longer.mask]);
+    });
+  }
+});
+
 Deno.test("createLstmClassifier() keeps the tensor count flat over repeated apply + gradients", async (t) => {
   for (const lstmImpl of ["fused", "layers"] as const) {
     await t.step(lstmImpl, () => {
@@ -206,7 +256,7 @@ Deno.test("createLstmClassifier() rejects invalid configs", async (t) => {
     [
       "pooling max",
       { pooling: "max" as "last" },
-      'Cannot create the LSTM classifier: pooling must be one of last, mean, received "max"',
+      'Cannot create the LSTM classifier: pooling must be one of last, mean, last-unmasked, mean-unmasked, received "max"',
     ],
     [
       "impl",

@@ -11,6 +11,7 @@ import {
   type ModelConfig,
 } from "../../src/model/mod.ts";
 import { relativeError } from "./_lstm_reference.ts";
+import { assertSameWeights } from "./_weights.ts";
 
 const ignore = await skipUnlessPython("numpy");
 await tf.setBackend("wasm");
@@ -85,7 +86,7 @@ def torch_forward(sd, cfg, x, lengths):
         feats.append(pooled)
     a = np.array(feats)
     for j in (0, 3, 6):
-        a = a @ sd[f"head.{j}.weight"].astype(np.float64).T + sd[f"head.{j}.bias"]
+        a = a @ sd[f"classifier.{j}.weight"].astype(np.float64).T + sd[f"classifier.{j}.bias"]
         if j != 6: a = np.maximum(a, 0)
     return a
 def expected_names(cfg):
@@ -93,7 +94,7 @@ def expected_names(cfg):
     for l in range(cfg["numLayers"]):
         for s in (["", "_reverse"] if cfg["bidirectional"] else [""]):
             names += [f"lstm.{k}_l{l}{s}" for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
-    return names + [f"head.{j}.{k}" for j in (0, 3, 6) for k in ("weight", "bias")]
+    return names + [f"classifier.{j}.{k}" for j in (0, 3, 6) for k in ("weight", "bias")]
 `;
 
 Deno.test({
@@ -286,8 +287,8 @@ for k, (d, a) in st["tensors"].items():
         if "bias_hh" in k and np.any(a != 0): bad.append(f"{k} not zero")
 sizes = [D * H, 128, 64, cfg["numClasses"]]
 for j, (i, o) in zip((0, 3, 6), zip(sizes, sizes[1:])):
-    if sd[f"head.{j}.weight"].shape != (o, i): bad.append(f"head.{j}.weight shape")
-    if sd[f"head.{j}.bias"].shape != (o,): bad.append(f"head.{j}.bias shape")
+    if sd[f"classifier.{j}.weight"].shape != (o, i): bad.append(f"classifier.{j}.weight shape")
+    if sd[f"classifier.{j}.bias"].shape != (o,): bad.append(f"classifier.{j}.bias shape")
 logits = torch_forward(sd, cfg, np.array(inp["x"]), inp["lengths"])
 print(json.dumps(dict(names=list(sd), expected=expected_names(cfg), bad=bad, meta=st["meta"],
                       logits=logits.ravel().tolist())))
@@ -357,12 +358,22 @@ Deno.test("loadClassifierWeights() round-trips exportTorchStateDict() exactly", 
   const a = createLstmClassifier(cfg, { seed: 1 });
   const b = createLstmClassifier(cfg, { seed: 2 });
   loadClassifierWeights(b, await exportTorchStateDict(a));
-  for (let k = 0; k < a.namedVariables.length; k++) {
-    assert.deepEqual(
-      await b.namedVariables[k].variable.data(),
-      await a.namedVariables[k].variable.data(),
-    );
-  }
+  await assertSameWeights(b, a);
+  a.dispose();
+  b.dispose();
+});
+
+Deno.test("loadClassifierWeights() loads files written with the old head.* names", async () => {
+  const cfg = CONFIGS[0];
+  const a = createLstmClassifier(cfg, { seed: 1 });
+  const b = createLstmClassifier(cfg, { seed: 2 });
+  const file = decodeSafetensors(await exportTorchStateDict(a));
+  const renamed = Object.fromEntries(
+    Object.entries(file.tensors).map(([k, t]) => [k.replace(/^classifier\./, "head."), t]),
+  );
+  assert.ok(Object.keys(renamed).includes("head.6.weight"));
+  loadClassifierWeights(b, encodeSafetensors(renamed));
+  await assertSameWeights(b, a);
   a.dispose();
   b.dispose();
 });

@@ -1,6 +1,6 @@
 /** A simulated training: plain EpochMetrics and checkpoint bytes fed to hooks. */
 import type { EpochMetrics, TrainHooks } from "../../src/train/hooks.ts";
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "../../src/train/config.ts";
+import { DEFAULT_TRAIN_JOB, type RunSpec, type TrainJobConfig } from "../../src/jobs/run_spec.ts";
 
 /** Deterministic metrics of epoch `e`; epoch 2's val_loss is NaN to exercise encoding. */
 export function epochMetrics(e: number): EpochMetrics {
@@ -53,11 +53,11 @@ export async function feedEpochs(hooks: TrainHooks, epochs: number[]): Promise<n
   return times;
 }
 
-/** A config for a tracked run writing into `dir`. */
-export async function simConfig(
+/** A job config for a tracked run writing into `dir` (5 epochs). */
+export async function simJob(
   dir: string,
-  overrides: Partial<TrainConfig>,
-): Promise<TrainConfig> {
+  overrides: Partial<RunSpec>,
+): Promise<TrainJobConfig> {
   await Deno.copyFile(
     "/work/shared/data/component-x/feature_stats.json",
     `${dir}/feature_stats.json`,
@@ -66,16 +66,19 @@ export async function simConfig(
   await Deno.writeFile(`${dir}/train.npz`, new TextEncoder().encode("train bytes"));
   await Deno.writeFile(`${dir}/val.npz`, new TextEncoder().encode("val bytes"));
   return {
-    ...DEFAULT_TRAIN_CONFIG,
-    trainNpz: `${dir}/train.npz`,
-    valNpz: `${dir}/val.npz`,
-    featureStats: `${dir}/feature_stats.json`,
-    outputDir: `${dir}/out`,
-    mlflow: true,
-    epochs: 5,
-    dataVersion: "val2025w48",
-    modelTag: "biLSTM-baseline",
-    ...overrides,
+    model: DEFAULT_TRAIN_JOB.model,
+    loop: { ...DEFAULT_TRAIN_JOB.loop, epochs: 5 },
+    run: {
+      ...DEFAULT_TRAIN_JOB.run,
+      trainNpz: `${dir}/train.npz`,
+      valNpz: `${dir}/val.npz`,
+      featureStats: `${dir}/feature_stats.json`,
+      outputDir: `${dir}/out`,
+      mlflow: true,
+      dataVersion: "val2025w48",
+      modelTag: "biLSTM-baseline",
+      ...overrides,
+    },
   };
 }
 

@@ -2,8 +2,8 @@ import assert from "#assert";
 import { skipUnlessPython } from "../_python.ts";
 import { sqliteServerArgs, startMlflowServer } from "../_mlflow_server.ts";
 import { pyRuns } from "./_py_dump.ts";
-import { checkpointBytes, epochMetrics, feedEpochs, simConfig, writeMetricsCsv } from "./_sim.ts";
-import { startMlflowTracking } from "../../cli/_tracking.ts";
+import { checkpointBytes, epochMetrics, feedEpochs, simJob, writeMetricsCsv } from "./_sim.ts";
+import { startRunTracking } from "../../src/jobs/run_tracking_deno.ts";
 import { main as mlflowSync } from "../../cli/mlflow_sync.ts";
 
 const noMlflow = await skipUnlessPython("mlflow");
@@ -33,21 +33,24 @@ Deno.test({
     try {
       const retry = { maxRetries: 1, baseDelayMs: 50, jitterMs: 10, maxDelayMs: 200 };
       const warningsA: string[] = [];
-      const configA = await simConfig(dir, {
+      const configA = await simJob(dir, {
         mlflowTrackingUri: server.uri,
         mlflowExperiment: "fault",
         outputDir: `${dir}/outA`,
         mlflowRunName: "survivor",
       });
-      const a = await startMlflowTracking(configA, {
+      const a = await startRunTracking(configA, {
         windowSize: 128,
         env: { USER: "tester" },
         log: (l) => warningsA.push(l),
         retry,
         endTimeoutMs: 60_000,
       });
-      const configB = { ...configA, outputDir: `${dir}/outB`, mlflowRunName: "ends-offline" };
-      const b = await startMlflowTracking(configB, {
+      const configB = {
+        ...configA,
+        run: { ...configA.run, outputDir: `${dir}/outB`, mlflowRunName: "ends-offline" },
+      };
+      const b = await startRunTracking(configB, {
         windowSize: 128,
         env: { USER: "tester" },
         log: () => {},
@@ -68,7 +71,7 @@ Deno.test({
       const spoolFiles = [...Deno.readDirSync(a.spoolDir)].map((e) => e.name).sort();
       assert.deepEqual(spoolFiles, ["files", "records.jsonl", "spool.json"]);
       // Run B ends while the server is down: its end is spooled on disk.
-      await writeMetricsCsv(configB.outputDir, [1, 2]);
+      await writeMetricsCsv(configB.run.outputDir, [1, 2]);
       await b.hooks.onEnd?.({ status: "FAILED", bestValF1: 0 });
       const summaryB = await b.ended;
       assert.ok(summaryB.spooled > 0);
@@ -76,7 +79,7 @@ Deno.test({
       await server.restart();
       const downSeconds = (performance.now() - tDown) / 1000;
       await feedEpochs(a.hooks, [5]);
-      const csvA = await writeMetricsCsv(configA.outputDir, [1, 2, 3, 4, 5]);
+      const csvA = await writeMetricsCsv(configA.run.outputDir, [1, 2, 3, 4, 5]);
       await a.hooks.onEnd?.({ status: "FINISHED", bestValF1: 0.425 });
       const summaryA = await a.ended;
       console.log(
@@ -95,7 +98,7 @@ Deno.test({
       const lines: string[] = [];
       assert.equal(
         await mlflowSync(
-          ["--spool", `${configB.outputDir}/mlflow_spool`],
+          ["--spool", `${configB.run.outputDir}/mlflow_spool`, "--to", server.uri],
           {},
           (l) => lines.push(l),
         ),
@@ -108,13 +111,13 @@ Deno.test({
       for (const key of KEYS) {
         assert.deepEqual(
           ra.history[key].map(([step, value]) => [step, value]),
-          [1, 2, 3, 4, 5].map((e) => [e, pyValue(epochMetrics(e)[key])]),
+          [1, 2, 3, 4, 5].map((e) => [e, pyValue(epochMetrics(e)[key]!)]),
           key,
         );
       }
       assert.deepEqual(ra.artifacts, {
         "metrics.csv": await sha256(new TextEncoder().encode(csvA)),
-        "feature_stats.json": await sha256(await Deno.readFile(configA.featureStats)),
+        "feature_stats.json": await sha256(await Deno.readFile(configA.run.featureStats)),
         "checkpoints/last/model.safetensors": await sha256(checkpointBytes("last", 5)),
         "checkpoints/last/meta.json": await sha256(new TextEncoder().encode(`{"epoch":5}`)),
         "checkpoints/best/model.safetensors": await sha256(checkpointBytes("best", 5)),

@@ -1,8 +1,8 @@
 import assert from "#assert";
 import { skipUnlessPython } from "../_python.ts";
 import { startMlflowServer } from "../_mlflow_server.ts";
-import { feedEpochs, simConfig, writeMetricsCsv } from "./_sim.ts";
-import { startMlflowTracking } from "../../cli/_tracking.ts";
+import { feedEpochs, simJob, writeMetricsCsv } from "./_sim.ts";
+import { startRunTracking } from "../../src/jobs/run_tracking_deno.ts";
 import { RestStore } from "../../src/tracking/rest_store.ts";
 
 const noMlflow = await skipUnlessPython("mlflow");
@@ -16,20 +16,20 @@ Deno.test({
     const dir = await Deno.makeTempDir({ prefix: "mlflow_fs_server_" });
     try {
       // A train-like run into a local mlruns folder (a plain path = file store), timing hooks.
-      const config = await simConfig(dir, {
+      const config = await simJob(dir, {
         mlflowExperiment: "local-exp",
         mlflowTrackingUri: `${dir}/mlruns`,
       });
       let tracking;
       let hookMs: number[];
       {
-        tracking = await startMlflowTracking(config, {
+        tracking = await startRunTracking(config, {
           windowSize: 64,
           env: { USER: "me" },
           log: () => {},
         });
         hookMs = await feedEpochs(tracking.hooks, [1, 2, 3]);
-        await writeMetricsCsv(config.outputDir, [1, 2, 3]);
+        await writeMetricsCsv(config.run.outputDir, [1, 2, 3]);
         const t0 = performance.now();
         await tracking.hooks.onEnd?.({ status: "FINISHED", bestValF1: 0.4 });
         const flushed = await tracking.logger.flush();

@@ -4,9 +4,10 @@
  */
 import assert from "#assert";
 import { runPython } from "../_python.ts";
-import { credentialsFromEnv } from "../../cli/_tracking.ts";
 import { MlflowRequestError } from "../../src/tracking/mlflow_request_error.ts";
-import { LOG_BATCH_LIMITS, RestStore, splitLogBatch } from "../../src/tracking/rest_store.ts";
+import { LOG_BATCH_LIMITS, splitLogBatch } from "../../src/tracking/log_batch.ts";
+import { RestStore } from "../../src/tracking/rest_store.ts";
+import { credentialsFromEnv } from "../../src/tracking/rest_transport.ts";
 import { RunLogger } from "../../src/tracking/run_logger.ts";
 
 interface Seen {
@@ -95,9 +96,10 @@ Deno.test("RestStore gives up after the bounded retries with a typed error", asy
     listener.close();
     let tries = 0;
     const store = new RestStore({
-      uri: `http://u:secret@127.0.0.1:${port}`,
+      uri: `http://127.0.0.1:${port}`,
       retry: { maxRetries: 2 },
       sleep: () => (tries++, Promise.resolve()),
+      credentials: { kind: "basic", username: "u", password: "secret" },
     });
     await assert.rejects(
       () => store.getRun("abc"),
@@ -109,6 +111,16 @@ Deno.test("RestStore gives up after the bounded retries with a typed error", asy
         !e.message.includes("secret"),
     );
     assert.equal(tries, 2);
+  });
+  await t.step("a URI with user:password@ is refused without echoing the password", () => {
+    assert.throws(
+      () => new RestStore({ uri: "http://u:secret@127.0.0.1:5000" }),
+      (e: unknown) =>
+        e instanceof RangeError &&
+        e.message.startsWith(
+          'Cannot use tracking URI "http://127.0.0.1:5000": credentials in the URI are refused',
+        ) && e.message.includes("MLFLOW_TRACKING_USERNAME") && !e.message.includes("secret"),
+    );
   });
   await t.step("400 is not retried", async () => {
     const srv = scriptedServer([
@@ -245,7 +257,7 @@ Deno.test("splitLogBatch() keeps every item within the server's limits", async (
   });
 });
 
-Deno.test("RunLogger hooks return at once while a slow server takes 300 ms per call; end waits for the data", async () => {
+Deno.test("RunLogger calls return at once while a slow server takes 300 ms per call; end waits for the data", async () => {
   const seen: string[] = [];
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     seen.push(`${req.method} ${new URL(req.url).pathname}`);
@@ -259,8 +271,7 @@ Deno.test("RunLogger hooks return at once while a slow server takes 300 ms per c
     const times: number[] = [];
     for (let epoch = 1; epoch <= 3; epoch++) {
       const t0 = performance.now();
-      await logger.hooks.onEpochEnd?.({
-        epoch,
+      logger.logMetrics({
         train_loss: 1,
         train_acc: 0.5,
         val_loss: 1,
@@ -269,12 +280,12 @@ Deno.test("RunLogger hooks return at once while a slow server takes 300 ms per c
         lr: 0.001,
         val_cost: 10,
         epoch_seconds: 1,
-      }, { isBest: false });
+      }, epoch);
       times.push(performance.now() - t0);
     }
-    assert.ok(Math.max(...times) < 50, `hooks took ${times.join(", ")} ms`);
+    assert.ok(Math.max(...times) < 50, `logging took ${times.join(", ")} ms`);
     const t0 = performance.now();
-    await logger.hooks.onEnd?.({ status: "FINISHED", bestValF1: 0.2 });
+    await logger.end("FINISHED");
     assert.ok(performance.now() - t0 >= 300);
     assert.deepEqual(logger.summary().spooled, 0);
     // Epoch 1 went alone; epochs 2-3 were batched while it was in flight; then the status.

@@ -2,10 +2,11 @@ import assert from "#assert";
 import { runPython, skipUnlessPython } from "../_python.ts";
 import { sqliteServerArgs, startMlflowServer } from "../_mlflow_server.ts";
 import { pyRuns, pySha256 } from "./_py_dump.ts";
-import { checkpointBytes, epochMetrics, feedEpochs, simConfig, writeMetricsCsv } from "./_sim.ts";
-import { startMlflowTracking } from "../../cli/_tracking.ts";
+import { checkpointBytes, epochMetrics, feedEpochs, simJob, writeMetricsCsv } from "./_sim.ts";
+import { startRunTracking } from "../../src/jobs/run_tracking_deno.ts";
 import { main as mlflowSync } from "../../cli/mlflow_sync.ts";
-import { configToParams } from "../../src/train/config.ts";
+import { trainingParams } from "../../src/jobs/run_spec.ts";
+import { TRAIN_FLAGS } from "../../cli/_train_flags.ts";
 import { FileStore } from "../../src/tracking/file_store.ts";
 import { absolutePath, denoFileSystem } from "../../src/tracking/file_system_deno.ts";
 import { MlflowRequestError } from "../../src/tracking/mlflow_request_error.ts";
@@ -50,7 +51,7 @@ Deno.test({
       await t.step(
         "a run driven through the hooks lands complete (name, params, tags, metrics, artifacts)",
         async () => {
-          const config = await simConfig(dir, {
+          const config = await simJob(dir, {
             mlflowTrackingUri: server.uri,
             mlflowExperiment: "hooks-exp",
           });
@@ -61,9 +62,9 @@ Deno.test({
               `c.create_run(e, run_name="other-l128-x-run9")`,
             { args: [server.uri] },
           );
-          const tracking = await startMlflowTracking(config, {
+          const tracking = await startRunTracking(config, {
             windowSize: 128,
-            inputFiles: { train_npz: config.trainNpz, val_npz: config.valNpz },
+            inputFiles: { train_npz: config.run.trainNpz, val_npz: config.run.valNpz },
             runtime: { backend: "wasm", adapter: null, isFallbackAdapter: false },
             env: { USER: "tester" },
             log: () => {},
@@ -71,7 +72,7 @@ Deno.test({
           assert.equal(tracking.runName, "val2025w48-l128-biLSTM-baseline-run5");
           await tracking.hooks.onStart?.({ config, stepsPerEpoch: 10, startEpoch: 1 });
           const hookMs = await feedEpochs(tracking.hooks, [1, 2, 3]);
-          const csv = await writeMetricsCsv(config.outputDir, [1, 2, 3]);
+          const csv = await writeMetricsCsv(config.run.outputDir, [1, 2, 3]);
           const t0 = performance.now();
           await tracking.hooks.onEnd?.({ status: "FINISHED", bestValF1: 0.375 });
           const endMs = performance.now() - t0;
@@ -88,8 +89,20 @@ Deno.test({
           assert.equal(run.name, "val2025w48-l128-biLSTM-baseline-run5");
           assert.equal(run.status, "FINISHED");
           assert.ok(run.end !== null && run.end >= run.start);
-          assert.deepEqual(run.params, configToParams(config));
-          const [trainSha, valSha] = await pySha256([config.trainNpz, config.valNpz]);
+          assert.deepEqual(run.params, trainingParams(config.model, config.loop, config.run));
+          // Params are every flag of deno task train, under the pipeline's names (but --help,
+          // and the flags that become tags: --mlflow-parent-run-id, --mlflow-tag).
+          const notParams = ["--help", "--mlflow-parent-run-id", "--mlflow-tag"];
+          assert.deepEqual(
+            Object.keys(run.params).sort(),
+            TRAIN_FLAGS.filter((f) => !notParams.includes(f)).map((f) =>
+              f.slice(2).replaceAll("-", "_")
+            ).sort(),
+          );
+          assert.equal(run.params.train_npz, config.run.trainNpz);
+          assert.equal(run.params.mlflow_tracking_uri, server.uri);
+          assert.equal(run.params.hidden_size, "128");
+          const [trainSha, valSha] = await pySha256([config.run.trainNpz, config.run.valNpz]);
           // Others commit meanwhile: the tagged commit must be HEAD or one of its ancestors.
           const commit = run.tags["mlflow.source.git.commit"];
           assert.match(commit, /^[0-9a-f]{40}$/);
@@ -105,12 +118,12 @@ Deno.test({
           for (const key of EPOCH_KEYS) {
             assert.deepEqual(
               run.history[key].map(([step, value]) => [step, value]),
-              [1, 2, 3].map((e) => [e, pyValue(epochMetrics(e)[key])]),
+              [1, 2, 3].map((e) => [e, pyValue(epochMetrics(e)[key]!)]),
               key,
             );
           }
           assert.deepEqual(Object.keys(run.history).sort(), [...EPOCH_KEYS].sort());
-          const [statsSha] = await pySha256([config.featureStats]);
+          const [statsSha] = await pySha256([config.run.featureStats]);
           assert.deepEqual(run.artifacts, {
             "metrics.csv": await sha256(new TextEncoder().encode(csv)),
             "feature_stats.json": statsSha,
@@ -293,7 +306,11 @@ Deno.test({
         ]);
         const lines: string[] = [];
         assert.equal(
-          await mlflowSync(["--spool", `${dir}/out/mlflow_spool`], {}, (l) => lines.push(l)),
+          await mlflowSync(
+            ["--spool", `${dir}/out/mlflow_spool`],
+            { MLFLOW_TRACKING_URI: server.uri },
+            (l) => lines.push(l),
+          ),
           0,
         );
         const [py] = await pyRuns(server.uri, "spooled");

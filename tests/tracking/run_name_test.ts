@@ -2,8 +2,6 @@ import assert from "#assert";
 import { pythonJson, skipUnlessPython } from "../_python.ts";
 import { dumpYaml, parseYaml } from "../../src/tracking/_yaml.ts";
 import { nextRunName, runNamePrefix } from "../../src/tracking/run_name.ts";
-import { trackingParams } from "../../src/tracking/start_tracked_run.ts";
-import { DEFAULT_TRAIN_CONFIG } from "../../src/train/config.ts";
 
 Deno.test("nextRunName() continues the highest run number of the same prefix", async (t) => {
   const cases: [string, string[], string][] = [
@@ -41,15 +39,6 @@ Deno.test("runNamePrefix() leaves out empty parts and rejects a bad window", () 
   );
 });
 
-Deno.test("trackingParams() never keeps credentials embedded in a tracking URI", () => {
-  const params = trackingParams({
-    ...DEFAULT_TRAIN_CONFIG,
-    mlflowTrackingUri: "https://ann:s3cret@mlflow.example.com:5000",
-  });
-  assert.equal(params.mlflow_tracking_uri, "https://mlflow.example.com:5000");
-  assert.ok(!Object.values(params).some((v) => v.includes("s3cret")));
-});
-
 const noYaml = await skipUnlessPython("yaml");
 
 Deno.test({
@@ -58,6 +47,7 @@ Deno.test({
   async fn() {
     const doc = {
       name: "it's: a name",
+      description: "two lines:\n'quoted' and \"double\"\ttab",
       experiment_id: "0",
       creation_time: 1700000000123,
       end_time: null,

@@ -2,7 +2,13 @@
 import { runPython } from "../_python.ts";
 import { readNpz } from "../../src/npz/mod.ts";
 import { createSequenceDataset, type SequenceDataset } from "../../src/data/mod.ts";
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig } from "../../src/train/mod.ts";
+import type { ModelSettings } from "../../src/model/mod.ts";
+import {
+  DEFAULT_TRAIN_CONFIG,
+  type LoopConfig,
+  type TrainConfig,
+  withSettings,
+} from "../../src/train/mod.ts";
 
 /**
  * numpy draws imbalanced classes (like the contract's) whose valid steps carry a
@@ -42,10 +48,9 @@ export async function smallData(
   return { train: await fromHex(trainRows, 1), val: await fromHex(valRows, 2) };
 }
 
-/** A tiny, fast config for tests. */
-export function tinyConfig(overrides: Partial<TrainConfig> = {}): TrainConfig {
-  return Object.freeze({
-    ...DEFAULT_TRAIN_CONFIG,
+/** A tiny, fast config for tests; `overrides` names model and loop settings side by side. */
+export function tinyConfig(overrides: Partial<ModelSettings & LoopConfig> = {}): TrainConfig {
+  return withSettings(DEFAULT_TRAIN_CONFIG, {
     hiddenSize: 8,
     numLayers: 1,
     bidirectional: false,

@@ -17,6 +17,7 @@ import {
   train,
   type TrainOptimizer,
 } from "../../src/train/mod.ts";
+import { withSettings } from "../../src/train/config.ts";
 import { smallData, tinyConfig } from "./_data.ts";
 
 // Tiny sizes: every new shader costs seconds on the software adapter.
@@ -116,13 +117,13 @@ webGpuTest(import.meta.url, {
     const config = tinyConfig({ hiddenSize: 4, batchSize: 16, dropout: 0, logInterval: 1 });
     const modelConfig = {
       inputSize: 3,
-      hiddenSize: config.hiddenSize,
-      numLayers: config.numLayers,
-      bidirectional: config.bidirectional,
+      hiddenSize: config.model.hiddenSize,
+      numLayers: config.model.numLayers,
+      bidirectional: config.model.bidirectional,
       dropout: 0,
-      pooling: config.pooling,
+      pooling: config.model.pooling,
       numClasses: 5,
-      lstmImpl: config.lstmImpl,
+      lstmImpl: config.model.lstmImpl,
     };
     const x = tf.randomNormal([16, 8, 3], 0, 1, "float32", 3) as tf.Tensor3D;
     const mask = tf.ones([16, 8]) as tf.Tensor2D;
@@ -157,7 +158,7 @@ webGpuTest(import.meta.url, {
       // train() itself: dispatches between two onStep reports (logInterval 1) = one step.
       const data = await smallData(32, 16, 8, 3);
       const perStep: number[] = [];
-      await train({ ...config, epochs: 1 }, data, {
+      await train(withSettings(config, { epochs: 1 }), data, {
         onStep: () => {
           perStep.push(counter.count);
           counter.reset();
@@ -201,7 +202,7 @@ webGpuTest(import.meta.url, {
       return { epochs, last: last! };
     };
     const straight = await run(config);
-    const first = await run({ ...config, epochs: 1 });
+    const first = await run(withSettings(config, { epochs: 1 }));
     assert.equal(readCheckpoint(first.last).optimizer?.step, 3, "3 fused updates saved");
     const resumed = await run(config, first.last);
     assert.equal(resumed.epochs.length, 1);

@@ -6,6 +6,7 @@ import {
   type CheckpointFiles,
   type EpochMetrics,
   modelConfigFor,
+  NonFiniteLossError,
   predictProbabilities,
   readCheckpoint,
   restoreClassifier,
@@ -13,6 +14,7 @@ import {
   train,
   type TrainHooks,
 } from "../../src/train/mod.ts";
+import { withSettings } from "../../src/train/config.ts";
 import { createLstmClassifier } from "../../src/model/mod.ts";
 import { smallData, tinyConfig } from "./_data.ts";
 
@@ -42,7 +44,9 @@ Deno.test({
   async fn() {
     const r = recorder();
     const config = tinyConfig({ epochs: 6, bidirectional: true, weightedLoss: true, dropout: 0.1 });
-    const result = await train(config, data, r.hooks);
+    const keys = { xKey: "sequences", yKey: "labels", lengthsKey: "seq_lengths" };
+    const run = { runId: "0123456789abcdef0123456789abcdef", experimentId: "42" };
+    const result = await train(config, { ...data, keys }, r.hooks, { run });
     assert.equal(result.status, "FINISHED");
     assert.deepEqual(r.ends, ["FINISHED"]);
     assert.equal(r.epochs.length, 6);
@@ -58,18 +62,37 @@ print(json.dumps(f1_score(y, [0] * len(y), average="macro", labels=list(range(5)
     );
     assert.ok(last.train_loss < 0.8 * first.train_loss, "training loss falls");
     assert.ok(Math.max(...r.epochs.map((m) => m.val_macro_f1)) > baseline + 0.1);
-    assert.ok(r.epochs.every((m) => m.lr === 1e-2 && m.epoch_seconds > 0 && m.val_cost >= 0));
+    assert.ok(r.epochs.every((m) => m.lr === 1e-2 && m.epoch_seconds > 0 && m.val_cost! >= 0));
     // Progress once per log interval (2) plus the epoch's last step: 5 steps -> 2, 4, 5.
     assert.deepEqual(r.steps.filter((s) => s.epoch === 1).map((s) => s.step), [2, 4, 5]);
-    // best = the highest val macro-F1; last after every epoch.
+    // best = the highest val macro-F1, ties to the lower val loss; last after every epoch.
     assert.equal(r.checkpoints.filter((c) => c.kind === "last").length, 6);
     const best = r.checkpoints.filter((c) => c.kind === "best").at(-1)!;
-    const bestEpoch = r.epochs.reduce((a, b) => (b.val_macro_f1 > a.val_macro_f1 ? b : a));
+    const bestEpoch = r.epochs.reduce((a, b) =>
+      b.val_macro_f1 > a.val_macro_f1 ||
+        (b.val_macro_f1 === a.val_macro_f1 && b.val_loss < a.val_loss)
+        ? b
+        : a
+    );
     assert.equal(best.epoch, bestEpoch.epoch);
     assert.equal(result.bestValF1, bestEpoch.val_macro_f1);
     // The best checkpoint restores a model that reproduces that epoch's validation accuracy.
     const ckpt = readCheckpoint(best.files);
     assert.equal(ckpt.bestValF1, bestEpoch.val_macro_f1);
+    // The checkpoint records the model config, the loop settings, the data keys and the run.
+    assert.deepEqual(ckpt.loop, config.loop);
+    assert.equal(ckpt.modelConfig.hiddenSize, config.model.hiddenSize);
+    assert.deepEqual(ckpt.dataKeys, keys);
+    assert.deepEqual(ckpt.run, run);
+    // 5-class data without a task: Component X's; a temperature fitted on validation.
+    assert.equal(ckpt.task?.name, "component-x");
+    assert.deepEqual(ckpt.best, {
+      metric: "val_macro_f1",
+      value: bestEpoch.val_macro_f1,
+      valLoss: bestEpoch.val_loss,
+      epoch: bestEpoch.epoch,
+    });
+    assert.ok(ckpt.temperature! > 0.01 && ckpt.temperature! < 100, `T ${ckpt.temperature}`);
     const model = restoreClassifier(ckpt);
     const probs = await predictProbabilities(model, data.val, { batchSize: 32 });
     model.dispose();
@@ -107,7 +130,7 @@ Deno.test({
     const straight = recorder();
     await train(config, data, straight.hooks);
     const first = recorder();
-    await train({ ...config, epochs: 1 }, data, first.hooks);
+    await train(withSettings(config, { epochs: 1 }), data, first.hooks);
     const last = first.checkpoints.find((c) => c.kind === "last")!;
     const resumed = recorder();
     await train(config, data, resumed.hooks, { resume: last.files });
@@ -177,16 +200,17 @@ Deno.test({
           onEnd: (r) => void ends.push(r.status),
         }),
       (e: Error) =>
-        e instanceof RangeError &&
-        /^Cannot continue training: the loss became non-finite \(NaN\) in epoch 1, steps 1-5 of 5, at lr 0\.01; lower --lr/
-          .test(e.message),
+        e instanceof NonFiniteLossError && e instanceof RangeError &&
+        /^Cannot continue training: the loss became non-finite \(NaN\) in epoch 1, steps 1-5 of 5, at lr 0\.01; lower the learning rate/
+          .test(e.message) &&
+        e.epoch === 1 && e.steps[0] === 1 && e.steps[1] === 5 && e.lr === 0.01,
     );
     assert.deepEqual(ends, ["FAILED"]);
   },
 });
 
 Deno.test({
-  name: "train() rejects validation data whose feature count differs, naming --val-npz",
+  name: "train() rejects validation data whose feature count differs, naming both counts",
   ignore,
   async fn() {
     const val = { ...data.val, features: 4 };
@@ -195,8 +219,8 @@ Deno.test({
       (e: Error) =>
         e instanceof RangeError &&
         e.message ===
-          "Cannot train: --val-npz has 4 features per step but --train-npz has 3; " +
-            "pass validation data from the same pipeline",
+          "Cannot train: the validation data has 4 features per step but the training data " +
+            "has 3; pass validation data from the same pipeline",
     );
   },
 });
@@ -219,7 +243,7 @@ Deno.test({
   ignore,
   async fn() {
     const model = createLstmClassifier(
-      modelConfigFor(tinyConfig({ bidirectional: true }), data.val),
+      modelConfigFor(tinyConfig({ bidirectional: true }).model, data.val),
       { seed: 5 },
     );
     try {

@@ -1,10 +1,11 @@
 /**
- * End to end with a real `mlflow server`: the page logs its run through the demo server's
- * same-origin proxy, and python's MlflowClient reads back what arrived.
+ * End to end with a real `mlflow server --app-name basic-auth`: the page logs its run through
+ * the demo server's same-origin proxy (its token, the allow-list, the server-side
+ * credentials), and python's MlflowClient reads back what arrived.
  */
 import assert from "#assert";
 import { pythonJson, skipUnlessPython } from "../_python.ts";
-import { sqliteServerArgs, startMlflowServer } from "../_mlflow_server.ts";
+import { basicAuthServer, startMlflowServer } from "../_mlflow_server.ts";
 import { startDemoServer } from "../../web/server_deno.ts";
 import {
   type BrowserSession,
@@ -13,7 +14,7 @@ import {
   waitForTrainingEnd,
 } from "./_browser.ts";
 
-const ignore = (await skipUnlessChromium()) || (await skipUnlessPython("mlflow"));
+const ignore = (await skipUnlessChromium()) || (await skipUnlessPython("mlflow", "flask_wtf"));
 
 const READ_RUN = `
 import json, sys, warnings
@@ -47,16 +48,23 @@ interface RunReadBack {
 }
 
 Deno.test({
-  name: "demo page logs its run to a real MLflow server through the same-origin proxy",
+  name: "demo page logs its run to a real basic-auth MLflow server through the same-origin proxy",
   ignore,
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "demo-mlflow-e2e-" });
-    const mlflow = await startMlflowServer(sqliteServerArgs(dir), {
+    const setup = await basicAuthServer(dir);
+    const mlflow = await startMlflowServer(setup.args, {
       logFile: `${dir}/mlflow-server.log`,
+      env: setup.env,
     });
-    const server = await startDemoServer({ port: 0, mlflowTrackingUri: mlflow.uri });
+    const { username, password } = setup.admin;
+    const server = await startDemoServer({
+      port: 0,
+      mlflowTrackingUri: mlflow.uri,
+      mlflowAuthorization: `Basic ${btoa(`${username}:${password}`)}`,
+    });
     let browser: BrowserSession | null = null;
     let passed = false;
     try {
@@ -94,6 +102,7 @@ Deno.test({
 
       const run = await pythonJson(READ_RUN, {
         args: [mlflow.uri, ml.runId],
+        env: { MLFLOW_TRACKING_USERNAME: username, MLFLOW_TRACKING_PASSWORD: password },
       }) as RunReadBack;
       assert.equal(run.status, "FINISHED");
       assert.equal(run.experiment, "demo-e2e");
@@ -115,6 +124,8 @@ Deno.test({
       }
       // Nothing credential-like or proxy-internal leaked into the run.
       assert.ok(!JSON.stringify(run.params).includes(mlflow.uri));
+      const token = new URL(server.url).searchParams.get("token")!;
+      for (const secret of [password, token]) assert.ok(!JSON.stringify(run).includes(secret));
       passed = true;
     } finally {
       if (!passed && browser) {

@@ -1,0 +1,288 @@
+/**
+ * Deno edge of the training job: from a {@link TrainJobConfig} to a finished training.
+ * Reads the feature stats and the data (with the same checked loader as evaluation),
+ * picks the backend, resumes from a checkpoint, writes `metrics.csv`, `feature_stats.json`
+ * and the checkpoint folders, and tracks the run in MLflow when asked. `cli/train.ts` and
+ * `cli/quickstart.ts` call it; they parse flags and print.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { parseFeatureStats } from "../data/feature_stats.ts";
+import { loadSequenceFile } from "../data/load_sequences_deno.ts";
+import type { SequenceDataset, SequenceKeys } from "../data/sequence_dataset.ts";
+import { defaultTask, parseTask, type Task } from "../metrics/task.ts";
+import { parseDevice, type RuntimeInfo, selectBackend } from "../runtime/backend.ts";
+import { readCheckpoint } from "../train/checkpoint.ts";
+import { readCheckpointDir } from "../train/checkpoint_dir_deno.ts";
+import { combineHooks } from "../train/combine_hooks.ts";
+import type { TrainHooks } from "../train/hooks.ts";
+import { resolveTaskData } from "../train/task_data.ts";
+import { train, type TrainResult } from "../train/train.ts";
+import { sequenceFileInput } from "./dataset_inputs_deno.ts";
+import { loggedModelHooks } from "./logged_model_hooks.ts";
+import { type RunSpec, trainingParams, type TrainJobConfig } from "./run_spec.ts";
+import { startSystemMetrics, systemMetricsHooks } from "./system_metrics_deno.ts";
+import { checkpointDirHooks, metricsCsvHooks } from "./training_files_deno.ts";
+import { type RunTracking, startRunTracking, type TrackingContext } from "./run_tracking_deno.ts";
+import type { TrackedTraining } from "./tracked_training.ts";
+
+/** How errors name the run spec's settings (default: the setting's name); the CLI gives flags. */
+export type RunSpecLabels = Readonly<Partial<Record<keyof RunSpec, string>>>;
+
+/** Options of {@link runTrainJob}. */
+export interface TrainJobOptions {
+  /** The caller's own subscribers (console progress), called before the job's. */
+  readonly hooks?: readonly TrainHooks[];
+  /** Abort = finish the current step, write `last/`, end with status KILLED. */
+  readonly signal?: AbortSignal;
+  /** Environment for tracking (`MLFLOW_*`, `USER`); default `Deno.env.toObject()`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Progress lines (backend, data, checkpoints, MLflow); default none. */
+  readonly log?: (line: string) => void;
+  /** How errors name the settings; the CLI passes its flags. */
+  readonly labels?: RunSpecLabels;
+  /** `mlflow.source.name` of the run (default `cli/train.ts`). */
+  readonly sourceName?: string;
+}
+
+/** How {@link runTrainJob} ended. */
+export interface TrainJobResult extends TrainResult {
+  readonly runtime: RuntimeInfo;
+  /** The MLflow run, when tracked. */
+  readonly tracking: TrackedTraining | null;
+}
+
+async function readText(what: string, path: string, hint: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (cause) {
+    if (cause instanceof Deno.errors.NotFound) {
+      throw new Error(`Cannot read ${what} ${path}: file not found; ${hint}`, { cause });
+    }
+    throw new Error(`Cannot read ${what} ${path}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** The loop settings that differ from a checkpoint's (those that change the result). */
+function differingSettings(job: TrainJobConfig, at: ReturnType<typeof readCheckpoint>): string[] {
+  const free = new Set(["epochs", "logInterval"]);
+  const saved = at.loop as unknown as Record<string, unknown>;
+  const out = Object.entries(job.loop)
+    .filter(([k, v]) => !free.has(k) && saved[k] !== v)
+    .map(([k, v]) => `${k} ${JSON.stringify(saved[k])} -> ${JSON.stringify(v)}`);
+  for (const [k, v] of Object.entries(at.dataKeys ?? {})) {
+    const now = job.run[k as keyof SequenceKeys];
+    if (now !== v) out.push(`${k} ${JSON.stringify(v)} -> ${JSON.stringify(now)}`);
+  }
+  return out;
+}
+
+/** The task file named by the run spec, if any, checked against `--num-classes`. */
+async function readTaskFile(
+  run: RunSpec,
+  label: (key: keyof RunSpec) => string,
+): Promise<Task | null> {
+  if (run.task === "") return null;
+  const source = `${label("task")} ${run.task}`;
+  const task = parseTask(
+    await readText(
+      label("task"),
+      run.task,
+      'write a JSON object such as {"class_names": ["ok", "fails"]} (see docs/train.md)',
+    ),
+    source,
+  );
+  if (run.numClasses !== 0 && run.numClasses !== task.classNames.length) {
+    throw new RangeError(
+      `Cannot use ${label("numClasses")} ${run.numClasses} with ${source}: the task names ` +
+        `${task.classNames.length} classes`,
+    );
+  }
+  return task;
+}
+
+/** One line describing the task, and where it came from. */
+function describeTask(task: Task, given: boolean, labelTask: string): string {
+  const shown = task.classNames.length <= 12
+    ? task.classNames.join(", ")
+    : `${task.classNames.slice(0, 12).join(", ")}, ...`;
+  return `task: ${task.name}, ${task.classNames.length} classes (${shown}); ` +
+    `${task.costMatrix ? "cost matrix" : "no cost matrix"}; best checkpoint by ` +
+    `${task.promotionMetric}` +
+    (given ? "" : ` (built-in default; name another with ${labelTask} FILE)`);
+}
+
+/**
+ * What MLflow 3 shows of a training beside its metrics: the train and val files as the
+ * run's data set inputs (now), system metrics (when asked), and the best checkpoint as a
+ * logged model (at the end). The hooks go before the run's own, which end it.
+ */
+async function mlflow3Hooks(
+  job: TrainJobConfig,
+  tracking: RunTracking,
+  data: { train: SequenceDataset; val: SequenceDataset },
+  runtime: RuntimeInfo,
+  log: (line: string) => void,
+): Promise<{ hooks: TrainHooks[]; close: () => Promise<void> }> {
+  const { run } = job;
+  const keys: SequenceKeys = { xKey: run.xKey, yKey: run.yKey, lengthsKey: run.lengthsKey };
+  const { logger, tags } = tracking;
+  logger.logInputs([
+    await sequenceFileInput(
+      run.trainNpz,
+      keys,
+      data.train,
+      "training",
+      tags["input.train_npz.sha256"],
+    ),
+    await sequenceFileInput(run.valNpz, keys, data.val, "validation", tags["input.val_npz.sha256"]),
+  ]);
+  const hooks: TrainHooks[] = [];
+  let close = () => Promise.resolve();
+  if (run.logSystemMetrics) {
+    if (runtime.backend === "webgpu" && runtime.adapter) {
+      logger.logTags({ "system.webgpu_adapter": runtime.adapter });
+    }
+    const sampler = await startSystemMetrics(logger, {
+      intervalMs: run.systemMetricsInterval * 1000,
+      onWarning: log,
+    });
+    hooks.push(systemMetricsHooks(sampler));
+    close = () => sampler.stop();
+  }
+  hooks.push(loggedModelHooks(logger, {
+    name: tracking.runName,
+    params: trainingParams(job.model, job.loop, run),
+    tags,
+    toolkitVersion: tags["toolkit.version"] ?? "unknown",
+  }));
+  return { hooks, close };
+}
+
+/**
+ * Runs one training job. Resolves with the loop's result (status KILLED after an abort);
+ * throws with a message naming the file or setting on bad input.
+ */
+export async function runTrainJob(
+  job: TrainJobConfig,
+  options: TrainJobOptions = {},
+): Promise<TrainJobResult> {
+  const { run } = job;
+  const log = options.log ?? (() => {});
+  const label = (key: keyof RunSpec) => options.labels?.[key] ?? key;
+  const statsJson = await readText(
+    label("featureStats"),
+    run.featureStats,
+    "`deno task sample` writes artifacts/feature_stats.json; pass the stats computed on your training data",
+  );
+  const stats = parseFeatureStats(statsJson);
+  const taskFile = await readTaskFile(run, label);
+  const requestedK = taskFile?.classNames.length ?? run.numClasses;
+  const resume = run.resumeFrom ? await readCheckpointDir(run.resumeFrom) : undefined;
+  if (resume) {
+    // Resuming is exact only with the same data and optimisation settings; say what differs.
+    const at = readCheckpoint(resume);
+    log(
+      `resuming from ${run.resumeFrom}: epoch ${at.epoch} done` +
+        (at.stepInEpoch > 0 ? `, ${at.stepInEpoch} steps into epoch ${at.epoch + 1}` : ""),
+    );
+    const differs = differingSettings(job, at);
+    if (differs.length > 0) {
+      log(
+        `note: settings differ from the checkpoint (${differs.join(", ")}); ` +
+          "the result will not match an uninterrupted run",
+      );
+    }
+  }
+
+  const runtime = await selectBackend(parseDevice(run.device));
+  log(`backend: ${runtime.backend} | adapter: ${runtime.adapter ?? "none"} | ${runtime.reason}`);
+
+  const keys: SequenceKeys = { xKey: run.xKey, yKey: run.yKey, lengthsKey: run.lengthsKey };
+  const load = {
+    ...keys,
+    numClasses: requestedK === 0 ? undefined : requestedK,
+    numClassesSource: taskFile
+      ? `${label("task")} ${run.task}`
+      : `${label("numClasses")} ${run.numClasses}`,
+    stats,
+    statsLabel: label("featureStats"),
+    keyLabels: { xKey: label("xKey"), yKey: label("yKey"), lengthsKey: label("lengthsKey") },
+  };
+  const t0 = performance.now();
+  const trainData = await loadSequenceFile(run.trainNpz, { ...load, label: label("trainNpz") });
+  const valData = await loadSequenceFile(run.valNpz, { ...load, label: label("valNpz") });
+  if (valData.features !== trainData.features) {
+    throw new RangeError(
+      `Cannot use ${label("valNpz")} ${run.valNpz}: it has ${valData.features} features per ` +
+        `step, ${label("trainNpz")} ${run.trainNpz} has ${trainData.features}; pass files from ` +
+        "the same pipeline",
+    );
+  }
+  for (const [name, d] of [["train", trainData], ["val", valData]] as const) {
+    const mean = d.lengths.reduce((a, b) => a + b, 0) / d.size;
+    log(
+      `${name}: ${d.size} windows of ${d.steps} steps x ${d.features} features, ` +
+        `mean valid length ${mean.toFixed(1)}`,
+    );
+  }
+  log(`data loaded and transformed in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const data = resolveTaskData({
+    train: trainData,
+    val: valData,
+    task: taskFile ?? (requestedK === 0 ? undefined : defaultTask(requestedK)),
+  });
+  log(describeTask(data.task, taskFile !== null, label("task")));
+
+  await Deno.mkdir(run.outputDir, { recursive: true });
+  await Deno.writeTextFile(`${run.outputDir}/feature_stats.json`, statsJson);
+
+  // Subscribers, in order: MLflow comes after metrics.csv so the file is complete at the end.
+  const hooks: TrainHooks[] = [
+    ...(options.hooks ?? []),
+    metricsCsvHooks(run.outputDir, data.task.costMatrix !== null),
+    checkpointDirHooks(run.outputDir, log),
+  ];
+  let tracking: TrackedTraining | null = null;
+  let closeExtras = () => Promise.resolve();
+  if (run.mlflow) {
+    const context: TrackingContext = {
+      windowSize: trainData.steps,
+      task: data.task,
+      runtime,
+      inputFiles: {
+        train_npz: run.trainNpz,
+        val_npz: run.valNpz,
+        ...(run.task ? { task: run.task } : {}),
+      },
+      env: options.env,
+      log,
+      sourceName: options.sourceName,
+    };
+    const runTracking = await startRunTracking(job, context);
+    tracking = runTracking;
+    const extras = await mlflow3Hooks(job, runTracking, data, runtime, log);
+    hooks.push(...extras.hooks, tracking.hooks);
+    closeExtras = extras.close;
+  }
+  // Round trimmed windows to 16 steps on WebGPU: fewer distinct shapes, fewer shader compiles.
+  const stepMultiple = tf.getBackend() === "webgpu" ? 16 : 1;
+  let result: TrainResult;
+  try {
+    result = await train(
+      job,
+      { ...data, featureStatsJson: statsJson, keys },
+      combineHooks(hooks),
+      {
+        signal: options.signal,
+        resume,
+        stepMultiple,
+        run: tracking ? { runId: tracking.runId, experimentId: tracking.experimentId } : undefined,
+      },
+    );
+  } finally {
+    await closeExtras(); // (a training that fails before its first hook never ends them)
+  }
+  return { ...result, runtime, tracking };
+}

@@ -1,0 +1,233 @@
+/**
+ * The promotion policy on top of the tracking interface: the evidence a run's promotion is
+ * judged on (the best value of its task's promotion metric, val macro-F1 by default; its
+ * evaluation bundle; the current champion), the run's
+ * best checkpoint, and the registry record of a promotion (version, alias, who/when/why).
+ *
+ * @module
+ */
+import {
+  listArtifactFiles,
+  type MlflowRun,
+  type TrackingStore,
+} from "../tracking/tracking_store.ts";
+import { lowerIsBetter, PROMOTION_METRICS, type PromotionMetric } from "../metrics/task.ts";
+import {
+  baselineKey,
+  type ChampionInfo,
+  type PromotionDecision,
+  type PromotionEvidence,
+} from "./promotion_decision.ts";
+import { bestMetricValue, PROMOTED_VERSION_TAG } from "./run_review.ts";
+
+/** Where the registry keeps the champion. */
+export interface RegistryTarget {
+  /** Registered model name. */
+  model: string;
+  /** Alias moved on promotion (default `champion`). */
+  alias: string;
+}
+
+/** The evidence plus what applying a promotion needs. */
+export interface PromotionCase {
+  run: MlflowRun;
+  evidence: PromotionEvidence;
+}
+
+/** Artifact folders where a run's `best` checkpoint is looked for, in order. */
+export const CHECKPOINT_ARTIFACT_CANDIDATES: readonly string[] = Object.freeze([
+  "checkpoints/best",
+  "best",
+  "checkpoint/best",
+]);
+
+const decoder = new TextDecoder();
+
+/**
+ * Finds the run's evaluation bundle: `evaluations/<name>/` folders holding a
+ * `summary_metrics.json` (one whose name starts with "val" preferred), or `evaluations/`
+ * itself. Returns the folder and its file names, or null.
+ */
+export async function findEvaluationBundle(
+  store: TrackingStore,
+  runId: string,
+): Promise<{ path: string; files: string[] } | null> {
+  const entries = await store.listArtifacts(runId, "evaluations");
+  const folders: { path: string; files: string[] }[] = [];
+  const top = entries.filter((e) => !e.isDir).map((e) => e.path.slice("evaluations/".length));
+  if (top.includes("summary_metrics.json")) folders.push({ path: "evaluations", files: top });
+  for (const dir of entries.filter((e) => e.isDir)) {
+    const files = (await store.listArtifacts(runId, dir.path)).filter((e) => !e.isDir).map((e) =>
+      e.path.slice(dir.path.length + 1)
+    );
+    if (files.includes("summary_metrics.json")) folders.push({ path: dir.path, files });
+  }
+  if (folders.length === 0) return null;
+  const isVal = (p: string) => /^val/i.test(p.split("/").pop() ?? "");
+  return folders.find((f) => isVal(f.path)) ?? folders[0];
+}
+
+/** The run's promotion metric: its `promotion_metric` param, else `val_macro_f1`. */
+export function runPromotionMetric(run: MlflowRun): PromotionMetric {
+  const metric = run.params.promotion_metric ?? "val_macro_f1";
+  if (!(PROMOTION_METRICS as readonly string[]).includes(metric)) {
+    throw new RangeError(
+      `Cannot judge run ${run.info.runId}: its promotion_metric param "${metric}" is not one ` +
+        `of ${PROMOTION_METRICS.join(", ")}`,
+    );
+  }
+  return metric as PromotionMetric;
+}
+
+/** Collects the promotion evidence for a run (inspected = false until the user confirms). */
+export async function gatherPromotionEvidence(
+  store: TrackingStore,
+  run: MlflowRun,
+  registry: RegistryTarget,
+): Promise<PromotionCase> {
+  const { runId, runName } = run.info;
+  const metric = runPromotionMetric(run);
+  const lower = lowerIsBetter(metric);
+  const value = bestMetricValue(await store.getMetricHistory(runId, metric), lower);
+  const bundle = await findEvaluationBundle(store, runId);
+  let baseline: number | null = null;
+  if (bundle) {
+    const summary = JSON.parse(
+      decoder.decode(await store.downloadArtifact(runId, `${bundle.path}/summary_metrics.json`)),
+    );
+    const b = summary[baselineKey(metric)];
+    if (typeof b === "number") baseline = b;
+  }
+  let champion: ChampionInfo | null = null;
+  const current = await store.getModelVersionByAlias(registry.model, registry.alias);
+  if (current) {
+    let runName = current.runId;
+    let championValue: number | null = null;
+    let classNames: string | null = null;
+    if (current.runId) {
+      const champRun = await store.getRun(current.runId);
+      runName = champRun.info.runName || current.runId;
+      championValue = bestMetricValue(await store.getMetricHistory(current.runId, metric), lower);
+      classNames = champRun.params.class_names ?? null;
+    }
+    champion = {
+      runId: current.runId,
+      runName,
+      version: current.version,
+      value: championValue,
+      classNames,
+    };
+  }
+  return {
+    run,
+    evidence: {
+      runId,
+      runName,
+      metric,
+      value,
+      baseline,
+      classNames: run.params.class_names ?? null,
+      bundlePath: bundle?.path ?? null,
+      bundleFiles: bundle?.files ?? [],
+      inspected: false,
+      champion,
+    },
+  };
+}
+
+/**
+ * Reads every file of the run's best checkpoint: `artifactPath` when given, else the first
+ * of {@link CHECKPOINT_ARTIFACT_CANDIDATES} that exists. Keys are relative to that folder.
+ */
+export async function downloadCheckpointArtifact(
+  store: TrackingStore,
+  runId: string,
+  artifactPath?: string,
+): Promise<{ path: string; files: Map<string, Uint8Array> }> {
+  const candidates = artifactPath ? [artifactPath] : CHECKPOINT_ARTIFACT_CANDIDATES;
+  for (const path of candidates) {
+    const files = await listArtifactFiles(store, runId, path);
+    if (files.length === 0) continue;
+    const out = new Map<string, Uint8Array>();
+    for (const f of files) {
+      out.set(f.slice(path.length + 1), await store.downloadArtifact(runId, f));
+    }
+    return { path, files: out };
+  }
+  const top = (await store.listArtifacts(runId, "")).map((e) => e.path + (e.isDir ? "/" : ""));
+  throw new RangeError(
+    `Cannot find the best checkpoint of run ${runId}: none of ${candidates.join(", ")} ` +
+      `holds files; the run's artifacts are [${
+        top.join(", ")
+      }]; name the checkpoint's artifact folder`,
+  );
+}
+
+/** Who, when and why a promotion happened. */
+export interface PromotionRecord {
+  user: string;
+  /** ISO 8601 time. */
+  when: string;
+  reason: string;
+}
+
+/**
+ * Registers a model version for the run's checkpoint, moves the alias to it and tags the
+ * version (who/when/why and the numbers) and the run. Returns the new version. A run with a
+ * logged model (MLflow 3) registers it (`models:/<model id>`, as `mlflow.register_model`
+ * does, so the version links to the model); an older run registers its checkpoint folder.
+ */
+export async function registerPromotion(
+  store: TrackingStore,
+  promotion: PromotionCase,
+  decision: PromotionDecision,
+  checkpointPath: string,
+  registry: RegistryTarget,
+  record: PromotionRecord,
+): Promise<string> {
+  const { runId, artifactUri } = promotion.run.info;
+  if (!decision.promote) {
+    throw new Error(
+      `Cannot register run ${runId}: the promotion criteria failed ` +
+        `(${decision.checks.filter((c) => !c.passed).map((c) => c.criterion).join("; ")})`,
+    );
+  }
+  const e = promotion.evidence;
+  const metric = e.metric ?? "val_macro_f1";
+  const tags: Record<string, string> = {
+    promoted_by: record.user,
+    promoted_at: record.when,
+    promotion_reason: record.reason,
+    promotion_metric: metric,
+    [metric]: String(e.value),
+    [baselineKey(metric)]: String(e.baseline),
+    evaluation_bundle: e.bundlePath ?? "",
+    previous_champion_version: e.champion?.version ?? "",
+    previous_champion_run_id: e.champion?.runId ?? "",
+  };
+  const model = [...(promotion.run.outputs ?? [])].sort((a, b) => b.step - a.step)[0];
+  const source = model
+    ? `models:/${model.modelId}`
+    : `${artifactUri.replace(/\/+$/, "")}/${checkpointPath}`;
+  const { version } = await store.createModelVersion(
+    registry.model,
+    source,
+    runId,
+    model ? { modelId: model.modelId } : {},
+  );
+  for (const [key, value] of Object.entries(tags)) {
+    await store.setModelVersionTag(registry.model, version, key, value);
+  }
+  if (record.reason !== "") {
+    await store.updateModelVersionDescription(registry.model, version, record.reason);
+  }
+  await store.setRegisteredModelAlias(registry.model, registry.alias, version);
+  await store.logBatch(runId, {
+    tags: {
+      [PROMOTED_VERSION_TAG]: version,
+      "promotion.promoted_at": record.when,
+      "promotion.promoted_by": record.user,
+    },
+  });
+  return version;
+}

@@ -6,6 +6,7 @@
  * @module
  */
 import type { TrainJobConfig } from "../src/jobs/run_spec.ts";
+import { invokedSourceName } from "../src/jobs/source_info_deno.ts";
 import { runTrainJob } from "../src/jobs/train_job_deno.ts";
 import { NonFiniteLossError } from "../src/train/train.ts";
 import { parseTrainArgs, RUN_SPEC_FLAGS, TRAIN_HELP } from "./_train_flags.ts";
@@ -31,7 +32,7 @@ export function printJobConfig(job: TrainJobConfig): void {
  */
 export async function runTrainJobFromCli(
   job: TrainJobConfig,
-  sourceName = "cli/train.ts",
+  sourceName = invokedSourceName(),
 ): Promise<number> {
   const controller = new AbortController();
   const onSigint = () => {
@@ -72,7 +73,7 @@ export async function main(args: readonly string[]): Promise<number> {
     return 0;
   }
   printJobConfig(job);
-  return await runTrainJobFromCli(job);
+  return await runTrainJobFromCli(job, invokedSourceName());
 }
 
 if (import.meta.main) await runMain(main);

@@ -24,7 +24,9 @@ import { openTrackingStore } from "../tracking/open_tracking_store_deno.ts";
 import { readCheckpoint, restoreClassifier } from "../train/checkpoint.ts";
 import { readCheckpointDir } from "../train/checkpoint_dir_deno.ts";
 import { predictLogProbabilities } from "../train/validate.ts";
+import type { MlflowDatasetInput } from "../tracking/tracking_store.ts";
 import { type AttachedEvaluation, attachEvaluation } from "./attach_evaluation.ts";
+import { predictionsFileInput, sequenceFileInput } from "./dataset_inputs_deno.ts";
 
 /** What to evaluate, where the bundle goes and which run it is attached to. */
 export interface EvaluateJobSpec {
@@ -107,12 +109,15 @@ async function readTaskFile(
   return parseTask(await readText(spec.task, label("task")), `${label("task")} ${spec.task}`);
 }
 
+/** The bundle's input, and the data set it was computed on (for the run's inputs). */
+type Evaluated = EvaluationInput & { readonly dataset: () => Promise<MlflowDatasetInput> };
+
 /** Predicts `spec.npz` with `spec.checkpoint`; returns the bundle's input. */
 async function predictFromCheckpoint(
   spec: EvaluateJobSpec,
   label: (key: keyof EvaluateJobSpec) => string,
   log: (line: string) => void,
-): Promise<EvaluationInput> {
+): Promise<Evaluated> {
   const dir = await checkpointFolder(spec.checkpoint);
   const files = await readCheckpointDir(dir);
   const checkpoint = readCheckpoint(files);
@@ -147,11 +152,14 @@ async function predictFromCheckpoint(
       { cause },
     );
   }
-  const keys: SequenceKeys = checkpoint.dataKeys ?? DEFAULT_SEQUENCE_KEYS;
+  const saved: SequenceKeys = checkpoint.dataKeys ?? DEFAULT_SEQUENCE_KEYS;
+  const keys: SequenceKeys = {
+    xKey: spec.xKey || saved.xKey,
+    yKey: spec.yKey || saved.yKey,
+    lengthsKey: spec.lengthsKey || saved.lengthsKey,
+  };
   const data = await loadSequenceFile(spec.npz, {
-    xKey: spec.xKey || keys.xKey,
-    yKey: spec.yKey || keys.yKey,
-    lengthsKey: spec.lengthsKey || keys.lengthsKey,
+    ...keys,
     numClasses: k,
     numClassesSource: `the checkpoint's ${k}-class model`,
     idsKey: "vehicle_ids",
@@ -197,6 +205,7 @@ async function predictFromCheckpoint(
       data: spec.npz,
       "feature stats": statsSource,
     },
+    dataset: () => sequenceFileInput(spec.npz, keys, data, "evaluation"),
   };
 }
 
@@ -214,12 +223,10 @@ export async function runEvaluateJob(
 ): Promise<EvaluateJobResult> {
   const label = (key: keyof EvaluateJobSpec) => options.labels?.[key] ?? key;
   const log = options.log ?? (() => {});
-  let input: EvaluationInput;
+  let input: Evaluated;
   if (spec.predictions !== "") {
-    const table = parsePredictionsCsv(
-      await readText(spec.predictions, label("predictions")),
-      spec.predictions,
-    );
+    const text = await readText(spec.predictions, label("predictions"));
+    const table = parsePredictionsCsv(text, spec.predictions);
     const k = table.probabilities[0].length;
     const task = (await readTaskFile(spec, label)) ?? defaultTask(k);
     if (task.classNames.length !== k) {
@@ -229,7 +236,12 @@ export async function runEvaluateJob(
           `${k} probability columns`,
       );
     }
-    input = { ...table, task, meta: { predictions: spec.predictions } };
+    input = {
+      ...table,
+      task,
+      meta: { predictions: spec.predictions },
+      dataset: () => predictionsFileInput(spec.predictions, text, table, "evaluation"),
+    };
   } else {
     input = await predictFromCheckpoint(spec, label, log);
   }
@@ -250,5 +262,6 @@ export async function runEvaluateJob(
     { readOnly: true },
   );
   const attached = await attachEvaluation(store, spec.mlflowRunId, evaluationName(spec), bundle);
+  await store.logInputs(spec.mlflowRunId, [await input.dataset()]);
   return { bundle, written, attached: { ...attached, location: store.location } };
 }

@@ -10,7 +10,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { parseFeatureStats } from "../data/feature_stats.ts";
 import { loadSequenceFile } from "../data/load_sequences_deno.ts";
-import type { SequenceKeys } from "../data/sequence_dataset.ts";
+import type { SequenceDataset, SequenceKeys } from "../data/sequence_dataset.ts";
 import { defaultTask, parseTask, type Task } from "../metrics/task.ts";
 import { parseDevice, type RuntimeInfo, selectBackend } from "../runtime/backend.ts";
 import { readCheckpoint } from "../train/checkpoint.ts";
@@ -21,9 +21,12 @@ import { resolveTaskData } from "../train/task_data.ts";
 import { modelConfigFor, train, type TrainResult } from "../train/train.ts";
 import { chooseLstmKernel } from "../model/lstm_impl.ts";
 import { warmUpClassifierShaders } from "../model/lstm_warmup.ts";
-import type { RunSpec, TrainJobConfig } from "./run_spec.ts";
+import { sequenceFileInput } from "./dataset_inputs_deno.ts";
+import { loggedModelHooks } from "./logged_model_hooks.ts";
+import { type RunSpec, trainingParams, type TrainJobConfig } from "./run_spec.ts";
+import { startSystemMetrics, systemMetricsHooks } from "./system_metrics_deno.ts";
 import { checkpointDirHooks, metricsCsvHooks } from "./training_files_deno.ts";
-import { startRunTracking, type TrackingContext } from "./run_tracking_deno.ts";
+import { type RunTracking, startRunTracking, type TrackingContext } from "./run_tracking_deno.ts";
 import type { TrackedTraining } from "./tracked_training.ts";
 
 /** How errors name the run spec's settings (default: the setting's name); the CLI gives flags. */
@@ -113,6 +116,53 @@ function describeTask(task: Task, given: boolean, labelTask: string): string {
 }
 
 /**
+ * What MLflow 3 shows of a training beside its metrics: the train and val files as the
+ * run's data set inputs (now), system metrics (when asked), and the best checkpoint as a
+ * logged model (at the end). The hooks go before the run's own, which end it.
+ */
+async function mlflow3Hooks(
+  job: TrainJobConfig,
+  tracking: RunTracking,
+  data: { train: SequenceDataset; val: SequenceDataset },
+  runtime: RuntimeInfo,
+  log: (line: string) => void,
+): Promise<{ hooks: TrainHooks[]; close: () => Promise<void> }> {
+  const { run } = job;
+  const keys: SequenceKeys = { xKey: run.xKey, yKey: run.yKey, lengthsKey: run.lengthsKey };
+  const { logger, tags } = tracking;
+  logger.logInputs([
+    await sequenceFileInput(
+      run.trainNpz,
+      keys,
+      data.train,
+      "training",
+      tags["input.train_npz.sha256"],
+    ),
+    await sequenceFileInput(run.valNpz, keys, data.val, "validation", tags["input.val_npz.sha256"]),
+  ]);
+  const hooks: TrainHooks[] = [];
+  let close = () => Promise.resolve();
+  if (run.logSystemMetrics) {
+    if (runtime.backend === "webgpu" && runtime.adapter) {
+      logger.logTags({ "system.webgpu_adapter": runtime.adapter });
+    }
+    const sampler = await startSystemMetrics(logger, {
+      intervalMs: run.systemMetricsInterval * 1000,
+      onWarning: log,
+    });
+    hooks.push(systemMetricsHooks(sampler));
+    close = () => sampler.stop();
+  }
+  hooks.push(loggedModelHooks(logger, {
+    name: tracking.runName,
+    params: trainingParams(job.model, job.loop, run),
+    tags,
+    toolkitVersion: tags["toolkit.version"] ?? "unknown",
+  }));
+  return { hooks, close };
+}
+
+/**
  * Runs one training job. Resolves with the loop's result (status KILLED after an abort);
  * throws with a message naming the file or setting on bad input.
  */
@@ -198,6 +248,7 @@ export async function runTrainJob(
     checkpointDirHooks(run.outputDir, log),
   ];
   let tracking: TrackedTraining | null = null;
+  let closeExtras = () => Promise.resolve();
   if (run.mlflow) {
     const context: TrackingContext = {
       windowSize: trainData.steps,
@@ -212,8 +263,11 @@ export async function runTrainJob(
       log,
       sourceName: options.sourceName,
     };
-    tracking = await startRunTracking(job, context);
-    hooks.push(tracking.hooks);
+    const runTracking = await startRunTracking(job, context);
+    tracking = runTracking;
+    const extras = await mlflow3Hooks(job, runTracking, data, runtime, log);
+    hooks.push(...extras.hooks, tracking.hooks);
+    closeExtras = extras.close;
   }
   if (runtime.backend === "webgpu" && runtime.isFallbackAdapter) {
     log("compiling WebGPU shaders on every core before the first step (once; Mesa caches them)");
@@ -227,16 +281,21 @@ export async function runTrainJob(
   }
   // Round trimmed windows to 16 steps on WebGPU: fewer distinct shapes, fewer shader compiles.
   const stepMultiple = tf.getBackend() === "webgpu" ? 16 : 1;
-  const result = await train(
-    job,
-    { ...data, featureStatsJson: statsJson, keys },
-    combineHooks(hooks),
-    {
-      signal: options.signal,
-      resume,
-      stepMultiple,
-      run: tracking ? { runId: tracking.runId, experimentId: tracking.experimentId } : undefined,
-    },
-  );
+  let result: TrainResult;
+  try {
+    result = await train(
+      job,
+      { ...data, featureStatsJson: statsJson, keys },
+      combineHooks(hooks),
+      {
+        signal: options.signal,
+        resume,
+        stepMultiple,
+        run: tracking ? { runId: tracking.runId, experimentId: tracking.experimentId } : undefined,
+      },
+    );
+  } finally {
+    await closeExtras(); // (a training that fails before its first hook never ends them)
+  }
   return { ...result, runtime, tracking };
 }

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import assert from "#assert";
-import { useWebGpuOrSkip } from "../_webgpu.ts";
+import { useWebGpuOrSkip, webGpuTest } from "../_webgpu.ts";
 import {
   createLstmClassifier,
   type ModelConfig,
@@ -59,7 +59,7 @@ async function twoSteps(): Promise<number[]> {
   return losses;
 }
 
-Deno.test({
+webGpuTest(import.meta.url, {
   name:
     "warmUpClassifierShaders() compiles every shader a training step needs, and nothing changes",
   ignore: !adapter,

@@ -56,7 +56,10 @@ Run
   --device NAME              ${DEVICE_CHOICES.join(", ")}: cuda/gpu/webgpu = WebGPU backend,
                              cpu = wasm backend; unset = WebGPU on a hardware adapter, else wasm
   --output-dir DIR           metrics.csv, feature_stats.json, checkpoints last/ and best/ (default ${D.outputDir})
-  --resume-from DIR          continue from a checkpoint folder (e.g. artifacts/last)
+  --resume-from DIR          continue from a checkpoint folder (e.g. artifacts/last): the same
+                             MLflow run, metrics.csv rewritten to the checkpoint's epochs
+  --overwrite                replace the outputs (metrics.csv, last/, best/) of another training
+                             in --output-dir; without it (or --resume-from) that is an error
   --log-interval N           progress and loss read-back every N steps (default ${D.logInterval})
   --data-version TEXT        data version tag, for run naming (default none)
   --model-tag TEXT           model tag, for run naming (default none)
@@ -70,7 +73,9 @@ Tracking
 Outputs under --output-dir: metrics.csv (epoch,train_loss,train_acc,val_loss,val_acc,
 val_macro_f1,lr,val_cost,epoch_seconds), feature_stats.json, last/ and best/ (state.json,
 weights.safetensors, optimizer.safetensors, model.safetensors with PyTorch names).
-Ctrl-C finishes the current step, writes last/ and exits with status 130.
+Ctrl-C finishes the current step (or validation batch), writes last/, marks the MLflow run
+KILLED and exits with status 130; a second Ctrl-C exits at once, saving unsent MLflow records
+to the spool (send them later with deno task mlflow-sync --spool).
 `;
 
 const STRING_FLAGS = [
@@ -111,6 +116,7 @@ const BOOLEAN_FLAGS = [
   "focal-loss",
   "mlflow",
   "bucket-by-length",
+  "overwrite",
 ] as const;
 
 /** Every flag `deno task train` accepts. */
@@ -289,6 +295,7 @@ export function parseTrainArgs(
     ),
     device: device ?? D.device,
     resumeFrom: textFlag("resume-from", s("resume-from"), D.resumeFrom),
+    overwrite: b("overwrite") || D.overwrite,
     logInterval: intFlag("log-interval", s("log-interval"), D.logInterval, 1),
     mlflow: b("mlflow") || D.mlflow,
     mlflowTrackingUri: textFlag("mlflow-tracking-uri", uri, D.mlflowTrackingUri),

@@ -132,7 +132,7 @@ export function parsePromoteArgs(
 
 function confirmInspected(where: string): boolean {
   if (!Deno.stdin.isTerminal()) return false;
-  const answer = prompt(`The evaluation plots are at ${where}. Have you inspected them? [y/N]`);
+  const answer = prompt(`The evaluation plots: ${where}. Have you inspected them? [y/N]`);
   return /^y(es)?$/i.test((answer ?? "").trim());
 }
 
@@ -167,7 +167,8 @@ export async function main(args: string[]): Promise<number> {
     }
     console.log(
       `Promoted: ${options.model} version ${outcome.version} is now "${options.alias}"; ` +
-        `checkpoint ${outcome.checkpointPath} installed at ${outcome.installed.best}` +
+        `artifact ${outcome.checkpointPath} of run ${info.runId} installed at ` +
+        `${outcome.installed.best}` +
         (outcome.installed.previous ? ` (previous kept at ${outcome.installed.previous})` : ""),
     );
     return 0;

@@ -1,9 +1,11 @@
 /**
  * Deno edge of the training job: from a {@link TrainJobConfig} to a finished training.
- * Reads the feature stats and the data (with the same checked loader as evaluation),
- * picks the backend, resumes from a checkpoint, writes `metrics.csv`, `feature_stats.json`
- * and the checkpoint folders, and tracks the run in MLflow when asked. `cli/train.ts` and
- * `cli/quickstart.ts` call it; they parse flags and print.
+ * Checks the output folder, reads the feature stats and the data (with the same checked
+ * loader as evaluation), picks the backend, checks that the model fits, and only then
+ * writes: `metrics.csv`, `feature_stats.json` and the checkpoint folders (see
+ * `training_files_deno.ts`), tracking the run in MLflow when asked (a resumed training
+ * continues its checkpoint's run). `cli/train.ts` and `cli/quickstart.ts` call it; they
+ * parse flags and print.
  *
  * @module
  */
@@ -16,10 +18,23 @@ import { readCheckpoint } from "../train/checkpoint.ts";
 import { readCheckpointDir } from "../train/checkpoint_dir_deno.ts";
 import { combineHooks } from "../train/combine_hooks.ts";
 import type { TrainHooks } from "../train/hooks.ts";
-import { train, type TrainResult } from "../train/train.ts";
+import { modelConfigFor, train, type TrainResult } from "../train/train.ts";
 import type { RunSpec, TrainJobConfig } from "./run_spec.ts";
-import { checkpointDirHooks, metricsCsvHooks } from "./training_files_deno.ts";
-import { startRunTracking, type TrackingContext } from "./run_tracking_deno.ts";
+import {
+  checkOutputDir,
+  recoverCheckpointDir,
+  recoverOutputDir,
+  removeTrainingOutputs,
+  resumedCsvRows,
+  trainingFilesHooks,
+} from "./training_files_deno.ts";
+import {
+  checkTrainingMemory,
+  type MemoryLimits,
+  trainingMemory,
+  WASM_MEMORY_BYTES,
+} from "./training_memory.ts";
+import { type RunTracking, startRunTracking, type TrackingContext } from "./run_tracking_deno.ts";
 import type { TrackedTraining } from "./tracked_training.ts";
 
 /** How errors name the run spec's settings (default: the setting's name); the CLI gives flags. */
@@ -29,8 +44,10 @@ export type RunSpecLabels = Readonly<Partial<Record<keyof RunSpec, string>>>;
 export interface TrainJobOptions {
   /** The caller's own subscribers (console progress), called before the job's. */
   readonly hooks?: readonly TrainHooks[];
-  /** Abort = finish the current step, write `last/`, end with status KILLED. */
+  /** Abort = finish the current step or validation batch, write `last/`, status KILLED. */
   readonly signal?: AbortSignal;
+  /** Called once the MLflow run is open (e.g. to spool its queue on a hard exit). */
+  readonly onTracking?: (tracking: RunTracking) => void;
   /** Environment for tracking (`MLFLOW_*`, `USER`); default `Deno.env.toObject()`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Progress lines (backend, data, checkpoints, MLflow); default none. */
@@ -84,6 +101,18 @@ export async function runTrainJob(
   const { run } = job;
   const log = options.log ?? (() => {});
   const label = (key: keyof RunSpec) => options.labels?.[key] ?? key;
+  if (run.resumeFrom !== "" && run.overwrite) {
+    throw new RangeError(
+      `Cannot use ${label("resumeFrom")} with ${label("overwrite")}: resuming continues the ` +
+        `outputs in ${run.outputDir}, overwriting replaces them; pass one of the two`,
+    );
+  }
+  // Repair what a killed training left (an interrupted checkpoint commit), then check.
+  for (const line of await recoverOutputDir(run.outputDir)) log(line);
+  if (run.resumeFrom !== "") {
+    for (const line of await recoverCheckpointDir(run.resumeFrom.replace(/\/+$/, ""))) log(line);
+  }
+  await checkOutputDir(run.outputDir, run);
   const statsJson = await readText(
     label("featureStats"),
     run.featureStats,
@@ -91,9 +120,9 @@ export async function runTrainJob(
   );
   const stats = parseFeatureStats(statsJson);
   const resume = run.resumeFrom ? await readCheckpointDir(run.resumeFrom) : undefined;
-  if (resume) {
+  const at = resume ? readCheckpoint(resume) : undefined;
+  if (at) {
     // Resuming is exact only with the same data and optimisation settings; say what differs.
-    const at = readCheckpoint(resume);
     log(
       `resuming from ${run.resumeFrom}: epoch ${at.epoch} done` +
         (at.stepInEpoch > 0 ? `, ${at.stepInEpoch} steps into epoch ${at.epoch + 1}` : ""),
@@ -135,15 +164,34 @@ export async function runTrainJob(
     );
   }
   log(`data loaded and transformed in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  checkTrainingMemory(
+    trainingMemory(
+      modelConfigFor(job.model, trainData),
+      Math.min(job.loop.batchSize, trainData.size),
+      trainData.steps,
+    ),
+    { ...job.model, batchSize: job.loop.batchSize },
+    memoryLimits(runtime),
+  );
 
+  // Everything is checked: from here on the job writes.
+  if (run.overwrite) {
+    const removed = await removeTrainingOutputs(run.outputDir);
+    if (removed.length > 0) {
+      log(
+        `--overwrite: removed ${removed.join(", ")} of the previous training in ${run.outputDir}`,
+      );
+    }
+  }
   await Deno.mkdir(run.outputDir, { recursive: true });
   await Deno.writeTextFile(`${run.outputDir}/feature_stats.json`, statsJson);
+  const rows = resume && at ? await resumedCsvRows(resume, at.epoch, run.outputDir, log) : [];
 
-  // Subscribers, in order: MLflow comes after metrics.csv so the file is complete at the end.
+  // Subscribers, in order: MLflow comes after the files, so that an epoch's metrics and
+  // checkpoint artifacts are sent once its checkpoint is on disk.
   const hooks: TrainHooks[] = [
     ...(options.hooks ?? []),
-    metricsCsvHooks(run.outputDir),
-    checkpointDirHooks(run.outputDir, log),
+    trainingFilesHooks(run.outputDir, log, rows),
   ];
   let tracking: TrackedTraining | null = null;
   if (run.mlflow) {
@@ -154,9 +202,12 @@ export async function runTrainJob(
       env: options.env,
       log,
       sourceName: options.sourceName,
+      resume: at ? { run: at.run, epoch: at.epoch } : undefined,
     };
-    tracking = await startRunTracking(job, context);
-    hooks.push(tracking.hooks);
+    const started = await startRunTracking(job, context);
+    options.onTracking?.(started);
+    hooks.push(started.hooks);
+    tracking = started;
   }
   // Round trimmed windows to 16 steps on WebGPU: fewer distinct shapes, fewer shader compiles.
   const stepMultiple = tf.getBackend() === "webgpu" ? 16 : 1;
@@ -172,4 +223,19 @@ export async function runTrainJob(
     },
   );
   return { ...result, runtime, tracking };
+}
+
+/** What the selected backend can hold (WebGPU: the device's largest storage buffer). */
+function memoryLimits(runtime: RuntimeInfo): MemoryLimits {
+  if (runtime.backend === "webgpu") {
+    const limits = (tf.backend() as unknown as { device?: GPUDevice }).device?.limits;
+    return { name: "the WebGPU device", tensorBytes: limits?.maxStorageBufferBindingSize };
+  }
+  const ram = Deno.systemMemoryInfo().total;
+  return {
+    name: ram < WASM_MEMORY_BYTES
+      ? "this machine's memory"
+      : "the wasm backend's 4 GiB of addressable memory",
+    totalBytes: Math.min(ram, WASM_MEMORY_BYTES),
+  };
 }

@@ -9,6 +9,7 @@ import { FileRegistry } from "./_file_registry.ts";
 import {
   checkLoggedValue,
   checkRelativePath,
+  experimentIdForName,
   fileUri,
   latestMetric,
   metricLines,
@@ -28,7 +29,8 @@ import {
   type MlflowModelVersion,
   type MlflowRun,
   type MlflowRunInfo,
-  type MlflowRunStatus,
+  type RunUpdate,
+  type SearchRunsOptions,
   type TrackingStore,
   validateMlflowKey,
 } from "./tracking_store.ts";
@@ -158,21 +160,41 @@ export class FileStore implements TrackingStore {
     return out;
   }
 
+  /**
+   * Creates an experiment. Its id is derived from the name, and its folder is created with
+   * an exclusive mkdir, so two processes creating the same name at once get the same
+   * experiment (a random id as MLflow's own would let each make its own, and their runs
+   * would land in different experiments of one name).
+   */
   async createExperiment(name: string): Promise<string> {
     await this.#init();
     if (name.trim() === "") {
       throw new TypeError(`Cannot create experiment: the name is empty; pass a non-empty name`);
     }
-    if (await this.getExperimentByName(name) !== null) {
-      throw new RangeError(
+    const exists = () =>
+      new RangeError(
         `Cannot create experiment "${name}" in ${this.root}: an experiment with that name exists`,
       );
+    if (await this.getExperimentByName(name) !== null) throw exists();
+    const id = await experimentIdForName(name);
+    if (await this.#fs.mkdir(`${this.root}/${id}`)) {
+      await this.#writeExperimentMeta(id, name, this.#clock());
+      return id;
     }
+    const other = await this.#experiment(id);
+    if (other === null) {
+      // Being created right now by another process (or left half-made by a crash): the
+      // content is the same whoever writes it, and the write replaces the file atomically.
+      await this.#writeExperimentMeta(id, name, this.#clock());
+      return id;
+    }
+    if (other.name === name) throw exists();
+    // Two names with one derived id (never seen in practice): a random id, as MLflow does.
     const existing = new Set(await this.#experimentIds());
-    let id = randomExperimentId();
-    while (existing.has(id)) id = randomExperimentId();
-    await this.#writeExperimentMeta(id, name, this.#clock());
-    return id;
+    let random = randomExperimentId();
+    while (existing.has(random)) random = randomExperimentId();
+    await this.#writeExperimentMeta(random, name, this.#clock());
+    return random;
   }
 
   async #runDir(runId: string): Promise<string> {
@@ -228,19 +250,21 @@ export class FileStore implements TrackingStore {
     return info;
   }
 
-  async updateRun(
-    runId: string,
-    update: { status: MlflowRunStatus; endTime?: number },
-  ): Promise<void> {
+  async updateRun(runId: string, update: RunUpdate): Promise<void> {
     const dir = await this.#runDir(runId);
     const meta = await this.#readYaml(`${dir}/meta.yaml`);
     if (meta === null) {
       throw new RangeError(`Cannot update run "${runId}": ${dir}/meta.yaml is gone`);
     }
     const info = runInfoFromMeta(meta);
-    info.status = update.status;
+    if (update.status !== undefined) info.status = update.status;
     if (update.endTime !== undefined) info.endTime = update.endTime;
+    if (update.runName !== undefined) info.runName = update.runName;
+    // meta.yaml is replaced atomically: a concurrent reader sees the old or the new name.
     await this.#writeYaml(`${dir}/meta.yaml`, runMeta(info));
+    if (update.runName !== undefined) {
+      await this.logBatch(runId, { tags: { "mlflow.runName": update.runName } });
+    }
   }
 
   /** Files under a folder as key -> contents, keys nested with `/`. */
@@ -260,10 +284,11 @@ export class FileStore implements TrackingStore {
     return out;
   }
 
-  async #readRun(dir: string): Promise<MlflowRun | null> {
+  async #readRun(dir: string, namePrefix = ""): Promise<MlflowRun | null> {
     const meta = await this.#readYaml(`${dir}/meta.yaml`);
     if (meta === null) return null;
     const info = runInfoFromMeta(meta);
+    if (!info.runName.startsWith(namePrefix)) return null;
     const params = Object.fromEntries(await this.#readKeyed(`${dir}/params`));
     const tags = Object.fromEntries(await this.#readKeyed(`${dir}/tags`));
     const metrics: Record<string, number> = {};
@@ -283,7 +308,10 @@ export class FileStore implements TrackingStore {
     return run;
   }
 
-  async searchRuns(experimentIds: readonly string[]): Promise<MlflowRun[]> {
+  async searchRuns(
+    experimentIds: readonly string[],
+    options: SearchRunsOptions = {},
+  ): Promise<MlflowRun[]> {
     await this.#init();
     const runs: MlflowRun[] = [];
     for (const exp of experimentIds) {
@@ -291,7 +319,7 @@ export class FileStore implements TrackingStore {
         if (!e.isDirectory || e.name === "tags" || e.name === "datasets" || e.name === "traces") {
           continue;
         }
-        const run = await this.#readRun(`${this.root}/${exp}/${e.name}`);
+        const run = await this.#readRun(`${this.root}/${exp}/${e.name}`, options.runNamePrefix);
         if (run !== null && run.info.lifecycleStage === "active") {
           this.#runExperiment.set(run.info.runId, exp);
           runs.push(run);

@@ -25,7 +25,8 @@ import type {
   MlflowModelVersion,
   MlflowRun,
   MlflowRunInfo,
-  MlflowRunStatus,
+  RunUpdate,
+  SearchRunsOptions,
   TrackingStore,
 } from "./tracking_store.ts";
 
@@ -132,15 +133,14 @@ export class RestStore implements TrackingStore {
     return this.#info(run.info);
   }
 
-  async updateRun(
-    runId: string,
-    update: { status: MlflowRunStatus; endTime?: number },
-  ): Promise<void> {
+  async updateRun(runId: string, update: RunUpdate): Promise<void> {
+    // MLflow's runs/update changes only the fields sent, name and its tag in one transaction.
     await this.#call("POST", "runs/update", {
       run_id: runId,
       run_uuid: runId,
       status: update.status,
       end_time: update.endTime,
+      run_name: update.runName,
     }, `update run ${runId}`);
   }
 
@@ -154,7 +154,17 @@ export class RestStore implements TrackingStore {
     return this.#run(run);
   }
 
-  async searchRuns(experimentIds: readonly string[]): Promise<MlflowRun[]> {
+  async searchRuns(
+    experimentIds: readonly string[],
+    options: SearchRunsOptions = {},
+  ): Promise<MlflowRun[]> {
+    const prefix = options.runNamePrefix ?? "";
+    // The server narrows by LIKE only when the prefix holds no quote, backslash or %, whose
+    // meaning in a filter string or a LIKE pattern differs between backends ("_" matches any
+    // one character: a superset, filtered exactly below).
+    const filter = prefix !== "" && /^[\w.\- :]+$/.test(prefix)
+      ? `attributes.run_name LIKE '${prefix}%'`
+      : undefined;
     const runs: MlflowRun[] = [];
     let pageToken: string | undefined;
     do {
@@ -163,6 +173,7 @@ export class RestStore implements TrackingStore {
         "runs/search",
         {
           experiment_ids: experimentIds,
+          filter,
           run_view_type: "ACTIVE_ONLY",
           max_results: 1000,
           order_by: ["attributes.start_time DESC"],
@@ -173,7 +184,7 @@ export class RestStore implements TrackingStore {
       for (const r of page.runs ?? []) runs.push(this.#run(r));
       pageToken = page.next_page_token || undefined;
     } while (pageToken !== undefined);
-    return runs;
+    return prefix === "" ? runs : runs.filter((r) => r.info.runName.startsWith(prefix));
   }
 
   async logBatch(runId: string, batch: MlflowBatch): Promise<void> {

@@ -18,6 +18,7 @@ import { readCheckpoint } from "../train/checkpoint.ts";
 import { readCheckpointDir } from "../train/checkpoint_dir_deno.ts";
 import { combineHooks } from "../train/combine_hooks.ts";
 import type { TrainHooks } from "../train/hooks.ts";
+import { parseTrackingUri, resolveTrackingUri } from "../tracking/tracking_uri.ts";
 import { modelConfigFor, train, type TrainResult } from "../train/train.ts";
 import type { RunSpec, TrainJobConfig } from "./run_spec.ts";
 import {
@@ -106,6 +107,11 @@ export async function runTrainJob(
       `Cannot use ${label("resumeFrom")} with ${label("overwrite")}: resuming continues the ` +
         `outputs in ${run.outputDir}, overwriting replaces them; pass one of the two`,
     );
+  }
+  if (run.mlflow) {
+    // The tracking URI (flag or MLFLOW_TRACKING_URI) is checked before any work or write.
+    const env = options.env ?? Deno.env.toObject();
+    parseTrackingUri(resolveTrackingUri(run.mlflowTrackingUri, env), Deno.cwd());
   }
   // Repair what a killed training left (an interrupted checkpoint commit), then check.
   for (const line of await recoverOutputDir(run.outputDir)) log(line);

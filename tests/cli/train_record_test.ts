@@ -310,6 +310,65 @@ Deno.test({
 });
 
 Deno.test({
+  name:
+    "train: Ctrl-C mid-epoch (default --log-interval) stops after the step, marks the run KILLED, exits 130; resuming finishes it",
+  ignore: ignore || Deno.build.os === "windows",
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "record_sigint_step_" });
+    try {
+      // 1000 steps of 2 windows per epoch; progress is read back every 100 steps only.
+      const data = await writeTinyData(dir, { trainRows: 2000, valRows: 8 });
+      const args = [
+        ...tinyTrainArgs(data, `${dir}/out`),
+        "--batch-size",
+        "2",
+        "--epochs",
+        "1",
+        "--mlflow",
+        "--mlflow-tracking-uri",
+        `${dir}/mlruns`,
+      ];
+      const child = cliCommand("train", args).spawn();
+      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+      let out = "";
+      while (!out.includes("training epochs 1..1")) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += value;
+      }
+      await new Promise((r) => setTimeout(r, 700));
+      const t0 = performance.now();
+      child.kill("SIGINT");
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += value;
+      }
+      const status = await child.status;
+      const seconds = (performance.now() - t0) / 1000;
+      await child.stderr.cancel();
+      assert.equal(status.code, 130, out);
+      const state = JSON.parse(await Deno.readTextFile(`${dir}/out/last/state.json`));
+      console.log(
+        `exit ${seconds.toFixed(2)} s after SIGINT, at step ${state.stepInEpoch} of 1000`,
+      );
+      assert.equal(state.epoch, 0, "stopped inside epoch 1, not at its end");
+      assert.ok(state.stepInEpoch > 0 && state.stepInEpoch < 1000, `${state.stepInEpoch}`);
+      assert.match(out, /MLflow: run l8-run1 KILLED/);
+      const [killed] = await pyRuns(`${dir}/mlruns`, "component-x-lstm");
+      assert.equal(killed.status, "KILLED");
+      const r = await runCli("train", [...args, "--resume-from", `${dir}/out/last`]);
+      assert.equal(r.code, 0, r.stderr);
+      const [done] = await pyRuns(`${dir}/mlruns`, "component-x-lstm");
+      assert.deepEqual([done.id, done.status], [killed.id, "FINISHED"]);
+      assert.deepEqual(done.history.val_macro_f1.map((p) => p[0]), [1]);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
   name: "train: Ctrl-C during validation stops after the current batch, writes last/ and exits 130",
   ignore: ignore || Deno.build.os === "windows",
   async fn() {

@@ -30,6 +30,12 @@ Data
   --y-key KEY                npz member holding the labels (default ${D.yKey})
   --lengths-key KEY          npz member with valid lengths (default ${D.lengthsKey});
                              a "mask" (N, T) member is used when it is absent
+  --task FILE                task JSON: {"class_names": [...], "cost_matrix": K x K (optional),
+                             "promotion_metric": val_macro_f1|val_acc|val_cost (optional)};
+                             default: Component X's task for 5 classes, else K classes
+                             named 0..K-1 without costs
+  --num-classes N            number of classes K >= 2 (default: the task's, else the largest
+                             label + 1 over train and val); a label outside 0..K-1 is an error
 Model
   --hidden-size N            LSTM hidden size (default ${D.hiddenSize})
   --num-layers N             stacked LSTM layers (default ${D.numLayers})
@@ -51,7 +57,7 @@ Optimisation
   --bucket-by-length         batch rows of similar valid length together, so trimming each
                              batch to its longest row removes most padding (default off)
   --seed N                   seed of weights, shuffling and dropout (default ${D.seed})
-  --patience N               stop after N epochs without a val macro-F1 gain; 0 = off (default ${D.patience})
+  --patience N               stop after N epochs without a new best checkpoint; 0 = off (default ${D.patience})
 Run
   --device NAME              ${DEVICE_CHOICES.join(", ")}: cuda/gpu/webgpu = WebGPU backend,
                              cpu = wasm backend; unset = WebGPU on a hardware adapter, else wasm
@@ -71,8 +77,11 @@ Tracking
   -h, --help                 print this help
 
 Outputs under --output-dir: metrics.csv (epoch,train_loss,train_acc,val_loss,val_acc,
-val_macro_f1,lr,val_cost,epoch_seconds), feature_stats.json, last/ and best/ (state.json,
-weights.safetensors, optimizer.safetensors, model.safetensors with PyTorch names).
+val_macro_f1,lr,val_cost,epoch_seconds; val_cost only when the task has a cost matrix),
+feature_stats.json, last/ and best/ (state.json with the task and the temperature fitted on
+the validation set, weights.safetensors, optimizer.safetensors, model.safetensors with
+PyTorch names, and the metrics.csv rows of their epochs). best/ is the epoch with the best
+promotion metric (val macro-F1 by default), ties broken by the lower val loss.
 Ctrl-C finishes the current step (or validation batch), writes last/, marks the MLflow run
 KILLED and exits with status 130; a second Ctrl-C exits at once, saving unsent MLflow records
 to the spool (send them later with deno task mlflow-sync --spool).
@@ -108,6 +117,8 @@ const STRING_FLAGS = [
   "data-version",
   "model-tag",
   "lstm-impl",
+  "task",
+  "num-classes",
 ] as const;
 const BOOLEAN_FLAGS = [
   "bidirectional",
@@ -310,6 +321,8 @@ export function parseTrainArgs(
     modelTag: textFlag("model-tag", s("model-tag"), D.modelTag, true),
     lstmImpl: choiceFlag("lstm-impl", s("lstm-impl"), D.lstmImpl, LSTM_IMPLS),
     bucketByLength: b("bucket-by-length") || D.bucketByLength,
+    task: textFlag("task", s("task"), D.task),
+    numClasses: intFlag("num-classes", s("num-classes"), D.numClasses, 2),
   });
   if (flat.seed > 0xffffffff) {
     throw new RangeError(`Cannot use --seed ${flat.seed}: expected an integer in 0..4294967295`);

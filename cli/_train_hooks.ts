@@ -60,7 +60,9 @@ export function consoleHooks(options: { isTerminal: boolean; epochs: number }): 
         `epoch ${m.epoch}/${options.epochs} train_loss ${m.train_loss.toFixed(4)} ` +
           `train_acc ${m.train_acc.toFixed(4)} val_loss ${m.val_loss.toFixed(4)} ` +
           `val_acc ${m.val_acc.toFixed(4)} val_macro_f1 ${m.val_macro_f1.toFixed(4)} ` +
-          `val_cost ${m.val_cost} lr ${m.lr} | train ${trainSeconds.toFixed(1)} s${perStep}, ` +
+          `${m.val_cost === undefined ? "" : `val_cost ${m.val_cost} `}lr ${m.lr} | train ${
+            trainSeconds.toFixed(1)
+          } s${perStep}, ` +
           `epoch ${m.epoch_seconds.toFixed(1)} s${isBest ? " | best so far" : ""}`,
       );
     },

@@ -12,6 +12,7 @@ import {
   type EvaluateJobSpec,
   runEvaluateJob,
 } from "../src/jobs/evaluate_job_deno.ts";
+import type { SummaryMetrics } from "../src/report/summary_metrics.ts";
 import { parseDevice } from "../src/runtime/backend.ts";
 
 /** The resolved flags of `deno task evaluate`: the job's spec, plus `--help`. */
@@ -37,7 +38,12 @@ Inputs (one of):
                              npz member names (default: the checkpoint's training config,
                              else sequences, labels, seq_lengths; a mask member also works)
   --predictions <csv>        re-evaluate an existing predictions.csv
-                             (columns vehicle_id,label,pred,p0..p4) instead of predicting
+                             (columns vehicle_id,label,pred,p0..p{K-1}, optionally
+                             cal_p0..cal_p{K-1}) instead of predicting
+  --task <json>              task file (class_names, cost_matrix; see deno task train --help)
+                             to evaluate under (default: the checkpoint's task; for
+                             --predictions, Component X's for 5 classes, else K classes
+                             without costs)
 
 Output:
   --output-dir <dir>         where the bundle is written (required), e.g.
@@ -63,9 +69,13 @@ MLflow (optional):
 
   -h, --help                 show this help
 
-Writes: index.html, summary_metrics.json, classification_report.json,
-classification_report_min_cost.json, confusion_matrix.csv, confusion_matrix_min_cost.csv,
-roc_curves.json, pr_curves.json, reliability.json, predictions.csv and SVG plots.
+Writes: index.html, summary_metrics.json, task.json, classification_report.json (keyed by
+class names), confusion_matrix.csv (a bare integer matrix, as np.savetxt writes it),
+confusion_matrix_labeled.csv, roc_curves.json, pr_curves.json, reliability.json,
+predictions.csv and SVG plots; with a cost matrix also classification_report_min_cost.json
+and confusion_matrix_min_cost.csv/.svg (the minimum-expected-cost rule, on the calibrated
+probabilities when the checkpoint holds a temperature); with a temperature also
+reliability_calibrated.json.
 `;
 
 const FLAGS = {
@@ -76,6 +86,7 @@ const FLAGS = {
   "y-key": { type: "string" },
   "lengths-key": { type: "string" },
   predictions: { type: "string" },
+  task: { type: "string" },
   "output-dir": { type: "string" },
   "batch-size": { type: "string" },
   device: { type: "string" },
@@ -127,6 +138,7 @@ export function parseEvaluateArgs(
     yKey: values["y-key"] ?? "",
     lengthsKey: values["lengths-key"] ?? "",
     predictions: values.predictions ?? "",
+    task: values.task ?? "",
     outputDir: values["output-dir"] ?? "",
     batchSize: positiveInt("batch-size", values["batch-size"], 256),
     device,
@@ -169,10 +181,45 @@ const EVALUATE_FLAGS: EvaluateJobLabels = {
   yKey: "--y-key",
   lengthsKey: "--lengths-key",
   predictions: "--predictions",
+  task: "--task",
   outputDir: "--output-dir",
   mlflowRunId: "--mlflow-run-id",
   force: "--force",
 };
+
+/** What evaluate prints about a bundle: both rules, the baseline and calibration. */
+export function summaryLines(s: SummaryMetrics): string[] {
+  const cost = (v: number | undefined) => (v === undefined ? "" : `, cost ${v}`);
+  const baseline = `always-majority baseline (class ${s.baseline_class}): macro-F1 ` +
+    `${s.baseline_macro_f1.toFixed(4)}${cost(s.baseline_total_cost)}`;
+  const verdict = (ok: boolean | undefined) => (ok ? "beats" : "does not beat");
+  const lines = [
+    `Evaluated ${s.n_samples} windows (task ${s.task}, ${s.num_classes} classes): ` +
+    `argmax rule macro-F1 ${s.macro_f1.toFixed(4)}, weighted F1 ${s.weighted_f1.toFixed(4)}, ` +
+    `accuracy ${s.accuracy.toFixed(4)}${cost(s.total_cost)} (${
+      verdict(s.argmax_beats_baseline)
+    } the baseline)`,
+  ];
+  if (s.min_cost_macro_f1 !== undefined) {
+    lines.push(
+      `min-expected-cost rule (${s.min_cost_probabilities} probabilities): macro-F1 ` +
+        `${s.min_cost_macro_f1.toFixed(4)}${cost(s.min_cost_total_cost)} (${
+          verdict(s.min_cost_beats_baseline)
+        } the baseline)`,
+    );
+  }
+  lines.push(baseline);
+  lines.push(
+    s.calibrated_ece === undefined
+      ? `calibration: ECE ${s.ece.toFixed(4)}, NLL ${s.nll.toFixed(4)} (no temperature)`
+      : `calibration${
+        s.temperature === null ? "" : ` (temperature ${s.temperature.toFixed(4)})`
+      }: ECE ${s.ece.toFixed(4)} -> ${s.calibrated_ece.toFixed(4)}, NLL ${s.nll.toFixed(4)} -> ${
+        s.calibrated_nll!.toFixed(4)
+      }`,
+  );
+  return lines;
+}
 
 /** Runs the command; returns the exit code. Only this function catches. */
 export async function main(args: string[]): Promise<number> {
@@ -187,16 +234,7 @@ export async function main(args: string[]): Promise<number> {
       log: (line) => console.log(line),
       labels: EVALUATE_FLAGS,
     });
-    const s = bundle.summary;
-    console.log(
-      `Evaluated ${s.n_samples} windows: macro-F1 ${s.macro_f1.toFixed(4)}, ` +
-        `weighted F1 ${s.weighted_f1.toFixed(4)}, accuracy ${s.accuracy.toFixed(4)}, ` +
-        `cost ${s.total_cost}; min-expected-cost rule: macro-F1 ` +
-        `${s.min_cost_macro_f1.toFixed(4)}, cost ${s.min_cost_total_cost} ` +
-        `(always-0 baseline: macro-F1 ${
-          s.baseline_macro_f1.toFixed(4)
-        }, cost ${s.baseline_total_cost})`,
-    );
+    for (const line of summaryLines(bundle.summary)) console.log(line);
     console.log(`Bundle: ${options.outputDir}/index.html`);
     if (attached) {
       for (const note of attached.notes) console.log(note);

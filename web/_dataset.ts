@@ -10,6 +10,8 @@ import { type FeatureStats, parseFeatureStats } from "../src/data/feature_stats.
 import { COMPONENT_X_FEATURE_STATS, generateSample } from "../src/data/sample.ts";
 import { createSequenceDataset, type SequenceDataset } from "../src/data/sequence_dataset.ts";
 import { transformFeatures } from "../src/data/transform_features.ts";
+import type { Task } from "../src/metrics/task.ts";
+import { resolveTaskData } from "../src/train/task_data.ts";
 import { readNpz } from "../src/npz/read_npz.ts";
 import { writeNpz } from "../src/npz/write_npz.ts";
 
@@ -17,6 +19,8 @@ import { writeNpz } from "../src/npz/write_npz.ts";
 export interface DemoDataset {
   readonly train: SequenceDataset;
   readonly val: SequenceDataset;
+  /** The task of the data's K classes (Component X's for 5, else classes 0..K-1). */
+  readonly task: Task;
   readonly featureStats: FeatureStats;
   /** `feature_stats.json` as used (copied into the download). */
   readonly featureStatsJson: string;
@@ -56,8 +60,10 @@ export function generateDemoDataset(options: DemoSampleOptions): DemoDataset {
   const featureStatsJson = JSON.stringify(sample.featureStats, null, 2);
   const featureStats = parseFeatureStats(featureStatsJson);
   return {
-    train: prepare(trainNpz, "the generated train sample", featureStats),
-    val: prepare(valNpz, "the generated val sample", featureStats),
+    ...resolveTaskData({
+      train: prepare(trainNpz, "the generated train sample", featureStats),
+      val: prepare(valNpz, "the generated val sample", featureStats),
+    }),
     featureStats,
     featureStatsJson,
     source: `generated sample (train ${options.trainRows} rows, val ${options.valRows} rows, ` +
@@ -95,8 +101,7 @@ export function loadDemoDataset(
     );
   }
   return {
-    train: trainData,
-    val: valData,
+    ...resolveTaskData({ train: trainData, val: valData }),
     featureStats,
     featureStatsJson,
     source: `files ${train.name} and ${val.name}`,

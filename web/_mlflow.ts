@@ -10,7 +10,8 @@
 import { DEFAULT_SEQUENCE_KEYS } from "../src/data/sequence_dataset.ts";
 import type { RuntimeInfo } from "../src/runtime/backend.ts";
 import { RestStore } from "../src/tracking/rest_store.ts";
-import { trainingParams } from "../src/jobs/run_spec.ts";
+import { taskParams, trainingParams } from "../src/jobs/run_spec.ts";
+import { type Task, taskToJson } from "../src/metrics/task.ts";
 import { trainingRunTags } from "../src/jobs/run_tags.ts";
 import { startTrackedTraining, type TrackedTraining } from "../src/jobs/tracked_training.ts";
 import type { TrainConfig } from "../src/train/config.ts";
@@ -27,6 +28,8 @@ export interface DemoMlflowContext {
   readonly windowSize: number;
   /** Where the data came from, in words (tag `data.source`). */
   readonly dataSource: string;
+  /** The task trained for: params and the `task.json` artifact. */
+  readonly task: Task;
   /** Files uploaded when the run ends (`metrics.csv`, `feature_stats.json`). */
   readonly finalArtifacts: () => Record<string, Uint8Array>;
   readonly log: (line: string) => void;
@@ -58,12 +61,15 @@ export function startDemoMlflowRun(
     experiment: ctx.experiment,
     runName: "",
     naming: { dataVersion: "", windowSize: ctx.windowSize, modelTag: "" },
-    params: trainingParams(config.model, config.loop, {
-      ...DEFAULT_SEQUENCE_KEYS,
-      device: ctx.device,
-      mlflow: true,
-      mlflowExperiment: ctx.experiment,
-    }),
+    params: {
+      ...trainingParams(config.model, config.loop, {
+        ...DEFAULT_SEQUENCE_KEYS,
+        device: ctx.device,
+        mlflow: true,
+        mlflowExperiment: ctx.experiment,
+      }),
+      ...taskParams(ctx.task),
+    },
     tags: trainingRunTags({
       user: "browser-demo",
       sourceName: "web/app.ts",
@@ -76,7 +82,11 @@ export function startDemoMlflowRun(
       },
     }),
     userId: "browser-demo",
-    finalArtifacts: () => Promise.resolve(ctx.finalArtifacts()),
+    finalArtifacts: () =>
+      Promise.resolve({
+        ...ctx.finalArtifacts(),
+        "task.json": new TextEncoder().encode(JSON.stringify(taskToJson(ctx.task), null, 2) + "\n"),
+      }),
     endTimeoutMs: 20_000,
     log: ctx.log,
   });

@@ -18,8 +18,13 @@ export interface DemoState {
   log: string[];
   /** Which checkpoint the results and the download use. */
   resultsFrom: { kind: "best" | "last"; epoch: number } | null;
-  /** Softmax probabilities of every val row under that checkpoint (row order). */
+  /**
+   * Softmax probabilities of every val row under that checkpoint (row order), scaled by the
+   * checkpoint's temperature when it has one.
+   */
   valProbabilities: number[][] | null;
+  /** The temperature applied to `valProbabilities` (null: none, uncalibrated). */
+  temperature: number | null;
   confusion: ConfusionMatrix | null;
   /** Milliseconds from pressing Train to the last epoch's end. */
   trainMillis: number | null;
@@ -54,6 +59,7 @@ export function createDemoPage(): DemoPage {
     log: [],
     resultsFrom: null,
     valProbabilities: null,
+    temperature: null,
     confusion: null,
     trainMillis: null,
     lstmPath: null,

@@ -47,7 +47,7 @@ function addEpochRow(m: EpochMetrics): void {
     m.val_loss.toFixed(4),
     m.val_acc.toFixed(3),
     m.val_macro_f1.toFixed(4),
-    String(m.val_cost),
+    m.val_cost === undefined ? "-" : String(m.val_cost),
     m.lr.toExponential(2),
     m.epoch_seconds.toFixed(1),
   ];
@@ -95,6 +95,7 @@ function reset(page: DemoPage): void {
     error: null,
     mlflow: null,
     valProbabilities: null,
+    temperature: null,
     confusion: null,
     resultsFrom: null,
   });
@@ -158,6 +159,7 @@ async function startMlflow(
     runtime: page.state.runtime!,
     windowSize: data.train.steps,
     dataSource: data.source,
+    task: data.task,
     finalArtifacts: () => ({
       "metrics.csv": new TextEncoder().encode(metricsCsv(page.state.epochs)),
       "feature_stats.json": new TextEncoder().encode(data.featureStatsJson),
@@ -196,7 +198,12 @@ export async function trainClicked(page: DemoPage): Promise<void> {
     if (mlflowRun) hooks.push(mlflowRun.hooks);
     const result = await train(
       settings.config,
-      { train: data.train, val: data.val, featureStatsJson: data.featureStatsJson },
+      {
+        train: data.train,
+        val: data.val,
+        task: data.task,
+        featureStatsJson: data.featureStatsJson,
+      },
       combineHooks(hooks),
       {
         signal: controller.signal,
@@ -241,12 +248,16 @@ async function showResults(page: DemoPage, data: DemoDataset, batchSize: number)
     log(page, "no checkpoint was written: nothing to evaluate");
     return;
   }
-  const model = restoreClassifier(readCheckpoint(chosen.files));
+  const checkpoint = readCheckpoint(chosen.files);
+  const model = restoreClassifier(checkpoint);
+  // The checkpoint's temperature (fitted on this validation set) calibrates the probabilities.
+  const temperature = checkpoint.temperature ?? null;
   let probabilities: Float32Array[];
   try {
     probabilities = await predictProbabilities(model, data.val, {
       batchSize,
       stepMultiple: STEP_MULTIPLE,
+      temperature: temperature ?? 1,
     });
   } finally {
     model.dispose();
@@ -255,10 +266,19 @@ async function showResults(page: DemoPage, data: DemoDataset, batchSize: number)
   const confusion = confusionMatrix(data.val.labels, predictions, data.val.numClasses);
   page.state.resultsFrom = { kind: chosen.kind, epoch: chosen.epoch };
   page.state.valProbabilities = probabilities.map((p) => Array.from(p));
+  page.state.temperature = temperature;
   page.state.confusion = confusion;
-  renderConfusionMatrix($("confusion") as HTMLTableElement, confusion);
-  renderPerClassTable($("per-class") as HTMLTableElement, classificationReport(confusion));
+  const names = data.task.classNames;
+  renderConfusionMatrix($("confusion") as HTMLTableElement, confusion, data.task);
+  renderPerClassTable(
+    $("per-class") as HTMLTableElement,
+    classificationReport(confusion, names),
+    names,
+  );
   $("results-which").textContent =
-    `(validation set, ${chosen.kind} checkpoint of epoch ${chosen.epoch})`;
+    `(validation set, ${chosen.kind} checkpoint of epoch ${chosen.epoch}; ` +
+    (temperature === null
+      ? "uncalibrated probabilities)"
+      : `probabilities temperature-scaled, T = ${temperature.toFixed(3)})`);
   $("results-card").hidden = false;
 }

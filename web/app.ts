@@ -8,6 +8,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { classLabel } from "../src/report/plots.ts";
 import { probeWebGpuAdapter } from "../src/runtime/backend.ts";
 import { metricsCsv } from "../src/train/metrics_csv.ts";
 import {
@@ -43,7 +44,11 @@ function renderSummary(data: DemoDataset): void {
     `${escapeHtml(data.statsSource)}.</p>` +
     `<table class="numbers" id="summary-table"><thead><tr><th></th><th>rows</th>` +
     `<th>window</th><th>features</th><th>mean valid steps</th>` +
-    Array.from({ length: k }, (_, c) => `<th>class ${c}</th>`).join("") +
+    Array.from(
+      { length: k },
+      (_, c) => `<th>${escapeHtml(classLabel(c, data.task.classNames))}</th>`,
+    )
+      .join("") +
     `</tr></thead><tbody>${body}</tbody></table>`;
 }
 

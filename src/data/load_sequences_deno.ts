@@ -18,7 +18,7 @@ import { NonFiniteFeatureError, transformFeatures } from "./transform_features.t
 export interface LoadSequenceOptions extends
   Pick<
     SequenceDatasetOptions,
-    "xKey" | "yKey" | "lengthsKey" | "numClasses" | "idsKey" | "keyLabels"
+    "xKey" | "yKey" | "lengthsKey" | "numClasses" | "numClassesSource" | "idsKey" | "keyLabels"
   > {
   /**
    * How errors name the file, before its path (default "the sequence file"); the CLI passes

@@ -6,7 +6,7 @@
  */
 import type { NpyArray } from "../npz/npy_types.ts";
 
-/** The number of classes of the contract (time-to-failure buckets 0..4). */
+/** The number of classes of the Component X contract (time-to-failure buckets 0..4). */
 export const NUM_CLASSES = 5;
 
 /** The npz members holding the windows, the labels and the valid lengths. */
@@ -36,6 +36,7 @@ export interface SequenceDataset {
   readonly steps: number;
   /** Features per step, read from the file. */
   readonly features: number;
+  /** K: every label is in 0..K-1 (given, or the file's largest label + 1). */
   readonly numClasses: number;
   /** One id per row (e.g. the vehicle), when the file has an `idsKey` member of shape (N,). */
   readonly ids?: ArrayLike<number | bigint>;
@@ -51,8 +52,13 @@ export interface SequenceDatasetOptions {
   readonly lengthsKey?: string;
   /** How data with a lengths key is padded; `"post"` is moved to pre-padding. Default `"pre"`. */
   readonly padding?: "pre" | "post";
-  /** Default {@link NUM_CLASSES}. */
+  /**
+   * K, when known (a task's class names, `--num-classes`): a label outside 0..K-1 is an
+   * error. Default: the file's largest label + 1 (at least 1).
+   */
   readonly numClasses?: number;
+  /** Where `numClasses` came from, for errors (e.g. `--num-classes 5`). */
+  readonly numClassesSource?: string;
   /** The file, for error messages (e.g. `--train-npz data/train.npz`). */
   readonly source?: string;
   /** Every member of the file, for error messages, when `arrays` holds only some. */
@@ -64,6 +70,52 @@ export interface SequenceDatasetOptions {
    * passes its flags (`--x-key`, ...).
    */
   readonly keyLabels?: Readonly<Partial<Record<keyof SequenceKeys, string>>>;
+}
+
+/** [largest label + 1], or [] when there are no labels (spread-safe for large arrays). */
+function maxLabelPlusOne(labels: Int32Array): number[] {
+  let max = -1;
+  for (let i = 0; i < labels.length; i++) if (labels[i] > max) max = labels[i];
+  return max < 0 ? [] : [max + 1];
+}
+
+function checkLabels(
+  labels: Int32Array,
+  numClasses: number,
+  prefix: string,
+  numClassesSource?: string,
+): void {
+  for (let i = 0; i < labels.length; i++) {
+    const y = labels[i];
+    if (y < 0 || y >= numClasses) {
+      const from = numClassesSource ? ` (${numClasses} classes from ${numClassesSource})` : "";
+      throw new RangeError(
+        `${prefix}[${i}] = ${y} is outside 0..${numClasses - 1}${from}` +
+          (y < 0 ? "; labels must be class indices 0..K-1" : ""),
+      );
+    }
+  }
+}
+
+/**
+ * The dataset with K = `numClasses` (e.g. train and val brought to one K, or a task's):
+ * every label must be in 0..K-1. `source` names the data in errors.
+ */
+export function withNumClasses(
+  data: SequenceDataset,
+  numClasses: number,
+  source = "the data",
+  numClassesSource?: string,
+): SequenceDataset {
+  if (!Number.isInteger(numClasses) || numClasses < 1) {
+    throw new RangeError(
+      `Cannot set the number of classes of ${source}: expected a positive integer, received ` +
+        numClasses,
+    );
+  }
+  if (numClasses === data.numClasses) return data;
+  checkLabels(data.labels, numClasses, `Cannot use ${source}: label`, numClassesSource);
+  return Object.freeze({ ...data, numClasses });
 }
 
 function toInts(a: NpyArray, what: string, source: string): Int32Array {
@@ -121,7 +173,6 @@ export function createSequenceDataset(
   const lengthsKey = options.lengthsKey ?? DEFAULT_SEQUENCE_KEYS.lengthsKey;
   const label = (key: keyof SequenceKeys) => options.keyLabels?.[key] ?? `the ${key} option`;
   const source = options.source ?? "the npz file";
-  const numClasses = options.numClasses ?? NUM_CLASSES;
   const present = (options.members ?? Object.keys(arrays)).join(", ") || "(none)";
   const missing = (key: string, flag: string): never => {
     throw new RangeError(
@@ -152,15 +203,13 @@ export function createSequenceDataset(
     );
   }
   const labels = toInts(ya, `"${yKey}"`, source);
-  labels.forEach((y, i) => {
-    if (y < 0 || y >= numClasses) {
-      throw new RangeError(
-        `Cannot load sequences from ${source}: "${yKey}"[${i}] = ${y} is outside 0..${
-          numClasses - 1
-        }`,
-      );
-    }
-  });
+  const numClasses = options.numClasses ?? Math.max(1, ...maxLabelPlusOne(labels));
+  checkLabels(
+    labels,
+    numClasses,
+    `Cannot load sequences from ${source}: "${yKey}"`,
+    options.numClassesSource,
+  );
 
   let lengths: Int32Array;
   const la = arrays[lengthsKey];

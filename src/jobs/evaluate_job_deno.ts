@@ -11,6 +11,8 @@
 import { parseFeatureStats } from "../data/feature_stats.ts";
 import { loadSequenceFile } from "../data/load_sequences_deno.ts";
 import { DEFAULT_SEQUENCE_KEYS, type SequenceKeys } from "../data/sequence_dataset.ts";
+import { applyTemperature } from "../metrics/calibration.ts";
+import { defaultTask, parseTask, type Task } from "../metrics/task.ts";
 import {
   buildEvaluationBundle,
   type EvaluationBundle,
@@ -25,7 +27,7 @@ import { openTrackingStore } from "../tracking/open_tracking_store_deno.ts";
 import type { MlflowRun, TrackingStore } from "../tracking/tracking_store.ts";
 import { readCheckpoint, restoreClassifier, type TrainingCheckpoint } from "../train/checkpoint.ts";
 import { readCheckpointDir } from "../train/checkpoint_dir_deno.ts";
-import { predictProbabilities } from "../train/validate.ts";
+import { predictLogProbabilities } from "../train/validate.ts";
 import { type AttachedEvaluation, attachEvaluation } from "./attach_evaluation.ts";
 
 /** What to evaluate, where the bundle goes and which run it is attached to. */
@@ -41,6 +43,11 @@ export interface EvaluateJobSpec {
   readonly lengthsKey: string;
   /** An existing `predictions.csv` to re-evaluate instead of predicting. */
   readonly predictions: string;
+  /**
+   * A task file (class names, cost matrix) to evaluate under; "" = the checkpoint's task,
+   * or for `predictions`, the default task of its number of classes.
+   */
+  readonly task?: string;
   readonly outputDir: string;
   readonly batchSize: number;
   /** The device as asked for ("" = auto). */
@@ -193,6 +200,15 @@ async function freeEvaluationName(
   return free;
 }
 
+/** The task file of `spec.task`, or null. */
+async function readTaskFile(
+  spec: EvaluateJobSpec,
+  label: (key: keyof EvaluateJobSpec) => string,
+): Promise<Task | null> {
+  if (!spec.task) return null;
+  return parseTask(await readText(spec.task, label("task")), `${label("task")} ${spec.task}`);
+}
+
 /** Predicts `spec.npz` with `spec.checkpoint`; returns the bundle's input. */
 async function predictFromCheckpoint(
   spec: EvaluateJobSpec,
@@ -200,6 +216,15 @@ async function predictFromCheckpoint(
   label: (key: keyof EvaluateJobSpec) => string,
   log: (line: string) => void,
 ): Promise<EvaluationInput> {
+  const k = checkpoint.modelConfig.numClasses;
+  const taskFile = await readTaskFile(spec, label);
+  if (taskFile && taskFile.classNames.length !== k) {
+    throw new RangeError(
+      `Cannot use ${label("task")} ${spec.task} with checkpoint ${dir}: the task names ` +
+        `${taskFile.classNames.length} classes, the model predicts ${k}`,
+    );
+  }
+  const task = taskFile ?? checkpoint.task ?? defaultTask(k);
   let statsText: string;
   let statsSource: string;
   if (spec.featureStats !== "") {
@@ -227,7 +252,8 @@ async function predictFromCheckpoint(
     xKey: spec.xKey || keys.xKey,
     yKey: spec.yKey || keys.yKey,
     lengthsKey: spec.lengthsKey || keys.lengthsKey,
-    numClasses: checkpoint.modelConfig.numClasses,
+    numClasses: k,
+    numClassesSource: `the checkpoint's ${k}-class model`,
     idsKey: "vehicle_ids",
     stats: parseFeatureStats(statsJson),
     label: label("npz"),
@@ -241,15 +267,28 @@ async function predictFromCheckpoint(
     }: ${runtime.reason}`,
   );
   const model = restoreClassifier(checkpoint);
-  let probabilities: Float32Array[];
+  let logp: Float32Array;
   try {
-    probabilities = await predictProbabilities(model, data, { batchSize: spec.batchSize });
+    logp = await predictLogProbabilities(model, data, { batchSize: spec.batchSize });
   } finally {
     model.dispose();
   }
+  const rows = Array.from({ length: data.size }, (_, i) => logp.subarray(i * k, (i + 1) * k));
+  const temperature = checkpoint.temperature ?? null;
+  // Calibrated from the log-probabilities in float64, before they become probabilities.
+  const calibrated = temperature === null ? undefined : applyTemperature(rows, temperature);
+  log(
+    temperature === null
+      ? "calibration: the checkpoint has no temperature; probabilities are uncalibrated"
+      : `calibration: temperature ${temperature.toFixed(4)} (fitted on the validation set)`,
+  );
+  const probabilities = rows.map((row) => row.map(Math.exp));
   return {
     labels: data.labels,
     probabilities,
+    calibratedProbabilities: calibrated,
+    temperature,
+    task,
     vehicleIds: data.ids,
     meta: {
       checkpoint: `${dir} (epoch ${checkpoint.epoch}, best val macro-F1 ${
@@ -291,15 +330,25 @@ export async function runEvaluateJob(
     if (loaded) forced = checkCheckpointRun(loaded.checkpoint, loaded.dir, run, spec.force, label);
     target = { store, run };
   }
-  const input: EvaluationInput = loaded === null
-    ? {
-      ...parsePredictionsCsv(
-        await readText(spec.predictions, label("predictions")),
-        spec.predictions,
-      ),
-      meta: { predictions: spec.predictions },
+  let input: EvaluationInput;
+  if (loaded === null) {
+    const table = parsePredictionsCsv(
+      await readText(spec.predictions, label("predictions")),
+      spec.predictions,
+    );
+    const k = table.probabilities[0].length;
+    const task = (await readTaskFile(spec, label)) ?? defaultTask(k);
+    if (task.classNames.length !== k) {
+      throw new RangeError(
+        `Cannot use ${label("task")} ${spec.task} with ${label("predictions")} ` +
+          `${spec.predictions}: the task names ${task.classNames.length} classes, the file has ` +
+          `${k} probability columns`,
+      );
     }
-    : await predictFromCheckpoint(spec, loaded, label, log);
+    input = { ...table, task, meta: { predictions: spec.predictions } };
+  } else {
+    input = await predictFromCheckpoint(spec, loaded, label, log);
+  }
   const bundle = buildEvaluationBundle({
     ...input,
     nBins: spec.nBins,

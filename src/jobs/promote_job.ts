@@ -7,7 +7,12 @@
  *
  * @module
  */
-import { decidePromotion, type PromotionDecision } from "../review/promotion_decision.ts";
+import { lowerIsBetter } from "../metrics/task.ts";
+import {
+  decidePromotion,
+  type PromotionDecision,
+  promotionMetricLabel,
+} from "../review/promotion_decision.ts";
 import {
   describeArtifact,
   downloadCheckpointArtifact,
@@ -84,6 +89,9 @@ export async function promoteRun(
   );
   const installed = await io.installCheckpoint(checkpoint.files);
   const now = (io.now ?? (() => new Date()))();
+  const metric = e.metric ?? "val_macro_f1";
+  const fmt = (v: number | null) =>
+    v === null ? "n/a" : lowerIsBetter(metric) ? String(Math.round(v)) : v.toFixed(4);
   const version = await registerPromotion(
     store,
     promotion,
@@ -94,9 +102,9 @@ export async function promoteRun(
       user: request.user,
       when: now.toISOString(),
       reason: request.reason ||
-        `val macro-F1 ${e.valMacroF1?.toFixed(4)} beats ${
+        `${promotionMetricLabel(metric)} ${fmt(e.value)} beats ${
           e.champion ? `champion version ${e.champion.version}` : "no previous champion"
-        } and always-0 ${e.baselineMacroF1?.toFixed(4)}`,
+        } and always-majority ${fmt(e.baseline)}`,
     },
   );
   return {

@@ -9,6 +9,7 @@
 import { DEFAULT_SEQUENCE_KEYS, type SequenceKeys } from "../data/sequence_dataset.ts";
 import type { ModelSettings } from "../model/model_settings.ts";
 import { DEFAULT_TRAIN_CONFIG, type LoopConfig, type TrainConfig } from "../train/config.ts";
+import { type Task, taskToJson } from "../metrics/task.ts";
 import { redactUri } from "../tracking/tracking_uri.ts";
 
 /** Paths, device, resuming, tracking and tags of one training run. */
@@ -36,6 +37,10 @@ export interface RunSpec extends SequenceKeys {
   readonly dataVersion: string;
   /** Model tag, for the run name and the `model.tag` tag. */
   readonly modelTag: string;
+  /** A task file (class names, cost matrix, promotion metric); "" = the default task. */
+  readonly task: string;
+  /** K; 0 = the task's, else the data's (largest label + 1 over train and val). */
+  readonly numClasses: number;
 }
 
 /** A whole training job: the model's settings, the loop's and the run's. */
@@ -59,6 +64,8 @@ export const DEFAULT_RUN_SPEC: RunSpec = Object.freeze({
   mlflowRunName: "",
   dataVersion: "",
   modelTag: "",
+  task: "",
+  numClasses: 0,
 });
 
 /** Every default: `deno task train` without flags. */
@@ -87,4 +94,23 @@ export function trainingParams(
     params[snake(key)] = redactUri(String(value));
   }
   return params;
+}
+
+/** Longest param value logged; MLflow servers refuse longer ones (the whole task is in task.json). */
+const PARAM_LIMIT = 6000;
+
+/**
+ * The task's MLflow params: `task_name`, `num_classes`, `class_names` and `cost_matrix` (JSON;
+ * "none" without costs) and `promotion_metric`. The whole task is also logged as `task.json`.
+ */
+export function taskParams(task: Task): Record<string, string> {
+  const json = taskToJson(task);
+  const cap = (text: string) => (text.length <= PARAM_LIMIT ? text : "(see task.json)");
+  return {
+    task_name: task.name,
+    num_classes: String(task.classNames.length),
+    class_names: cap(JSON.stringify(json.class_names)),
+    cost_matrix: json.cost_matrix ? cap(JSON.stringify(json.cost_matrix)) : "none",
+    promotion_metric: task.promotionMetric,
+  };
 }

@@ -13,8 +13,9 @@ import { currentUser } from "../tracking/current_user_deno.ts";
 import { openTrackingStore } from "../tracking/open_tracking_store_deno.ts";
 import type { RetryPolicy } from "../tracking/rest_transport.ts";
 import { denoSpool } from "../tracking/spool_deno.ts";
+import { type Task, taskToJson } from "../metrics/task.ts";
 import type { TrainJobConfig } from "./run_spec.ts";
-import { trainingParams } from "./run_spec.ts";
+import { taskParams, trainingParams } from "./run_spec.ts";
 import { trainingRunTags } from "./run_tags.ts";
 import {
   startTrackedTraining,
@@ -26,6 +27,8 @@ import {
 export interface TrackingContext {
   /** Window length read from the data (the `l128` of the run name). */
   windowSize: number;
+  /** The task trained for: logged as params and as the `task.json` artifact. */
+  task?: Task;
   /** Input files to fingerprint: name -> path (tag `input.<name>.sha256`). */
   inputFiles?: Readonly<Record<string, string>>;
   /** Backend selection outcome (tags `runtime.backend`, `runtime.adapter`). */
@@ -148,7 +151,10 @@ export async function startRunTracking(
     experiment: run.mlflowExperiment,
     runName: run.mlflowRunName,
     naming: { dataVersion: run.dataVersion, windowSize: ctx.windowSize, modelTag: run.modelTag },
-    params: trainingParams(job.model, job.loop, run),
+    params: {
+      ...trainingParams(job.model, job.loop, run),
+      ...(ctx.task ? taskParams(ctx.task) : {}),
+    },
     tags,
     userId: tags["mlflow.user"],
     spool: ({ runId, experimentId }) =>
@@ -163,6 +169,11 @@ export async function startRunTracking(
       const stats = (await readIfExists(run.featureStats)) ??
         (await readIfExists(`${run.outputDir}/feature_stats.json`));
       if (stats !== null) files["feature_stats.json"] = stats;
+      if (ctx.task) {
+        files["task.json"] = new TextEncoder().encode(
+          JSON.stringify(taskToJson(ctx.task), null, 2) + "\n",
+        );
+      }
       return files;
     },
   });

@@ -186,7 +186,8 @@ export async function startTrackedTraining(
       if (kind === "last" && unsent !== null && unsent.epoch === epoch) {
         const values: Record<string, number> = {};
         for (const key of METRICS_CSV_COLUMNS) {
-          if (key !== "epoch") values[key] = unsent[key];
+          const value = unsent[key];
+          if (key !== "epoch" && value !== undefined) values[key] = value;
         }
         logger.logMetrics(values, epoch);
         unsent = null;

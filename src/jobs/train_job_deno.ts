@@ -13,12 +13,14 @@ import * as tf from "@tensorflow/tfjs";
 import { parseFeatureStats } from "../data/feature_stats.ts";
 import { loadSequenceFile } from "../data/load_sequences_deno.ts";
 import type { SequenceKeys } from "../data/sequence_dataset.ts";
+import { defaultTask, parseTask, type Task } from "../metrics/task.ts";
 import { parseDevice, type RuntimeInfo, selectBackend } from "../runtime/backend.ts";
 import { readCheckpoint } from "../train/checkpoint.ts";
 import { readCheckpointDir } from "../train/checkpoint_dir_deno.ts";
 import { combineHooks } from "../train/combine_hooks.ts";
 import type { TrainHooks } from "../train/hooks.ts";
 import { parseTrackingUri, resolveTrackingUri } from "../tracking/tracking_uri.ts";
+import { resolveTaskData } from "../train/task_data.ts";
 import { modelConfigFor, train, type TrainResult } from "../train/train.ts";
 import type { RunSpec, TrainJobConfig } from "./run_spec.ts";
 import {
@@ -91,6 +93,41 @@ function differingSettings(job: TrainJobConfig, at: ReturnType<typeof readCheckp
   return out;
 }
 
+/** The task file named by the run spec, if any, checked against `--num-classes`. */
+async function readTaskFile(
+  run: RunSpec,
+  label: (key: keyof RunSpec) => string,
+): Promise<Task | null> {
+  if (run.task === "") return null;
+  const source = `${label("task")} ${run.task}`;
+  const task = parseTask(
+    await readText(
+      label("task"),
+      run.task,
+      'write a JSON object such as {"class_names": ["ok", "fails"]} (see docs/train.md)',
+    ),
+    source,
+  );
+  if (run.numClasses !== 0 && run.numClasses !== task.classNames.length) {
+    throw new RangeError(
+      `Cannot use ${label("numClasses")} ${run.numClasses} with ${source}: the task names ` +
+        `${task.classNames.length} classes`,
+    );
+  }
+  return task;
+}
+
+/** One line describing the task, and where it came from. */
+function describeTask(task: Task, given: boolean, labelTask: string): string {
+  const shown = task.classNames.length <= 12
+    ? task.classNames.join(", ")
+    : `${task.classNames.slice(0, 12).join(", ")}, ...`;
+  return `task: ${task.name}, ${task.classNames.length} classes (${shown}); ` +
+    `${task.costMatrix ? "cost matrix" : "no cost matrix"}; best checkpoint by ` +
+    `${task.promotionMetric}` +
+    (given ? "" : ` (built-in default; name another with ${labelTask} FILE)`);
+}
+
 /**
  * Runs one training job. Resolves with the loop's result (status KILLED after an abort);
  * throws with a message naming the file or setting on bad input.
@@ -125,6 +162,8 @@ export async function runTrainJob(
     "`deno task sample` writes artifacts/feature_stats.json; pass the stats computed on your training data",
   );
   const stats = parseFeatureStats(statsJson);
+  const taskFile = await readTaskFile(run, label);
+  const requestedK = taskFile?.classNames.length ?? run.numClasses;
   const resume = run.resumeFrom ? await readCheckpointDir(run.resumeFrom) : undefined;
   const at = resume ? readCheckpoint(resume) : undefined;
   if (at) {
@@ -148,6 +187,10 @@ export async function runTrainJob(
   const keys: SequenceKeys = { xKey: run.xKey, yKey: run.yKey, lengthsKey: run.lengthsKey };
   const load = {
     ...keys,
+    numClasses: requestedK === 0 ? undefined : requestedK,
+    numClassesSource: taskFile
+      ? `${label("task")} ${run.task}`
+      : `${label("numClasses")} ${run.numClasses}`,
     stats,
     statsLabel: label("featureStats"),
     keyLabels: { xKey: label("xKey"), yKey: label("yKey"), lengthsKey: label("lengthsKey") },
@@ -170,9 +213,15 @@ export async function runTrainJob(
     );
   }
   log(`data loaded and transformed in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const data = resolveTaskData({
+    train: trainData,
+    val: valData,
+    task: taskFile ?? (requestedK === 0 ? undefined : defaultTask(requestedK)),
+  });
+  log(describeTask(data.task, taskFile !== null, label("task")));
   checkTrainingMemory(
     trainingMemory(
-      modelConfigFor(job.model, trainData),
+      modelConfigFor(job.model, data.train),
       Math.min(job.loop.batchSize, trainData.size),
       trainData.steps,
     ),
@@ -197,14 +246,19 @@ export async function runTrainJob(
   // checkpoint artifacts are sent once its checkpoint is on disk.
   const hooks: TrainHooks[] = [
     ...(options.hooks ?? []),
-    trainingFilesHooks(run.outputDir, log, rows),
+    trainingFilesHooks(run.outputDir, log, rows, data.task.costMatrix !== null),
   ];
   let tracking: TrackedTraining | null = null;
   if (run.mlflow) {
     const context: TrackingContext = {
       windowSize: trainData.steps,
+      task: data.task,
       runtime,
-      inputFiles: { train_npz: run.trainNpz, val_npz: run.valNpz },
+      inputFiles: {
+        train_npz: run.trainNpz,
+        val_npz: run.valNpz,
+        ...(run.task ? { task: run.task } : {}),
+      },
       env: options.env,
       log,
       sourceName: options.sourceName,
@@ -219,7 +273,7 @@ export async function runTrainJob(
   const stepMultiple = tf.getBackend() === "webgpu" ? 16 : 1;
   const result = await train(
     job,
-    { train: trainData, val: valData, featureStatsJson: statsJson, keys },
+    { ...data, featureStatsJson: statsJson, keys },
     combineHooks(hooks),
     {
       signal: options.signal,

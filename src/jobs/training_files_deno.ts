@@ -191,15 +191,17 @@ export async function resumedCsvRows(
 /**
  * The hooks that write the output folder: `last/` and `best/` (each with the `metrics.csv`
  * of its epochs) and `<outputDir>/metrics.csv`, in the commit order described above.
- * `rows` are the rows a resumed training starts from.
+ * `rows` are the rows a resumed training starts from; `val_cost` is a column only
+ * `withCost` (the task has a cost matrix).
  */
 export function trainingFilesHooks(
   outputDir: string,
   log: (line: string) => void,
   rows: readonly string[] = [],
+  withCost = true,
 ): TrainHooks {
   const lines = [...rows];
-  const csv = () => [metricsCsvHeader(), ...lines].join("\n") + "\n";
+  const csv = () => [metricsCsvHeader(withCost), ...lines].join("\n") + "\n";
   const path = `${outputDir}/metrics.csv`;
   return {
     async onStart() {

@@ -1,25 +1,13 @@
 /**
  * Classification metrics on a confusion matrix, with scikit-learn's semantics
  * (`confusion_matrix`, `accuracy_score`, `f1_score`, `classification_report` with
- * `zero_division="warn"`, i.e. an undefined ratio counts as 0), plus the Component X
- * cost matrix and the minimum-expected-cost decision rule.
+ * `zero_division="warn"`, i.e. an undefined ratio counts as 0), the total cost under a
+ * task's cost matrix and the minimum-expected-cost decision rule.
  *
  * Pure: no `Deno.*`, usable from the training loop, the CLI and the browser demo.
  *
  * @module
  */
-
-/**
- * Component X misclassification costs (rows = true class, columns = predicted class).
- * Late predictions (a safer class than the truth) cost 20-70x more than early ones.
- */
-export const COST_MATRIX: readonly (readonly number[])[] = Object.freeze([
-  Object.freeze([0, 7, 8, 9, 10]),
-  Object.freeze([200, 0, 7, 8, 9]),
-  Object.freeze([300, 200, 0, 7, 8]),
-  Object.freeze([400, 300, 200, 0, 7]),
-  Object.freeze([500, 400, 300, 200, 0]),
-]);
 
 /** A square confusion matrix: `m[trueClass][predictedClass]` = count. */
 export type ConfusionMatrix = number[][];
@@ -37,8 +25,9 @@ export interface ClassReportRow {
 }
 
 /**
- * scikit-learn's `classification_report(..., labels=range(K), output_dict=True)`:
- * keys `"0".."K-1"`, `"accuracy"`, `"macro avg"`, `"weighted avg"`.
+ * scikit-learn's `classification_report(..., labels=range(K), target_names=names,
+ * output_dict=True)`: one key per class name (`"0".."K-1"` without names), `"accuracy"`,
+ * `"macro avg"`, `"weighted avg"`.
  */
 export type ClassificationReport = {
   [label: string]: ClassReportRow | number;
@@ -169,7 +158,7 @@ export function weightedF1(confusion: ConfusionMatrix): number {
  */
 export function totalCost(
   confusion: ConfusionMatrix,
-  costMatrix: readonly (readonly number[])[] = COST_MATRIX,
+  costMatrix: readonly (readonly number[])[],
 ): number {
   const k = checkSquare(confusion, "compute total cost");
   if (costMatrix.length !== k || costMatrix.some((row) => row.length !== k)) {
@@ -186,19 +175,29 @@ export function totalCost(
 }
 
 /**
- * scikit-learn's `classification_report(y, p, labels=range(K), output_dict=True)` computed
- * from a confusion matrix. Undefined precision/recall/F1 are 0 (sklearn's default
- * `zero_division="warn"`). `support` values are plain numbers (sklearn writes floats).
+ * scikit-learn's `classification_report(y, p, labels=range(K), target_names=classNames,
+ * output_dict=True)` computed from a confusion matrix (without `classNames`, keys are
+ * `"0".."K-1"`, scikit-learn's default). Undefined precision/recall/F1 are 0 (sklearn's
+ * default `zero_division="warn"`). `support` values are plain numbers (sklearn writes floats).
  */
-export function classificationReport(confusion: ConfusionMatrix): ClassificationReport {
+export function classificationReport(
+  confusion: ConfusionMatrix,
+  classNames?: readonly string[],
+): ClassificationReport {
   const c = counts(confusion, "build classification report");
   const k = c.tp.length;
+  if (classNames && classNames.length !== k) {
+    throw new RangeError(
+      `Cannot build classification report: ${classNames.length} class names for a ${k}x${k} ` +
+        "confusion matrix",
+    );
+  }
   const precision = c.tp.map((tp, i) => divide(tp, c.predSum[i]));
   const recall = c.tp.map((tp, i) => divide(tp, c.trueSum[i]));
   const f1 = perClassF1(c);
   const report: Record<string, ClassReportRow | number> = {};
   for (let i = 0; i < k; i++) {
-    report[String(i)] = {
+    report[classNames ? classNames[i] : String(i)] = {
       precision: precision[i],
       recall: recall[i],
       "f1-score": f1[i],
@@ -239,7 +238,7 @@ export function classificationReport(confusion: ConfusionMatrix): Classification
  */
 export function minExpectedCostDecision(
   probabilities: ArrayLike<ArrayLike<number>>,
-  costMatrix: readonly (readonly number[])[] = COST_MATRIX,
+  costMatrix: readonly (readonly number[])[],
 ): number[] {
   const k = costMatrix.length;
   const out = new Array<number>(probabilities.length);
@@ -276,4 +275,16 @@ export function argmaxDecision(probabilities: ArrayLike<ArrayLike<number>>): num
     out[n] = best;
   }
   return out;
+}
+
+/**
+ * The most frequent class of `labels` (the lowest index on ties): what an always-majority
+ * baseline predicts.
+ */
+export function majorityClass(labels: ArrayLike<number | bigint>, numClasses: number): number {
+  const counts = new Array<number>(numClasses).fill(0);
+  for (let i = 0; i < labels.length; i++) counts[Number(labels[i])]++;
+  let best = 0;
+  for (let c = 1; c < numClasses; c++) if (counts[c] > counts[best]) best = c;
+  return best;
 }

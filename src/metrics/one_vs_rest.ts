@@ -1,5 +1,5 @@
 import { averagePrecisionScore, precisionRecallCurve } from "./precision_recall_curve.ts";
-import { rocAucScore, rocCurve } from "./roc_curve.ts";
+import { areaUnderCurve, rocAucScore, rocCurve } from "./roc_curve.ts";
 
 /** One class's curve in the bundle's JSON layout: `{x, y, auc}` plus thresholds. */
 export interface CurveJson {
@@ -7,8 +7,13 @@ export interface CurveJson {
   x: (number | null)[];
   /** y coordinates (ROC: true-positive rate; PR: precision). `null` where undefined. */
   y: (number | null)[];
-  /** ROC: `roc_auc_score`; PR: `average_precision_score`. `null` when undefined. */
+  /**
+   * ROC: `roc_auc_score`; PR: the trapezoidal `sklearn.metrics.auc(recall, precision)` (the
+   * PyTorch pipeline's PR "auc"). `null` when undefined.
+   */
   auc: number | null;
+  /** PR only: `average_precision_score` (the step-wise area), beside the trapezoid. */
+  average_precision?: number;
   /** Score thresholds; ROC's first is `null` (it stands for +Infinity). */
   thresholds: (number | null)[];
 }
@@ -60,7 +65,8 @@ export function oneVsRestRoc(
 
 /**
  * One-vs-rest precision-recall curves for every class (x = recall, y = precision,
- * auc = average precision).
+ * auc = trapezoidal area `auc(recall, precision)`, average_precision =
+ * `average_precision_score`).
  */
 export function oneVsRestPrecisionRecall(
   labels: ArrayLike<number | bigint>,
@@ -74,7 +80,8 @@ export function oneVsRestPrecisionRecall(
     out[String(c)] = {
       x: pr.recall,
       y: pr.precision,
-      auc: averagePrecisionScore(positive, scores),
+      auc: areaUnderCurve(pr.recall, pr.precision),
+      average_precision: averagePrecisionScore(positive, scores),
       thresholds: pr.thresholds,
     };
   }

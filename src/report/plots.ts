@@ -13,17 +13,14 @@ import {
   unitAxes,
 } from "./_svg.ts";
 
-/** Time-to-failure meaning of each Component X class, for axis labels and legends. */
-export const CLASS_NAMES: readonly string[] = Object.freeze([
-  ">48",
-  "48-24",
-  "24-12",
-  "12-6",
-  "6-0",
-]);
-
-const className = (c: number): string =>
-  CLASS_NAMES[c] === undefined ? `class ${c}` : `${c} (${CLASS_NAMES[c]})`;
+/**
+ * How plots and tables name class `c`: its index, with the task's name beside it when the
+ * name is not just the index (`3 (12 to 6 steps)`, `3`).
+ */
+export function classLabel(c: number, classNames?: readonly string[]): string {
+  const name = classNames?.[c];
+  return name === undefined || name === String(c) ? String(c) : `${c} (${name})`;
+}
 
 /** White to dark blue; `t` in [0, 1]. */
 function blues(t: number): string {
@@ -39,11 +36,13 @@ function blues(t: number): string {
  */
 export function confusionMatrixSvg(
   confusion: ConfusionMatrix,
-  options: { title?: string; normalize?: "true" } = {},
+  options: { title?: string; normalize?: "true"; classNames?: readonly string[] } = {},
 ): string {
   const k = confusion.length;
+  const className = (c: number) => classLabel(c, options.classNames);
   const cell = Math.max(40, Math.min(70, Math.floor(350 / k)));
-  const left = 110;
+  const longest = Math.max(...Array.from({ length: k }, (_, c) => className(c).length));
+  const left = Math.max(110, Math.round(30 + longest * 6.6));
   const top = 74;
   const width = left + k * cell + 30;
   const height = top + k * cell + 60;
@@ -66,7 +65,7 @@ export function confusionMatrixSvg(
   for (let i = 0; i < k; i++) {
     parts.push(
       `<text x="${px(left + i * cell + cell / 2)}" y="${top - 10}" text-anchor="middle">${
-        escapeXml(className(i))
+        escapeXml(className(i).length * 6.6 > cell ? String(i) : className(i))
       }</text>`,
       `<text x="${left - 8}" y="${px(top + i * cell + cell / 2 + 4)}" text-anchor="end">${
         escapeXml(className(i))
@@ -107,12 +106,19 @@ export function confusionMatrixSvg(
  * One-vs-rest ROC or PR curves of every class on one plot, with each class's area in the
  * legend. Classes whose curve is undefined (absent from the labels) are listed as such.
  */
-export function curvesSvg(curves: CurvesJson, kind: "roc" | "pr", title?: string): string {
+export function curvesSvg(
+  curves: CurvesJson,
+  kind: "roc" | "pr",
+  options: { title?: string; classNames?: readonly string[]; classes?: readonly number[] } = {},
+): string {
+  const shown = Object.entries(curves).filter(([id]) =>
+    options.classes === undefined || options.classes.includes(Number(id))
+  );
   // The legend goes below the axes: one row per class never hides a curve.
-  const rows = Object.keys(curves).length + (kind === "roc" ? 1 : 0);
+  const rows = shown.length + (kind === "roc" ? 1 : 0);
   const legendHeight = rows * 17 + 20;
   const f = frame(520, 460 + legendHeight, 20, legendHeight);
-  const heading = title ??
+  const heading = options.title ??
     (kind === "roc" ? "ROC curves (one-vs-rest)" : "Precision-recall curves (one-vs-rest)");
   const parts = [
     kind === "roc"
@@ -123,11 +129,11 @@ export function curvesSvg(curves: CurvesJson, kind: "roc" | "pr", title?: string
   if (kind === "roc") {
     parts.push(polyline(f, [0, 1], [0, 1], "#999", { dash: true, width: 1 }));
   }
-  for (const [id, curve] of Object.entries(curves)) {
+  for (const [id, curve] of shown) {
     const color = PALETTE[Number(id) % PALETTE.length];
     const defined = curve.x.every((v) => v !== null) && curve.y.every((v) => v !== null) &&
       curve.auc !== null;
-    const name = className(Number(id));
+    const name = classLabel(Number(id), options.classNames);
     if (!defined) {
       entries.push({ label: `${name}: undefined (no positives)`, color: "#ccc" });
       continue;
@@ -138,7 +144,9 @@ export function curvesSvg(curves: CurvesJson, kind: "roc" | "pr", title?: string
       }),
     );
     entries.push({
-      label: `${name}: ${kind === "roc" ? "AUC" : "AP"} ${curve.auc!.toFixed(3)}`,
+      label: kind === "roc"
+        ? `${name}: AUC ${curve.auc!.toFixed(3)}`
+        : `${name}: AP ${(curve.average_precision ?? curve.auc!).toFixed(3)}`,
       color,
     });
   }
@@ -150,10 +158,20 @@ export function curvesSvg(curves: CurvesJson, kind: "roc" | "pr", title?: string
 /**
  * Reliability diagram of the top-label confidence: accuracy against mean confidence per
  * bin (the diagonal is perfect calibration), with the share of samples per bin as bars.
+ * With `calibrated`, the temperature-scaled probabilities' curve is drawn beside.
  */
-export function reliabilitySvg(rel: Reliability, title?: string): string {
-  const f = frame(520, 460);
-  const heading = title ?? `Reliability (top label), ECE ${rel.ece.toFixed(4)}`;
+export function reliabilitySvg(
+  rel: Reliability,
+  options: { title?: string; calibrated?: Reliability; temperature?: number } = {},
+): string {
+  const cal = options.calibrated;
+  // The legend goes below the axes, where no curve can be.
+  const legendHeight = (cal ? 4 : 3) * 17 + 20;
+  const f = frame(520, 460 + legendHeight, 20, legendHeight);
+  const heading = options.title ??
+    (cal
+      ? `Reliability (top label), ECE ${rel.ece.toFixed(4)} -> ${cal.ece.toFixed(4)}`
+      : `Reliability (top label), ECE ${rel.ece.toFixed(4)}`);
   const parts = [unitAxes(f, heading, "Confidence (largest probability)", "Accuracy")];
   const total = rel.counts.reduce((a, b) => a + b, 0);
   for (let b = 0; b < rel.nBins; b++) {
@@ -168,24 +186,35 @@ export function reliabilitySvg(rel: Reliability, title?: string): string {
     );
   }
   parts.push(polyline(f, [0, 1], [0, 1], "#999", { dash: true, width: 1 }));
-  const xs: number[] = [];
-  const ys: number[] = [];
-  for (let b = 0; b < rel.nBins; b++) {
-    if (rel.counts[b] === 0) continue;
-    xs.push(rel.meanConfidence[b]!);
-    ys.push(rel.accuracy[b]!);
-  }
-  parts.push(polyline(f, xs, ys, PALETTE[0]));
-  for (let i = 0; i < xs.length; i++) {
-    const [cx, cy] = toPx(f, xs[i], ys[i]);
-    parts.push(`<circle cx="${px(cx)}" cy="${px(cy)}" r="3.5" fill="${PALETTE[0]}"/>`);
-  }
+  const curve = (r: Reliability, color: string) => {
+    const xs: number[] = [];
+    const ys: number[] = [];
+    for (let b = 0; b < r.nBins; b++) {
+      if (r.counts[b] === 0) continue;
+      xs.push(r.meanConfidence[b]!);
+      ys.push(r.accuracy[b]!);
+    }
+    parts.push(polyline(f, xs, ys, color));
+    for (let i = 0; i < xs.length; i++) {
+      const [cx, cy] = toPx(f, xs[i], ys[i]);
+      parts.push(`<circle cx="${px(cx)}" cy="${px(cy)}" r="3.5" fill="${color}"/>`);
+    }
+  };
+  curve(rel, PALETTE[0]);
+  if (cal) curve(cal, PALETTE[1]);
+  const t = options.temperature;
   parts.push(
     legend(f, [
-      { label: "accuracy per bin", color: PALETTE[0] },
+      { label: cal ? "accuracy per bin, model" : "accuracy per bin", color: PALETTE[0] },
+      ...(cal
+        ? [{
+          label: `calibrated${t === undefined ? "" : ` (T = ${t.toFixed(3)})`}`,
+          color: PALETTE[1],
+        }]
+        : []),
       { label: "perfect calibration", color: "#999", dash: true },
-      { label: "share of samples (bars)", color: "#bab0ac" },
-    ], "upper-left"),
+      { label: "share of samples (bars, model)", color: "#bab0ac" },
+    ], "below"),
     "</svg>",
   );
   return parts.join("\n") + "\n";

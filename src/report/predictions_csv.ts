@@ -3,11 +3,14 @@ export interface PredictionsTable {
   vehicleIds: number[];
   labels: number[];
   probabilities: number[][];
+  /** The temperature-scaled probabilities, when the file has `cal_p0..cal_pK-1` columns. */
+  calibratedProbabilities?: number[][];
 }
 
 /**
  * Parses the bundle's `predictions.csv` (or any CSV with `label` and `p0..pK-1` columns;
- * `vehicle_id` and `pred` are optional), so an earlier bundle can be re-evaluated.
+ * `vehicle_id`, `pred`, `cal_p0..cal_pK-1` and `pred_min_cost` are optional), so an earlier
+ * bundle can be re-evaluated.
  */
 export function parsePredictionsCsv(text: string, source = "predictions.csv"): PredictionsTable {
   const lines = text.split(/\r?\n/).filter((l) => l.trim() !== "");
@@ -28,7 +31,10 @@ export function parsePredictionsCsv(text: string, source = "predictions.csv"): P
         `received "${lines[0]}"`,
     );
   }
+  const calCols = probCols.map((_, j) => header.indexOf(`cal_p${j}`));
+  const calibrated = calCols.every((c) => c >= 0);
   const out: PredictionsTable = { vehicleIds: [], labels: [], probabilities: [] };
+  if (calibrated) out.calibratedProbabilities = [];
   for (let i = 1; i < lines.length; i++) {
     const cells = lines[i].split(",");
     const num = (col: number, name: string): number => {
@@ -44,6 +50,7 @@ export function parsePredictionsCsv(text: string, source = "predictions.csv"): P
     out.labels.push(num(labelCol, "label"));
     out.vehicleIds.push(idCol >= 0 ? num(idCol, "vehicle_id") : i - 1);
     out.probabilities.push(probCols.map((c, j) => num(c, `p${j}`)));
+    if (calibrated) out.calibratedProbabilities!.push(calCols.map((c, j) => num(c, `cal_p${j}`)));
   }
   return out;
 }

@@ -1,6 +1,7 @@
 /**
  * The promotion policy on top of the tracking interface: the evidence a run's promotion is
- * judged on (best val macro-F1, its evaluation bundle, the current champion), the run's
+ * judged on (the best value of its task's promotion metric, val macro-F1 by default; its
+ * evaluation bundle; the current champion), the run's
  * best checkpoint, and the registry record of a promotion (version, alias, who/when/why).
  *
  * @module
@@ -10,7 +11,13 @@ import {
   type MlflowRun,
   type TrackingStore,
 } from "../tracking/tracking_store.ts";
-import type { ChampionInfo, PromotionDecision, PromotionEvidence } from "./promotion_decision.ts";
+import { lowerIsBetter, PROMOTION_METRICS, type PromotionMetric } from "../metrics/task.ts";
+import {
+  baselineKey,
+  type ChampionInfo,
+  type PromotionDecision,
+  type PromotionEvidence,
+} from "./promotion_decision.ts";
 import { bestMetricValue, PROMOTED_VERSION_TAG } from "./run_review.ts";
 
 /** Where the registry keeps the champion. */
@@ -60,6 +67,18 @@ export async function findEvaluationBundle(
   return folders.find((f) => isVal(f.path)) ?? folders[0];
 }
 
+/** The run's promotion metric: its `promotion_metric` param, else `val_macro_f1`. */
+export function runPromotionMetric(run: MlflowRun): PromotionMetric {
+  const metric = run.params.promotion_metric ?? "val_macro_f1";
+  if (!(PROMOTION_METRICS as readonly string[]).includes(metric)) {
+    throw new RangeError(
+      `Cannot judge run ${run.info.runId}: its promotion_metric param "${metric}" is not one ` +
+        `of ${PROMOTION_METRICS.join(", ")}`,
+    );
+  }
+  return metric as PromotionMetric;
+}
+
 /** Collects the promotion evidence for a run (inspected = false until the user confirms). */
 export async function gatherPromotionEvidence(
   store: TrackingStore,
@@ -67,34 +86,47 @@ export async function gatherPromotionEvidence(
   registry: RegistryTarget,
 ): Promise<PromotionCase> {
   const { runId, runName } = run.info;
-  const valMacroF1 = bestMetricValue(await store.getMetricHistory(runId, "val_macro_f1"));
+  const metric = runPromotionMetric(run);
+  const lower = lowerIsBetter(metric);
+  const value = bestMetricValue(await store.getMetricHistory(runId, metric), lower);
   const bundle = await findEvaluationBundle(store, runId);
-  let baselineMacroF1: number | null = null;
+  let baseline: number | null = null;
   if (bundle) {
     const summary = JSON.parse(
       decoder.decode(await store.downloadArtifact(runId, `${bundle.path}/summary_metrics.json`)),
     );
-    if (typeof summary.baseline_macro_f1 === "number") baselineMacroF1 = summary.baseline_macro_f1;
+    const b = summary[baselineKey(metric)];
+    if (typeof b === "number") baseline = b;
   }
   let champion: ChampionInfo | null = null;
   const current = await store.getModelVersionByAlias(registry.model, registry.alias);
   if (current) {
     let runName = current.runId;
-    let f1: number | null = null;
+    let championValue: number | null = null;
+    let classNames: string | null = null;
     if (current.runId) {
       const champRun = await store.getRun(current.runId);
       runName = champRun.info.runName || current.runId;
-      f1 = bestMetricValue(await store.getMetricHistory(current.runId, "val_macro_f1"));
+      championValue = bestMetricValue(await store.getMetricHistory(current.runId, metric), lower);
+      classNames = champRun.params.class_names ?? null;
     }
-    champion = { runId: current.runId, runName, version: current.version, valMacroF1: f1 };
+    champion = {
+      runId: current.runId,
+      runName,
+      version: current.version,
+      value: championValue,
+      classNames,
+    };
   }
   return {
     run,
     evidence: {
       runId,
       runName,
-      valMacroF1,
-      baselineMacroF1,
+      metric,
+      value,
+      baseline,
+      classNames: run.params.class_names ?? null,
       bundlePath: bundle?.path ?? null,
       bundleFiles: bundle?.files ?? [],
       inspected: false,
@@ -178,12 +210,14 @@ export async function registerPromotion(
     );
   }
   const e = promotion.evidence;
+  const metric = e.metric ?? "val_macro_f1";
   const tags: Record<string, string> = {
     promoted_by: record.user,
     promoted_at: record.when,
     promotion_reason: record.reason,
-    val_macro_f1: String(e.valMacroF1),
-    baseline_macro_f1: String(e.baselineMacroF1),
+    promotion_metric: metric,
+    [metric]: String(e.value),
+    [baselineKey(metric)]: String(e.baseline),
     evaluation_bundle: e.bundlePath ?? "",
     previous_champion_version: e.champion?.version ?? "",
     previous_champion_run_id: e.champion?.runId ?? "",

@@ -1,3 +1,5 @@
+import { lowerIsBetter, type PromotionMetric } from "../metrics/task.ts";
+
 /** The files a run's evaluation bundle must hold for promotion to count it as attached. */
 export const REQUIRED_BUNDLE_FILES: readonly string[] = Object.freeze([
   "index.html",
@@ -14,18 +16,27 @@ export interface ChampionInfo {
   runId: string;
   runName: string;
   version: string;
-  /** Its best validation macro-F1; null when the run has none logged. */
-  valMacroF1: number | null;
+  /** Its best value of the candidate's promotion metric; null when the run has none logged. */
+  value: number | null;
+  /** Its `class_names` param (the task's classes as JSON); null when not logged. */
+  classNames?: string | null;
 }
 
 /** Everything the promotion criteria look at. */
 export interface PromotionEvidence {
   runId: string;
   runName: string;
-  /** Best `val_macro_f1` the run logged (the epoch its `best` checkpoint comes from). */
-  valMacroF1: number | null;
-  /** Always-0 macro-F1 on the same validation labels (the bundle's `baseline_macro_f1`). */
-  baselineMacroF1: number | null;
+  /** The task's promotion metric (the run's `promotion_metric` param); default `val_macro_f1`. */
+  metric?: PromotionMetric;
+  /** Best value of the metric the run logged (the epoch its `best` checkpoint comes from). */
+  value: number | null;
+  /**
+   * The always-majority baseline's value of the metric on the same validation labels (the
+   * bundle's `baseline_macro_f1`, `baseline_accuracy` or `baseline_total_cost`).
+   */
+  baseline: number | null;
+  /** The run's `class_names` param (the task's classes as JSON); null when not logged. */
+  classNames?: string | null;
   /** Artifact folder of the bundle found on the run (e.g. `evaluations/val_sequences`), or null. */
   bundlePath: string | null;
   /** Files present in that folder. */
@@ -49,62 +60,97 @@ export interface PromotionDecision {
   checks: PromotionCheck[];
 }
 
-const f4 = (v: number) => v.toFixed(4);
+/** How a promotion metric is named in the checks. */
+export function promotionMetricLabel(metric: PromotionMetric): string {
+  return metric === "val_macro_f1"
+    ? "val macro-F1"
+    : metric === "val_acc"
+    ? "val accuracy"
+    : "val cost";
+}
+
+/** The summary_metrics.json key of the always-majority baseline's value of `metric`. */
+export function baselineKey(metric: PromotionMetric): string {
+  return metric === "val_macro_f1"
+    ? "baseline_macro_f1"
+    : metric === "val_acc"
+    ? "baseline_accuracy"
+    : "baseline_total_cost";
+}
 
 /**
- * Applies the promotion criteria: (1) val macro-F1 beats the champion's and the always-0
- * baseline on the same labels, (2) the evaluation bundle is attached to the run, (3) the
- * plots were inspected. Every check is reported, passed or not, with its numbers.
+ * Applies the promotion criteria: (1) the task's promotion metric (val macro-F1 by default)
+ * beats the champion's, and (2) the always-majority baseline's on the same labels, (3) the
+ * evaluation bundle is attached to the run, (4) the plots were inspected. Every check is
+ * reported, passed or not, with its numbers.
  */
 export function decidePromotion(e: PromotionEvidence): PromotionDecision {
+  const metric = e.metric ?? "val_macro_f1";
+  const label = promotionMetricLabel(metric);
+  const lower = lowerIsBetter(metric);
+  const fmt = (v: number) => (lower ? String(Math.round(v)) : v.toFixed(4));
+  const beats = (a: number, b: number) => (lower ? a < b : a > b);
+  const [win, lose] = lower ? ["<", ">="] : [">", "<="];
   const checks: PromotionCheck[] = [];
-  const f1 = e.valMacroF1;
-  if (f1 === null || !Number.isFinite(f1)) {
+  const v = e.value;
+  const champion = `${label} beats the champion`;
+  if (v === null || !Number.isFinite(v)) {
     checks.push({
-      criterion: "val macro-F1 beats the champion",
+      criterion: champion,
       passed: false,
-      detail: `run ${e.runName} (${e.runId}) has no val_macro_f1 metric; train it with validation`,
+      detail: `run ${e.runName} (${e.runId}) has no ${metric} metric; train it with validation`,
     });
   } else if (e.champion === null) {
     checks.push({
-      criterion: "val macro-F1 beats the champion",
+      criterion: champion,
       passed: true,
-      detail: `no champion yet; val macro-F1 ${f4(f1)}`,
+      detail: `no champion yet; ${label} ${fmt(v)}`,
     });
   } else if (e.champion.runId === e.runId) {
     checks.push({
-      criterion: "val macro-F1 beats the champion",
+      criterion: champion,
       passed: false,
       detail: `run ${e.runName} already is the champion (version ${e.champion.version})`,
     });
-  } else {
-    const c = e.champion.valMacroF1;
-    const passed = c === null || f1 > c;
+  } else if (
+    e.classNames && e.champion.classNames && e.classNames !== e.champion.classNames
+  ) {
     checks.push({
-      criterion: "val macro-F1 beats the champion",
+      criterion: champion,
+      passed: false,
+      detail: `champion ${e.champion.runName} (version ${e.champion.version}) was trained for ` +
+        `other classes (${e.champion.classNames}, candidate ${e.classNames}); register this ` +
+        "task's models under another --model name",
+    });
+  } else {
+    const c = e.champion.value;
+    const passed = c === null || beats(v, c);
+    checks.push({
+      criterion: champion,
       passed,
       detail: c === null
-        ? `champion ${e.champion.runName} (version ${e.champion.version}) has no val_macro_f1; ` +
-          `candidate ${f4(f1)}`
-        : `candidate ${f4(f1)} ${passed ? ">" : "<="} champion ${e.champion.runName} ` +
-          `(version ${e.champion.version}) ${f4(c)}`,
+        ? `champion ${e.champion.runName} (version ${e.champion.version}) has no ${metric}; ` +
+          `candidate ${fmt(v)}`
+        : `candidate ${fmt(v)} ${passed ? win : lose} champion ${e.champion.runName} ` +
+          `(version ${e.champion.version}) ${fmt(c)}`,
     });
   }
-  if (f1 === null || !Number.isFinite(f1) || e.baselineMacroF1 === null) {
+  const baseline = `${label} beats the always-majority baseline`;
+  if (v === null || !Number.isFinite(v) || e.baseline === null) {
     checks.push({
-      criterion: "val macro-F1 beats the always-0 baseline",
+      criterion: baseline,
       passed: false,
-      detail: e.baselineMacroF1 === null
-        ? "no baseline_macro_f1 in the run's summary_metrics.json; run deno task evaluate " +
+      detail: e.baseline === null
+        ? `no ${baselineKey(metric)} in the run's summary_metrics.json; run deno task evaluate ` +
           "with --mlflow-run-id on the validation data first"
-        : "the run has no val_macro_f1 to compare",
+        : `the run has no ${metric} to compare`,
     });
   } else {
-    const passed = f1 > e.baselineMacroF1;
+    const passed = beats(v, e.baseline);
     checks.push({
-      criterion: "val macro-F1 beats the always-0 baseline",
+      criterion: baseline,
       passed,
-      detail: `candidate ${f4(f1)} ${passed ? ">" : "<="} always-0 ${f4(e.baselineMacroF1)} ` +
+      detail: `candidate ${fmt(v)} ${passed ? win : lose} always-majority ${fmt(e.baseline)} ` +
         `on the same validation labels`,
     });
   }

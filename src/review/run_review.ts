@@ -28,11 +28,15 @@ export interface RunRow {
   promoted: string;
 }
 
-/** Best (largest) value of a metric history, or null when empty. */
-export function bestMetricValue(points: readonly { value: number }[]): number | null {
+/** Best value of a metric history (largest, or smallest with `lower`), or null when empty. */
+export function bestMetricValue(
+  points: readonly { value: number }[],
+  lower = false,
+): number | null {
   let best: number | null = null;
   for (const p of points) {
-    if (Number.isFinite(p.value) && (best === null || p.value > best)) best = p.value;
+    if (!Number.isFinite(p.value)) continue;
+    if (best === null || (lower ? p.value < best : p.value > best)) best = p.value;
   }
   return best;
 }

@@ -2,8 +2,10 @@
  * Training checkpoints as files of bytes: everything needed to resume exactly, plus the
  * PyTorch-named weights. The core produces and reads bytes; `cli/` (or the browser) stores them.
  *
- * Files: `state.json` (epoch, step, best val F1, the model config, the loop settings, the
- * data's npz keys, RNG and schedule state, and the MLflow run it belongs to, when tracked),
+ * Files: `state.json` (epoch, step, best val F1 and the best checkpoint's promotion metric,
+ * the model config, the loop settings, the task (class names, cost matrix, promotion metric),
+ * the temperature fitted on the validation set, the data's npz keys, RNG and schedule state,
+ * and the MLflow run it belongs to, when tracked),
  * `weights.safetensors` (tfjs layout, our variable names), `optimizer.safetensors` (AdamW
  * moments `m.<name>` / `v.<name>`), and, when written by `train()`, `model.safetensors`
  * (PyTorch state_dict names) and `feature_stats.json`. Never paths, URIs or credentials.
@@ -26,6 +28,7 @@ import {
   encodeSafetensors,
   type SafetensorsTensor,
 } from "../model/safetensors.ts";
+import { defaultTask, parseTask, type Task, taskToJson } from "../metrics/task.ts";
 import type { AdamWState } from "./adamw.ts";
 import { DEFAULT_LOOP_CONFIG, type LoopConfig } from "./config.ts";
 
@@ -51,6 +54,17 @@ export interface PartialEpoch {
   readonly seen: number;
 }
 
+/** How the best checkpoint so far was chosen: its promotion metric, then its val loss. */
+export interface BestSoFar {
+  /** The task's promotion metric (`val_macro_f1`, `val_acc` or `val_cost`). */
+  readonly metric: string;
+  readonly value: number;
+  /** Breaks ties on `value`: the lower val loss wins. */
+  readonly valLoss: number;
+  /** The epoch it was reached at. */
+  readonly epoch: number;
+}
+
 /** Everything a checkpoint holds, decoded. */
 export interface TrainingCheckpoint {
   /** Completed epochs (1-based count). */
@@ -58,8 +72,17 @@ export interface TrainingCheckpoint {
   /** Steps already done of epoch `epoch + 1` (0 at an epoch boundary). */
   readonly stepInEpoch: number;
   readonly partial: PartialEpoch | null;
-  /** Highest val macro-F1 so far (-1 before the first validation). */
+  /** Val macro-F1 of the best checkpoint so far (-1 before the first validation). */
   readonly bestValF1: number;
+  /** The best checkpoint so far by the task's promotion metric; null before validation. */
+  readonly best?: BestSoFar | null;
+  /** The task trained for; `readCheckpoint` fills in the default task of older checkpoints. */
+  readonly task?: Task;
+  /**
+   * The temperature fitted on this epoch's validation logits (temperature scaling); null
+   * before the first validation and in older checkpoints.
+   */
+  readonly temperature?: number | null;
   readonly epochsWithoutImprovement: number;
   readonly modelConfig: ModelConfig;
   /** The loop's settings when the checkpoint was written. */
@@ -81,7 +104,7 @@ const decoder = new TextDecoder();
 
 /** Encodes a checkpoint as files (`state.json`, `weights.safetensors`, `optimizer.safetensors`). */
 export function writeCheckpoint(checkpoint: TrainingCheckpoint): Record<string, Uint8Array> {
-  const { weights, optimizer, ...meta } = checkpoint;
+  const { weights, optimizer, task, ...meta } = checkpoint;
   const tensors: Record<string, SafetensorsTensor> = {};
   for (const [name, t] of Object.entries(weights)) tensors[name] = { dtype: "F32", ...t };
   const files: Record<string, Uint8Array> = {
@@ -95,7 +118,12 @@ export function writeCheckpoint(checkpoint: TrainingCheckpoint): Record<string, 
     }
     files["optimizer.safetensors"] = encodeSafetensors(moments, { step: String(optimizer.step) });
   }
-  const state = { format: CHECKPOINT_FORMAT, ...meta, optimizerStep: optimizer?.step ?? null };
+  const state = {
+    format: CHECKPOINT_FORMAT,
+    ...meta,
+    ...(task ? { task: taskToJson(task) } : {}),
+    optimizerStep: optimizer?.step ?? null,
+  };
   files["state.json"] = new TextEncoder().encode(JSON.stringify(state, null, 2) + "\n");
   return files;
 }
@@ -179,14 +207,49 @@ export function readCheckpoint(files: Readonly<Record<string, Uint8Array>>): Tra
     }
     optimizer = { step: Number(opt.metadata.step ?? state.optimizerStep ?? 0), m, v };
   }
-  const { optimizerStep: _s, format: _f, dataKeys, run, ...meta } = state;
+  const { optimizerStep: _s, format: _f, dataKeys, run, task, temperature, best, ...meta } = state;
+  const modelConfig = meta.modelConfig as ModelConfig;
   return {
     ...(meta as unknown as TrainingCheckpoint),
     dataKeys: (dataKeys ?? null) as SequenceKeys | null,
     run: (run ?? null) as CheckpointRunRef | null,
+    task: readTask(task, modelConfig?.numClasses),
+    temperature: readTemperature(temperature),
+    best: (best ?? null) as BestSoFar | null,
     weights,
     optimizer,
   };
+}
+
+/** The checkpoint's task, checked against its model's K; older checkpoints get the default. */
+function readTask(json: unknown, numClasses: unknown): Task {
+  if (!Number.isInteger(numClasses) || (numClasses as number) < 1) {
+    throw new RangeError(
+      `Cannot read checkpoint: state.json has no valid modelConfig.numClasses ` +
+        `(received ${JSON.stringify(numClasses)})`,
+    );
+  }
+  const k = numClasses as number;
+  if (json === undefined || json === null) return defaultTask(k);
+  const task = parseTask(json, 'checkpoint state.json "task"');
+  if (task.classNames.length !== k) {
+    throw new RangeError(
+      `Cannot read checkpoint: its task names ${task.classNames.length} classes but its ` +
+        `model has ${k} outputs`,
+    );
+  }
+  return task;
+}
+
+function readTemperature(value: unknown): number | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "number" || !(value > 0) || !Number.isFinite(value)) {
+    throw new RangeError(
+      `Cannot read checkpoint: "temperature" must be a finite number > 0 or null, received ` +
+        JSON.stringify(value),
+    );
+  }
+  return value;
 }
 
 /**

@@ -36,7 +36,7 @@ export interface LoopConfig {
   readonly logInterval: number;
   /** Seed of the initial weights, the shuffling and every dropout mask. */
   readonly seed: number;
-  /** Early stopping: epochs without a val macro-F1 improvement; 0 disables. */
+  /** Early stopping: epochs without a new best checkpoint (see `isBetterCheckpoint`); 0 disables. */
   readonly patience: number;
   /**
    * Batch rows of similar valid length together so per-batch trimming removes most

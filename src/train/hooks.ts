@@ -16,8 +16,8 @@ export interface EpochMetrics {
   readonly val_acc: number;
   readonly val_macro_f1: number;
   readonly lr: number;
-  /** Total cost on the validation set under the contract's cost matrix. */
-  readonly val_cost: number;
+  /** Total cost on the validation set under the task's cost matrix; absent without one. */
+  readonly val_cost?: number;
   /** Wall time of the epoch in seconds (training and validation). */
   readonly epoch_seconds: number;
 }

@@ -6,7 +6,10 @@
  */
 import type { EpochMetrics } from "./hooks.ts";
 
-/** Columns of `metrics.csv`: the data contract's header, then `val_cost,epoch_seconds`. */
+/**
+ * Columns of `metrics.csv` for a task with a cost matrix: the data contract's header, then
+ * `val_cost,epoch_seconds`. Without a cost matrix `val_cost` is left out.
+ */
 export const METRICS_CSV_COLUMNS: readonly (keyof EpochMetrics)[] = Object.freeze([
   "epoch",
   "train_loss",
@@ -19,17 +22,26 @@ export const METRICS_CSV_COLUMNS: readonly (keyof EpochMetrics)[] = Object.freez
   "epoch_seconds",
 ]);
 
-/** The header line of `metrics.csv`, without a line break. */
-export function metricsCsvHeader(): string {
-  return METRICS_CSV_COLUMNS.join(",");
+/** The columns of `metrics.csv`: with `val_cost` only when the task has a cost matrix. */
+export function metricsCsvColumns(withCost: boolean): readonly (keyof EpochMetrics)[] {
+  return withCost ? METRICS_CSV_COLUMNS : METRICS_CSV_COLUMNS.filter((c) => c !== "val_cost");
 }
 
-/** One epoch as a `metrics.csv` line (no line break); numbers in their shortest round-trip form. */
+/** The header line of `metrics.csv`, without a line break. */
+export function metricsCsvHeader(withCost = true): string {
+  return metricsCsvColumns(withCost).join(",");
+}
+
+/**
+ * One epoch as a `metrics.csv` line (no line break); numbers in their shortest round-trip
+ * form. `val_cost` is written when the row has one.
+ */
 export function metricsCsvRow(m: Readonly<EpochMetrics>): string {
-  return METRICS_CSV_COLUMNS.map((c) => String(m[c])).join(",");
+  return metricsCsvColumns(m.val_cost !== undefined).map((c) => String(m[c])).join(",");
 }
 
 /** The rows as `metrics.csv` text: header line, one line per row, each ending in `\n`. */
-export function metricsCsv(rows: readonly Readonly<EpochMetrics>[]): string {
-  return [metricsCsvHeader(), ...rows.map(metricsCsvRow)].join("\n") + "\n";
+export function metricsCsv(rows: readonly Readonly<EpochMetrics>[], withCost?: boolean): string {
+  const cost = withCost ?? (rows.length === 0 || rows[0].val_cost !== undefined);
+  return [metricsCsvHeader(cost), ...rows.map(metricsCsvRow)].join("\n") + "\n";
 }

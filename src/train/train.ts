@@ -8,6 +8,7 @@ import { epochBatches, gatherBatch } from "../data/batches.ts";
 import { classCounts, classWeights } from "../data/class_weights.ts";
 import { deriveSeed } from "../data/seeded_rng.ts";
 import type { SequenceDataset, SequenceKeys } from "../data/sequence_dataset.ts";
+import { type Task, taskToJson } from "../metrics/task.ts";
 import {
   createLstmClassifier,
   type LstmClassifier,
@@ -18,6 +19,7 @@ import { exportTorchStateDict } from "../model/safetensors.ts";
 import { batchTensors } from "./_batch_tensors.ts";
 import {
   assignCheckpointWeights,
+  type BestSoFar,
   type CheckpointRunRef,
   type HostTensor,
   type PartialEpoch,
@@ -30,6 +32,8 @@ import { createOptimizer, type TrainOptimizer } from "./create_optimizer.ts";
 import type { LoopConfig, TrainConfig } from "./config.ts";
 import { PredictionAbortedError, validate } from "./validate.ts";
 import { abortCheck } from "./_yield.ts";
+import { isBetterCheckpoint, metricOf } from "./best_checkpoint.ts";
+import { resolveTaskData } from "./task_data.ts";
 import type { EpochMetrics, RunStatus, TrainHooks } from "./hooks.ts";
 import { classificationLoss, type LossOptions } from "./losses.ts";
 import { learningRateAt } from "./step_lr.ts";
@@ -45,6 +49,12 @@ export interface TrainData {
   readonly featureStatsJson?: string;
   /** The npz members the data was read from, recorded in every checkpoint. */
   readonly keys?: SequenceKeys;
+  /**
+   * The task: K = its number of class names, its cost matrix gives `val_cost`, its
+   * promotion metric picks the best checkpoint. Default: `defaultTask` of the data's K
+   * (the larger of train's and val's).
+   */
+  readonly task?: Task;
 }
 
 /** Options of {@link train}. */
@@ -89,7 +99,12 @@ export class NonFiniteLossError extends RangeError {
 /** How {@link train} ended. */
 export interface TrainResult {
   readonly status: RunStatus;
+  /** Val macro-F1 of the best checkpoint (-1 when nothing was validated). */
   readonly bestValF1: number;
+  /** The best checkpoint by the task's promotion metric; null when nothing was validated. */
+  readonly best: BestSoFar | null;
+  /** The task trained for (given, or the default of the data's K). */
+  readonly task: Task;
   /** Epoch metrics of this call (not of earlier, resumed-from runs). */
   readonly history: EpochMetrics[];
 }
@@ -130,7 +145,8 @@ export async function train(
   const loop = config.loop;
   const now = options.now ?? (() => performance.now());
   const resumed = options.resume ? readCheckpoint(options.resume) : null;
-  const modelConfig = modelConfigFor(config.model, data.train);
+  const { task, train: trainSet, val: valSet } = resolveTaskData(data);
+  const modelConfig = modelConfigFor(config.model, trainSet);
   if (resumed && JSON.stringify(resumed.modelConfig) !== JSON.stringify(modelConfig)) {
     throw new RangeError(
       `Cannot resume: the checkpoint's model ${JSON.stringify(resumed.modelConfig)} differs from ` +
@@ -139,22 +155,41 @@ export async function train(
         }; use the same model settings as the original run`,
     );
   }
+  if (
+    resumed?.task && JSON.stringify(taskToJson(resumed.task)) !== JSON.stringify(taskToJson(task))
+  ) {
+    throw new RangeError(
+      `Cannot resume: the checkpoint's task ${JSON.stringify(taskToJson(resumed.task))} ` +
+        `differs from this run's ${JSON.stringify(taskToJson(task))}; pass the same --task`,
+    );
+  }
   const model = createLstmClassifier(modelConfig, { seed: loop.seed });
   // Fused WebGPU AdamW on webgpu, tf-op AdamW elsewhere; same checkpoint state either way.
   const optimizer = createOptimizer(model.namedVariables, { weightDecay: loop.weightDecay });
   const weights = loop.weightedLoss
-    ? classWeights(classCounts(data.train.labels, data.train.numClasses))
+    ? classWeights(classCounts(trainSet.labels, trainSet.numClasses))
     : undefined;
   const weightTensor = weights ? tf.keep(tf.tensor1d(weights, "float32")) : undefined;
   const loss: LossOptions = {
     classWeights: weightTensor,
     focalGamma: loop.focalLoss ? FOCAL_GAMMA : 0,
   };
-  const stepsPerEpoch = Math.ceil(data.train.size / loop.batchSize);
+  const stepsPerEpoch = Math.ceil(trainSet.size / loop.batchSize);
   const startEpoch = resumed ? resumed.epoch + 1 : 1;
   let startStep = resumed?.stepInEpoch ?? 0;
   let partial: PartialEpoch | null = resumed?.partial ?? null;
   let bestValF1 = resumed?.bestValF1 ?? -1;
+  // Older checkpoints know only the best val macro-F1 (no loss to break ties with).
+  let best: BestSoFar | null = resumed?.best ??
+    (resumed && resumed.bestValF1 >= 0 && task.promotionMetric === "val_macro_f1"
+      ? {
+        metric: "val_macro_f1",
+        value: resumed.bestValF1,
+        valLoss: Number.MAX_VALUE, // JSON has no Infinity; any real loss is lower
+        epoch: resumed.epoch,
+      }
+      : null);
+  let temperature: number | null = resumed?.temperature ?? null;
   let stale = resumed?.epochsWithoutImprovement ?? 0;
   const history: EpochMetrics[] = [];
   if (resumed) {
@@ -178,9 +213,12 @@ export async function train(
       stepInEpoch,
       partial: part,
       bestValF1,
+      best,
       epochsWithoutImprovement: stale,
       modelConfig,
       loop,
+      task,
+      temperature,
       dataKeys: data.keys ?? null,
       run: options.run ?? null,
       rng: {
@@ -208,7 +246,7 @@ export async function train(
     for (let epoch = startEpoch; epoch <= loop.epochs; epoch++) {
       const lr = learningRateAt(epoch, loop);
       const started = now();
-      const run = await trainEpoch(model, optimizer, data.train, {
+      const run = await trainEpoch(model, optimizer, trainSet, {
         loop,
         epoch,
         lr,
@@ -230,11 +268,12 @@ export async function train(
       }
       let val;
       try {
-        val = await validate(model, data.val, {
+        val = await validate(model, valSet, {
           batchSize: loop.batchSize,
           classWeights: weights,
           focalGamma: loss.focalGamma,
           stepMultiple: options.stepMultiple,
+          costMatrix: task.costMatrix,
           signal: options.signal,
         });
       } catch (error) {
@@ -244,8 +283,14 @@ export async function train(
         status = "KILLED";
         break;
       }
-      const isBest = val.macroF1 > bestValF1;
-      if (isBest) bestValF1 = val.macroF1;
+      temperature = val.calibration?.temperature ?? temperature;
+      const metric = task.promotionMetric;
+      const candidate = { metric, value: metricOf(val, metric), valLoss: val.loss, epoch };
+      const isBest = isBetterCheckpoint(candidate, best);
+      if (isBest) {
+        best = candidate;
+        bestValF1 = val.macroF1;
+      }
       stale = isBest ? 0 : stale + 1;
       const metrics: EpochMetrics = {
         epoch,
@@ -255,7 +300,7 @@ export async function train(
         val_acc: val.accuracy,
         val_macro_f1: val.macroF1,
         lr,
-        val_cost: val.cost,
+        ...(val.cost === null ? {} : { val_cost: val.cost }),
         epoch_seconds: (now() - started) / 1000,
       };
       history.push(metrics);
@@ -273,7 +318,7 @@ export async function train(
     weightTensor?.dispose();
   }
   await hooks.onEnd?.({ status, bestValF1 });
-  return { status, bestValF1, history };
+  return { status, bestValF1, best, task, history };
 }
 
 interface EpochContext {

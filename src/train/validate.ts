@@ -1,18 +1,19 @@
 /**
  * Prediction and validation over a whole dataset: `predictProbabilities` (what the
- * evaluation bundle and the demo show) and `validate` (the loop's per-epoch val loss,
- * accuracy, macro-F1 and cost).
+ * evaluation bundle and the demo show, optionally temperature-scaled) and `validate` (the
+ * loop's per-epoch val loss, accuracy, macro-F1, cost under the task's cost matrix, and the
+ * temperature fitted on the validation logits).
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { gatherBatch } from "../data/batches.ts";
 import type { SequenceDataset } from "../data/sequence_dataset.ts";
+import { fitTemperature, type TemperatureFit } from "../metrics/calibration.ts";
 import {
   accuracy,
   type ConfusionMatrix,
   confusionMatrix,
-  COST_MATRIX,
   macroF1,
   totalCost,
 } from "../metrics/metrics.ts";
@@ -26,6 +27,8 @@ export interface PredictOptions {
   readonly batchSize?: number;
   /** Round each batch's trimmed window up to a multiple of this (fewer shapes). Default 1. */
   readonly stepMultiple?: number;
+  /** Divide the logits by this before the softmax (temperature scaling). Default 1. */
+  readonly temperature?: number;
   /** Abort = stop after the current batch with a {@link PredictionAbortedError}. */
   readonly signal?: AbortSignal;
 }
@@ -47,22 +50,44 @@ export class PredictionAbortedError extends Error {
  * Softmax probabilities for every row of `data`, in row order: one `Float32Array` of
  * `numClasses` per row (views of one buffer). Runs in eval mode (no dropout), batch by
  * batch over rows sorted by valid length, each batch trimmed to its longest valid length.
+ * With `temperature` T, the probabilities are `softmax(logits / T)`.
  */
 export async function predictProbabilities(
   model: LstmClassifier,
   data: SequenceDataset,
   options: PredictOptions = {},
 ): Promise<Float32Array[]> {
+  const t = options.temperature ?? 1;
+  if (!(t > 0) || !Number.isFinite(t)) {
+    throw new RangeError(`Cannot predict: temperature must be a finite number > 0, received ${t}`);
+  }
   const logp = await predictLogProbabilities(model, data, options);
-  for (let i = 0; i < logp.length; i++) logp[i] = Math.exp(logp[i]);
   const k = model.config.numClasses;
-  return Array.from({ length: data.size }, (_, i) => logp.subarray(i * k, (i + 1) * k));
+  const rows = Array.from({ length: data.size }, (_, i) => logp.subarray(i * k, (i + 1) * k));
+  if (t === 1) {
+    for (let i = 0; i < logp.length; i++) logp[i] = Math.exp(logp[i]);
+    return rows;
+  }
+  for (const row of rows) {
+    // softmax(z / T) from log-probabilities (a per-row shift of z): stable in float64.
+    let max = -Infinity;
+    for (let c = 0; c < k; c++) max = Math.max(max, row[c] / t);
+    let sum = 0;
+    for (let c = 0; c < k; c++) sum += Math.exp(row[c] / t - max);
+    for (let c = 0; c < k; c++) row[c] = Math.exp(row[c] / t - max) / sum;
+  }
+  return rows;
 }
 
-async function predictLogProbabilities(
+/**
+ * Log-softmax outputs for every row of `data`, in row order, as one flat `Float32Array`
+ * (row i at `[i * K, (i + 1) * K)`): logits up to a per-row shift, which is all
+ * temperature scaling needs.
+ */
+export async function predictLogProbabilities(
   model: LstmClassifier,
   data: SequenceDataset,
-  options: PredictOptions,
+  options: Omit<PredictOptions, "temperature"> = {},
 ): Promise<Float32Array> {
   const batchSize = options.batchSize ?? 64;
   if (!Number.isInteger(batchSize) || batchSize < 1) {
@@ -100,22 +125,27 @@ export interface ValidationResult {
   readonly loss: number;
   readonly accuracy: number;
   readonly macroF1: number;
-  /** Total cost under the contract's cost matrix. */
-  readonly cost: number;
+  /** Total cost under `costMatrix`; null without one. */
+  readonly cost: number | null;
   readonly confusion: ConfusionMatrix;
+  /** Softmax probabilities (T = 1), one row per window. */
   readonly probabilities: Float32Array[];
+  /** The temperature fitted on these logits and labels (minimum NLL); null without rows. */
+  readonly calibration: TemperatureFit | null;
 }
 
 /** Options of {@link validate}. */
-export interface ValidateOptions extends PredictOptions {
+export interface ValidateOptions extends Omit<PredictOptions, "temperature"> {
   readonly classWeights?: readonly number[];
   readonly focalGamma?: number;
+  /** The task's cost matrix (rows = true, columns = predicted); absent: no cost. */
+  readonly costMatrix?: readonly (readonly number[])[] | null;
 }
 
 /**
  * Validates `model` on `data`: loss (computed on the host from log-probabilities with the
  * same formula as `classificationLoss`), accuracy, macro-F1 and cost of the argmax
- * predictions, and the probabilities.
+ * predictions, the probabilities, and the temperature that calibrates them.
  */
 export async function validate(
   model: LstmClassifier,
@@ -139,15 +169,16 @@ export async function validate(
     den += w;
   }
   const confusion = confusionMatrix(data.labels, preds, k);
-  const probabilities: Float32Array[] = [];
+  const rows = Array.from({ length: data.size }, (_, i) => logp.subarray(i * k, (i + 1) * k));
+  const calibration = data.size > 0 ? fitTemperature(rows, data.labels) : null;
   for (let i = 0; i < logp.length; i++) logp[i] = Math.exp(logp[i]);
-  for (let i = 0; i < data.size; i++) probabilities.push(logp.subarray(i * k, (i + 1) * k));
   return {
     loss: den > 0 ? num / den : NaN,
     accuracy: accuracy(confusion),
     macroF1: macroF1(confusion),
-    cost: totalCost(confusion, COST_MATRIX),
+    cost: options.costMatrix ? totalCost(confusion, options.costMatrix) : null,
     confusion,
-    probabilities,
+    probabilities: rows,
+    calibration,
   };
 }

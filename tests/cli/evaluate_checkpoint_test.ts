@@ -133,7 +133,8 @@ Deno.test({
       };
       const csv = (await Deno.readTextFile(`${dir}/bundle/predictions.csv`)).trim().split("\n")
         .slice(1);
-      const fromCsv = csv.map((line) => line.split(",").slice(3).map(Number));
+      // vehicle_id,label,pred,p0..p4, then pred_min_cost (Component X has a cost matrix).
+      const fromCsv = csv.map((line) => line.split(",").slice(3, 8).map(Number));
       const transformed = await predict(true);
       const raw = await predict(false);
       const maxDiff = (p: Float32Array[]) =>

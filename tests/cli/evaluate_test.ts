@@ -42,7 +42,10 @@ with open(sys.argv[1], "w") as f:
         `${dir}/bundle`,
       ]);
       assert.equal(code, 0, stderr);
-      assert.match(stdout, /Evaluated 400 windows: macro-F1 0\.\d{4}/);
+      assert.match(
+        stdout,
+        /Evaluated 400 windows \(task component-x, 5 classes\): argmax rule macro-F1 0\.\d{4}/,
+      );
       const sk = await pythonJson<Record<string, number>>(
         `
 import csv, json, sys, numpy as np
@@ -71,6 +74,78 @@ print(json.dumps({"macro_f1": f1_score(y, p, labels=L, average="macro"),
   },
 });
 
+Deno.test({
+  name:
+    "evaluate --task with a custom cost matrix changes the cost figures exactly as numpy recomputes them",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "evaluate_task_test_" });
+    try {
+      // numpy writes 3-class predictions, with calibrated columns, and a task with its costs.
+      await runPython(
+        `
+import json, sys, numpy as np
+d = sys.argv[1]; rng = np.random.default_rng(9); n = 300
+y = rng.choice(3, size=n, p=[0.6, 0.3, 0.1])
+z = rng.normal(size=(n, 3)); z[np.arange(n), y] += 1.0
+P = np.exp(z); P /= P.sum(axis=1, keepdims=True)
+Q = np.exp(z / 1.8); Q /= Q.sum(axis=1, keepdims=True)
+with open(f"{d}/in.csv", "w") as f:
+    f.write("vehicle_id,label,pred,p0,p1,p2,cal_p0,cal_p1,cal_p2\\n")
+    for i in range(n):
+        f.write(",".join([str(i), str(y[i]), str(P[i].argmax())] + [repr(float(v)) for v in P[i]] +
+                         [repr(float(v)) for v in Q[i]]) + "\\n")
+json.dump({"name": "three-stage", "class_names": ["healthy", "worn", "failing"],
+           "cost_matrix": [[0, 3, 5], [40, 0, 2], [90, 30, 0]]}, open(f"{d}/task.json", "w"))
+`,
+        { args: [dir] },
+      );
+      const { code, stdout, stderr } = await runCli([
+        ...["--predictions", `${dir}/in.csv`, "--task", `${dir}/task.json`],
+        ...["--output-dir", `${dir}/bundle`],
+      ]);
+      assert.equal(code, 0, stderr);
+      assert.match(stdout, /task three-stage, 3 classes/);
+      assert.match(stdout, /min-expected-cost rule \(calibrated probabilities\)/);
+      const np = await pythonJson<Record<string, number | number[]>>(
+        `
+import csv, json, sys, numpy as np
+d = sys.argv[1]
+rows = list(csv.DictReader(open(f"{d}/bundle/predictions.csv")))
+y = np.array([int(r["label"]) for r in rows])
+P = np.array([[float(r[f"p{j}"]) for j in range(3)] for r in rows])
+Q = np.array([[float(r[f"cal_p{j}"]) for j in range(3)] for r in rows])
+C = np.array(json.load(open(f"{d}/task.json"))["cost_matrix"], dtype=float)
+def cost(p):
+    m = np.zeros((3, 3)); np.add.at(m, (y, p), 1); return float((m * C).sum())
+q = (Q @ C).argmin(axis=1); b = np.bincount(y, minlength=3).argmax()
+print(json.dumps({"total_cost": cost(P.argmax(axis=1)), "min_cost_total_cost": cost(q),
+  "baseline_total_cost": cost(np.full_like(y, b)), "pred_min_cost": q.tolist(),
+  "file_pred_min_cost": [int(r["pred_min_cost"]) for r in rows]}))
+`,
+        { args: [dir] },
+      );
+      const summary = JSON.parse(await Deno.readTextFile(`${dir}/bundle/summary_metrics.json`));
+      for (const key of ["total_cost", "min_cost_total_cost", "baseline_total_cost"]) {
+        assert.equal(summary[key], np[key], key);
+      }
+      assert.deepEqual(np.file_pred_min_cost, np.pred_min_cost);
+      const report = JSON.parse(
+        await Deno.readTextFile(`${dir}/bundle/classification_report.json`),
+      );
+      assert.deepEqual(Object.keys(report).slice(0, 3), ["healthy", "worn", "failing"]);
+      // Without the task file the same predictions get the generic 3-class task: no costs.
+      const plain = await runCli(["--predictions", `${dir}/in.csv`, "--output-dir", `${dir}/b2`]);
+      assert.equal(plain.code, 0, plain.stderr);
+      const s2 = JSON.parse(await Deno.readTextFile(`${dir}/b2/summary_metrics.json`));
+      assert.equal(s2.total_cost, undefined);
+      assert.doesNotMatch(plain.stdout, /cost/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
 Deno.test("evaluate --help documents every flag", async () => {
   const { code, stdout } = await runCli(["--help"]);
   assert.equal(code, 0);
@@ -80,6 +155,7 @@ Deno.test("evaluate --help documents every flag", async () => {
       "--npz",
       "--feature-stats",
       "--predictions",
+      "--task",
       "--output-dir",
       "--batch-size",
       "--device",

@@ -108,7 +108,7 @@ Deno.test({
             ])
           );
           assert.equal(code, 0, out);
-          assert.match(out, /Uploaded 16 files to evaluations\/val_sequences\/ of run/);
+          assert.match(out, /Uploaded 18 files to evaluations\/val_sequences\/ of run/);
         }
       });
       await t.step("without --inspected and no terminal, promotion is refused", async () => {
@@ -154,7 +154,7 @@ Deno.test({
         );
         assert.match(
           out,
-          /\[ok\] {5}val macro-F1 beats the always-0 baseline: candidate 0\.2500 > always-0 0\.\d{4}/,
+          /\[ok\] {5}val macro-F1 beats the always-majority baseline: candidate 0\.2500 > always-majority 0\.\d{4}/,
         );
         assert.equal(await Deno.readTextFile(`${artifacts}/best/weights.bin`), "r-good".repeat(3));
       });

@@ -72,8 +72,13 @@ Deno.test("parseTrainArgs() gives the contract's defaults and reads every flag",
     "--model-tag",
     "m",
     "--bucket-by-length",
+    "--task",
+    "t.json",
+    "--num-classes",
+    "3",
   ]);
   const { model, loop, run } = job;
+  assert.deepEqual([run.task, run.numClasses], ["t.json", 3]);
   assert.equal(loop.batchSize, 32);
   assert.equal(model.bidirectional, true);
   assert.equal(model.pooling, "mean");
@@ -124,6 +129,8 @@ Deno.test("parseTrainArgs() rejects bad values naming the flag and what is allow
       `Cannot use --mlflow-tracking-uri "http://host:5000": credentials in the URI are refused`,
     ],
     [["--train-npz", ""], `Cannot use --train-npz "": expected a non-empty value`],
+    [["--num-classes", "1"], `Cannot use --num-classes "1": expected an integer >= 2`],
+    [["--task", ""], `Cannot use --task "": expected a non-empty value`],
   ];
   for (const [args, message] of cases) {
     await t.step(args.join(" "), () => {

@@ -1,7 +1,12 @@
 import assert from "#assert";
 import { runPython, skipUnlessPython } from "../_python.ts";
 import { readNpz } from "../../src/npz/mod.ts";
-import { createSequenceDataset, epochBatches, gatherBatch } from "../../src/data/mod.ts";
+import {
+  createSequenceDataset,
+  epochBatches,
+  gatherBatch,
+  withNumClasses,
+} from "../../src/data/mod.ts";
 
 const ignore = await skipUnlessPython("numpy");
 
@@ -78,6 +83,47 @@ arrays = dict(sequences=np.zeros((2, 3, 1), np.float32), labels=np.array([0, 1])
           `Cannot load sequences from v.npz: no member "X" (members: sequences, labels); ` +
             "name the right one with the xKey option",
     );
+  },
+});
+
+Deno.test({
+  name:
+    "createSequenceDataset() takes K from the labels (largest + 1) unless given; a label outside 0..K-1 is an error",
+  ignore,
+  async fn() {
+    const bytes = await numpyNpz(`
+arrays = dict(sequences=np.zeros((4, 3, 1), np.float32), labels=np.array([0, 8, 2, 1]),
+              seq_lengths=np.array([1, 2, 3, 3]))`);
+    const d = createSequenceDataset(readNpz(bytes));
+    assert.equal(d.numClasses, 9);
+    assert.equal(createSequenceDataset(readNpz(bytes), { numClasses: 12 }).numClasses, 12);
+    assert.throws(
+      () =>
+        createSequenceDataset(readNpz(bytes), {
+          numClasses: 5,
+          numClassesSource: "--num-classes 5",
+          source: "--val-npz v.npz",
+        }),
+      {
+        name: "RangeError",
+        message:
+          'Cannot load sequences from --val-npz v.npz: "labels"[1] = 8 is outside 0..4 (5 classes from --num-classes 5)',
+      },
+    );
+    assert.equal(withNumClasses(d, 10).numClasses, 10);
+    assert.throws(() => withNumClasses(d, 4, "the validation data", "the task's 4 class names"), {
+      name: "RangeError",
+      message:
+        "Cannot use the validation data: label[1] = 8 is outside 0..3 (4 classes from the task's 4 class names)",
+    });
+    const negative = await numpyNpz(`
+arrays = dict(sequences=np.zeros((2, 3, 1), np.float32), labels=np.array([0, -1]),
+              seq_lengths=np.array([1, 2]))`);
+    assert.throws(() => createSequenceDataset(readNpz(negative), { source: "t.npz" }), {
+      name: "RangeError",
+      message:
+        'Cannot load sequences from t.npz: "labels"[1] = -1 is outside 0..0; labels must be class indices 0..K-1',
+    });
   },
 });
 

@@ -9,12 +9,12 @@ import {
 const base: PromotionEvidence = {
   runId: "abc",
   runName: "val-l128-biLSTM-run2",
-  valMacroF1: 0.31,
-  baselineMacroF1: 0.1973,
+  value: 0.31,
+  baseline: 0.1973,
   bundlePath: "evaluations/val_sequences",
   bundleFiles: [...REQUIRED_BUNDLE_FILES, "pr_curves.svg"],
   inspected: true,
-  champion: { runId: "old", runName: "run1", version: "3", valMacroF1: 0.25 },
+  champion: { runId: "old", runName: "run1", version: "3", value: 0.25 },
 };
 
 Deno.test("decidePromotion() reports every criterion with its numbers", async (t) => {
@@ -35,29 +35,32 @@ Deno.test("decidePromotion() reports every criterion with its numbers", async (t
     },
     {
       name: "a worse run",
-      change: { valMacroF1: 0.2 },
+      change: { value: 0.2 },
       promote: false,
       failed: ["val macro-F1 beats the champion"],
       detail: /candidate 0\.2000 <= champion run1 \(version 3\) 0\.2500/,
     },
     {
       name: "an equal run is not better",
-      change: { valMacroF1: 0.25 },
+      change: { value: 0.25 },
       promote: false,
       failed: ["val macro-F1 beats the champion"],
     },
     {
-      name: "below the always-0 baseline",
-      change: { valMacroF1: 0.155, champion: null },
+      name: "below the always-majority baseline",
+      change: { value: 0.155, champion: null },
       promote: false,
-      failed: ["val macro-F1 beats the always-0 baseline"],
-      detail: /candidate 0\.1550 <= always-0 0\.1973 on the same validation labels/,
+      failed: ["val macro-F1 beats the always-majority baseline"],
+      detail: /candidate 0\.1550 <= always-majority 0\.1973 on the same validation labels/,
     },
     {
       name: "no bundle",
-      change: { bundlePath: null, bundleFiles: [], baselineMacroF1: null },
+      change: { bundlePath: null, bundleFiles: [], baseline: null },
       promote: false,
-      failed: ["val macro-F1 beats the always-0 baseline", "evaluation bundle attached to the run"],
+      failed: [
+        "val macro-F1 beats the always-majority baseline",
+        "evaluation bundle attached to the run",
+      ],
       detail: /deno task evaluate --mlflow-run-id abc/,
     },
     {
@@ -77,7 +80,7 @@ Deno.test("decidePromotion() reports every criterion with its numbers", async (t
     },
     {
       name: "the champion itself",
-      change: { champion: { runId: "abc", runName: "x", version: "4", valMacroF1: 0.31 } },
+      change: { champion: { runId: "abc", runName: "x", version: "4", value: 0.31 } },
       promote: false,
       failed: ["val macro-F1 beats the champion"],
       detail: /already is the champion \(version 4\)/,

@@ -111,7 +111,7 @@ Deno.test({
       for (const key of KEYS) {
         assert.deepEqual(
           ra.history[key].map(([step, value]) => [step, value]),
-          [1, 2, 3, 4, 5].map((e) => [e, pyValue(epochMetrics(e)[key])]),
+          [1, 2, 3, 4, 5].map((e) => [e, pyValue(epochMetrics(e)[key]!)]),
           key,
         );
       }

@@ -115,7 +115,7 @@ Deno.test({
           for (const key of EPOCH_KEYS) {
             assert.deepEqual(
               run.history[key].map(([step, value]) => [step, value]),
-              [1, 2, 3].map((e) => [e, pyValue(epochMetrics(e)[key])]),
+              [1, 2, 3].map((e) => [e, pyValue(epochMetrics(e)[key]!)]),
               key,
             );
           }

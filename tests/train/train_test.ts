@@ -62,13 +62,18 @@ print(json.dumps(f1_score(y, [0] * len(y), average="macro", labels=list(range(5)
     );
     assert.ok(last.train_loss < 0.8 * first.train_loss, "training loss falls");
     assert.ok(Math.max(...r.epochs.map((m) => m.val_macro_f1)) > baseline + 0.1);
-    assert.ok(r.epochs.every((m) => m.lr === 1e-2 && m.epoch_seconds > 0 && m.val_cost >= 0));
+    assert.ok(r.epochs.every((m) => m.lr === 1e-2 && m.epoch_seconds > 0 && m.val_cost! >= 0));
     // Progress once per log interval (2) plus the epoch's last step: 5 steps -> 2, 4, 5.
     assert.deepEqual(r.steps.filter((s) => s.epoch === 1).map((s) => s.step), [2, 4, 5]);
-    // best = the highest val macro-F1; last after every epoch.
+    // best = the highest val macro-F1, ties to the lower val loss; last after every epoch.
     assert.equal(r.checkpoints.filter((c) => c.kind === "last").length, 6);
     const best = r.checkpoints.filter((c) => c.kind === "best").at(-1)!;
-    const bestEpoch = r.epochs.reduce((a, b) => (b.val_macro_f1 > a.val_macro_f1 ? b : a));
+    const bestEpoch = r.epochs.reduce((a, b) =>
+      b.val_macro_f1 > a.val_macro_f1 ||
+        (b.val_macro_f1 === a.val_macro_f1 && b.val_loss < a.val_loss)
+        ? b
+        : a
+    );
     assert.equal(best.epoch, bestEpoch.epoch);
     assert.equal(result.bestValF1, bestEpoch.val_macro_f1);
     // The best checkpoint restores a model that reproduces that epoch's validation accuracy.
@@ -79,6 +84,15 @@ print(json.dumps(f1_score(y, [0] * len(y), average="macro", labels=list(range(5)
     assert.equal(ckpt.modelConfig.hiddenSize, config.model.hiddenSize);
     assert.deepEqual(ckpt.dataKeys, keys);
     assert.deepEqual(ckpt.run, run);
+    // 5-class data without a task: Component X's; a temperature fitted on validation.
+    assert.equal(ckpt.task?.name, "component-x");
+    assert.deepEqual(ckpt.best, {
+      metric: "val_macro_f1",
+      value: bestEpoch.val_macro_f1,
+      valLoss: bestEpoch.val_loss,
+      epoch: bestEpoch.epoch,
+    });
+    assert.ok(ckpt.temperature! > 0.01 && ckpt.temperature! < 100, `T ${ckpt.temperature}`);
     const model = restoreClassifier(ckpt);
     const probs = await predictProbabilities(model, data.val, { batchSize: 32 });
     model.dispose();

@@ -37,6 +37,7 @@ interface PageState {
   error: string | null;
   resultsFrom: { kind: string; epoch: number } | null;
   valProbabilities: number[][] | null;
+  temperature: number | null;
   confusion: number[][] | null;
   trainMillis: number | null;
   lstmPath: string | null;
@@ -182,7 +183,13 @@ Deno.test({
           const checkpoint = readCheckpoint(best);
           assert.equal(checkpoint.epoch, state.resultsFrom!.epoch);
           const model = restoreClassifier(checkpoint);
-          const probabilities = await predictProbabilities(model, data.val, { batchSize: 16 });
+          // The page shows the probabilities scaled by the checkpoint's temperature.
+          assert.ok(checkpoint.temperature! > 0, "the checkpoint holds a temperature");
+          assert.equal(state.temperature, checkpoint.temperature);
+          const probabilities = await predictProbabilities(model, data.val, {
+            batchSize: 16,
+            temperature: checkpoint.temperature!,
+          });
           model.dispose();
           const pageProbabilities = state.valProbabilities!;
           assert.equal(probabilities.length, pageProbabilities.length);
@@ -237,7 +244,7 @@ Deno.test({
           csv.slice(1).forEach((line, i) => {
             const cells = line.split(",");
             for (let c = 0; c < 5; c++) {
-              const p = Number(cells[header.indexOf(`p${c}`)]);
+              const p = Number(cells[header.indexOf(`cal_p${c}`)]);
               worstCli = Math.max(worstCli, Math.abs(p - pageProbabilities[i][c]));
             }
           });
@@ -399,6 +406,9 @@ for name, n in (("train", 20), ("val", 10)):
         [str(c) for c in np.bincount(labels, minlength=5)]
 np.savez_compressed(f"{out}/nolengths.npz", sequences=np.zeros((2, 3, 105), np.float32),
                     labels=np.zeros(2, np.int64))
+for name, n in (("k7_train", 14), ("k7_val", 7)):
+    np.savez_compressed(f"{out}/{name}.npz", sequences=rng.normal(size=(n, 4, 105)).astype(np.float32),
+                        labels=np.arange(n, dtype=np.int64) % 7, seq_lengths=np.full(n, 4, np.int64))
 print(json.dumps(summary))
 `;
 
@@ -446,6 +456,35 @@ Deno.test({
           /feature stats: feature_stats\.json/,
         );
         assert.equal(await page.isDisabled("#train"), false);
+      });
+      await t.step("7-class files show 7 class columns (K from the labels)", async () => {
+        await page.setInputFiles("#train-file", `${dir}/k7_train.npz`);
+        await page.setInputFiles("#val-file", `${dir}/k7_val.npz`);
+        await page.click("#load-files");
+        await page.waitForFunction(() =>
+          document.querySelectorAll("#summary-table thead th").length === 12
+        );
+        const head = await page.$$eval(
+          "#summary-table thead th",
+          (h) => h.map((c) => c.textContent),
+        );
+        assert.deepEqual(head.slice(5), ["0", "1", "2", "3", "4", "5", "6"]);
+        const counts = await page.$$eval(
+          "#summary-table tbody tr",
+          (rows) =>
+            rows.map((r) =>
+              Array.from(r.querySelectorAll("td")).slice(4).map((c) => c.textContent)
+            ),
+        );
+        assert.deepEqual(counts, [["2", "2", "2", "2", "2", "2", "2"], [
+          "1",
+          "1",
+          "1",
+          "1",
+          "1",
+          "1",
+          "1",
+        ]]);
       });
       await t.step(
         "a file without seq_lengths or mask is an error naming the members",

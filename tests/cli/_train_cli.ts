@@ -122,3 +122,56 @@ export function cliCommand(
     stderr: "piped",
   });
 }
+
+/** True when `path` exists (a file, folder or link). */
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A command running as a child process whose stdout is read as it comes. */
+export interface LiveCli {
+  readonly child: Deno.ChildProcess;
+  /** stdout so far. */
+  output(): string;
+  /** Reads stdout until it contains `text`; throws when the process ends first. */
+  until(text: string): Promise<void>;
+  /** Reads the rest of stdout and waits for the exit; stderr is discarded. */
+  finish(): Promise<{ code: number; out: string }>;
+}
+
+/** Spawns `cli/<command>.ts` (see {@link cliCommand}) for a test that signals it. */
+export function spawnCli(
+  command: string,
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string } = {},
+): LiveCli {
+  const child = cliCommand(command, args, options).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  return {
+    child,
+    output: () => out,
+    async until(text) {
+      while (!out.includes(text)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`the output ended before "${text}":\n${out}`);
+        out += value;
+      }
+    },
+    async finish() {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += value;
+      }
+      const status = await child.status;
+      await child.stderr.cancel();
+      return { code: status.code, out };
+    },
+  };
+}

@@ -6,7 +6,7 @@
  */
 import assert from "#assert";
 import { pythonJson, skipUnlessPython } from "../_python.ts";
-import { runCli, tinyTrainArgs, writeTinyData } from "./_train_cli.ts";
+import { exists, runCli, tinyTrainArgs, writeTinyData } from "./_train_cli.ts";
 
 const ignore = await skipUnlessPython("numpy", "mlflow");
 
@@ -32,15 +32,6 @@ for f in folders:
 print(json.dumps({"tags": c.get_run(rid).data.tags, "folders": folders, "sha": sha}))`,
     { args: [uri, runId], env: { MLFLOW_ALLOW_FILE_STORE: "true" } },
   );
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 Deno.test({

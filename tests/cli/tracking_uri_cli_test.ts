@@ -7,18 +7,9 @@
  */
 import assert from "#assert";
 import { skipUnlessPython } from "../_python.ts";
-import { runCli, tinyTrainArgs, writeTinyData } from "./_train_cli.ts";
+import { exists, runCli, tinyTrainArgs, writeTinyData } from "./_train_cli.ts";
 
 const ignore = await skipUnlessPython("numpy");
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test({
   name:

@@ -9,19 +9,10 @@
 import assert from "#assert";
 import { pythonJson, runPython, skipUnlessPython } from "../_python.ts";
 import { pyRuns } from "../tracking/_py_dump.ts";
-import { cliCommand, runCli, tinyTrainArgs, writeTinyData } from "./_train_cli.ts";
+import { exists, runCli, spawnCli, tinyTrainArgs, writeTinyData } from "./_train_cli.ts";
 
 const ignore = await skipUnlessPython("numpy", "mlflow");
 const PY_ENV = { MLFLOW_ALLOW_FILE_STORE: "true", GIT_PYTHON_REFRESH: "quiet" };
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Epoch column of a metrics.csv text. */
 function csvEpochs(text: string): number[] {
@@ -96,6 +87,10 @@ Deno.test({
       const [run1] = await pyRuns(mlruns, "component-x-lstm");
       const state = JSON.parse(await Deno.readTextFile(`${dir}/out/last/state.json`));
       assert.deepEqual(state.run, { runId: run1.id, experimentId: run1.experiment_id });
+      // Keep the epoch-2 checkpoint: an older checkpoint once the run has gone further.
+      await runPython(`import shutil, sys\nshutil.copytree(sys.argv[1], sys.argv[2])`, {
+        args: [`${dir}/out/last`, `${dir}/epoch2`],
+      });
 
       await t.step("from last/: the same run, RUNNING again, then FINISHED", async () => {
         const r = await runCli("train", [
@@ -129,27 +124,31 @@ Deno.test({
       });
 
       await t.step(
-        "from best/ (epoch 1): metrics.csv is the checkpoint's plus the new epochs; a new run",
+        "from an older checkpoint (epoch 2, as best/ can be): metrics.csv is its rows plus the new epochs; a new run",
         async () => {
-          const bestEpoch = JSON.parse(await Deno.readTextFile(`${dir}/out/best/state.json`)).epoch;
           const r = await runCli("train", [
             ...tracked(`${dir}/out`),
             "--epochs",
             "4",
             "--resume-from",
-            `${dir}/out/best`,
+            `${dir}/epoch2`,
           ]);
           assert.equal(r.code, 0, r.stderr);
           assert.match(
             r.stdout,
             new RegExp(
               `MLflow: starting a new run: cannot continue the checkpoint's run: its run ${run1.id} ` +
-                `already holds epochs up to 3, after the checkpoint's epoch ${bestEpoch} \\(MLflow cannot remove logged steps\\)`,
+                `already holds epochs up to 3, after the checkpoint's epoch 2 \\(MLflow cannot remove logged steps\\)`,
             ),
           );
-          const epochs = csvEpochs(await Deno.readTextFile(`${dir}/out/metrics.csv`));
-          assert.deepEqual(epochs, [1, 2, 3, 4].slice(0, 4));
-          assert.deepEqual(epochs, Array.from({ length: 4 }, (_, i) => i + 1));
+          assert.match(
+            r.stdout,
+            /metrics\.csv: rewritten from the checkpoint's 2 epochs \(it held 3 rows/,
+          );
+          const csv = await Deno.readTextFile(`${dir}/out/metrics.csv`);
+          assert.deepEqual(csvEpochs(csv), [1, 2, 3, 4]);
+          const before = await Deno.readTextFile(`${dir}/epoch2/metrics.csv`);
+          assert.ok(csv.startsWith(before), "the checkpoint's rows, unchanged, then the new ones");
           const runs = await pyRuns(mlruns, "component-x-lstm");
           assert.equal(runs.length, 2);
           const fresh = runs.find((r) => r.id !== run1.id)!;
@@ -212,24 +211,15 @@ Deno.test({
       const data = await writeTinyData(dir, { trainRows: 32, valRows: 8 });
       const args = [...tinyTrainArgs(data, `${dir}/out`), "--epochs", "400", "--log-interval", "1"];
       for (const [i, delay] of [700, 1300, 1900].entries()) {
-        const child = cliCommand(
+        const live = spawnCli(
           "train",
           i === 0 ? args : [...args, "--resume-from", `${dir}/out/last`],
-        )
-          .spawn();
+        );
         // Wait for the first saved checkpoint of this process, then kill it a while later.
-        const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-        let out = "";
-        while (!out.includes("saved ")) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          out += value;
-        }
+        await live.until("saved ");
         await new Promise((r) => setTimeout(r, delay));
-        child.kill("SIGKILL");
-        await child.status;
-        await reader.cancel();
-        await child.stderr.cancel();
+        live.child.kill("SIGKILL");
+        await live.finish();
         const last = JSON.parse(await Deno.readTextFile(`${dir}/out/last/state.json`)).epoch;
         const own = csvEpochs(await Deno.readTextFile(`${dir}/out/last/metrics.csv`));
         assert.deepEqual(
@@ -328,26 +318,14 @@ Deno.test({
         "--mlflow-tracking-uri",
         `${dir}/mlruns`,
       ];
-      const child = cliCommand("train", args).spawn();
-      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-      let out = "";
-      while (!out.includes("training epochs 1..1")) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        out += value;
-      }
+      const live = spawnCli("train", args);
+      await live.until("training epochs 1..1");
       await new Promise((r) => setTimeout(r, 700));
       const t0 = performance.now();
-      child.kill("SIGINT");
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        out += value;
-      }
-      const status = await child.status;
+      live.child.kill("SIGINT");
+      const { code, out } = await live.finish();
       const seconds = (performance.now() - t0) / 1000;
-      await child.stderr.cancel();
-      assert.equal(status.code, 130, out);
+      assert.equal(code, 130, out);
       const state = JSON.parse(await Deno.readTextFile(`${dir}/out/last/state.json`));
       console.log(
         `exit ${seconds.toFixed(2)} s after SIGINT, at step ${state.stepInEpoch} of 1000`,
@@ -376,7 +354,7 @@ Deno.test({
     try {
       // 2 training steps, then 7500 validation batches of 2 windows (seconds).
       const data = await writeTinyData(dir, { trainRows: 4, valRows: 15000, steps: 16 });
-      const child = cliCommand("train", [
+      const live = spawnCli("train", [
         ...tinyTrainArgs(data, `${dir}/out`),
         "--batch-size",
         "2",
@@ -384,26 +362,14 @@ Deno.test({
         "2",
         "--log-interval",
         "1",
-      ]).spawn();
-      const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-      let out = "";
-      while (!out.includes("step 2/2")) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        out += value;
-      }
+      ]);
+      await live.until("step 2/2");
       await new Promise((r) => setTimeout(r, 300)); // inside validation now
       const t0 = performance.now();
-      child.kill("SIGINT");
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        out += value;
-      }
-      const status = await child.status;
+      live.child.kill("SIGINT");
+      const { code, out } = await live.finish();
       const seconds = (performance.now() - t0) / 1000;
-      await child.stderr.cancel();
-      assert.equal(status.code, 130, out);
+      assert.equal(code, 130, out);
       assert.doesNotMatch(out, /epoch 1\/2 train_loss/, "validation did not finish");
       const state = JSON.parse(await Deno.readTextFile(`${dir}/out/last/state.json`));
       assert.deepEqual([state.epoch, state.stepInEpoch, state.partial.seen], [0, 2, 4]);

@@ -9,7 +9,7 @@ import assert from "#assert";
 import { pythonJson, skipUnlessPython } from "../_python.ts";
 import { startMlflowServer } from "../_mlflow_server.ts";
 import { skipUnlessPostgres, startPostgres } from "../_postgres.ts";
-import { cliCommand, runCli, tinyTrainArgs, writeTinyData } from "./_train_cli.ts";
+import { runCli, spawnCli, tinyTrainArgs, writeTinyData } from "./_train_cli.ts";
 
 const noMlflow = await skipUnlessPython("numpy", "mlflow");
 const ignore = noMlflow || await skipUnlessPostgres("train against a PostgreSQL-backed server");
@@ -138,7 +138,7 @@ Deno.test({
       await t.step(
         "a second Ctrl-C while the server is down exits at once; the spool holds the rest",
         async () => {
-          const child = cliCommand("train", [
+          const live = spawnCli("train", [
             ...tinyTrainArgs(data, `${dir}/kill`),
             "--epochs",
             "1000",
@@ -147,32 +147,17 @@ Deno.test({
             server.uri,
             "--mlflow-experiment",
             "killed",
-          ]).spawn();
-          const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-          let out = "";
-          const until = async (text: string) => {
-            while (!out.includes(text)) {
-              const { value, done } = await reader.read();
-              if (done) throw new Error(`output ended before "${text}": ${out}`);
-              out += value;
-            }
-          };
-          await until("saved ");
+          ]);
+          await live.until("saved ");
           await server.stop();
-          child.kill("SIGINT");
-          await until("interrupt: finishing the current step");
+          live.child.kill("SIGINT");
+          await live.until("interrupt: finishing the current step");
           await new Promise((r) => setTimeout(r, 1500)); // ending the run, server down
           const t0 = performance.now();
-          child.kill("SIGINT");
-          for (;;) {
-            const { value, done } = await reader.read();
-            if (done) break;
-            out += value;
-          }
-          const status = await child.status;
+          live.child.kill("SIGINT");
+          const { code, out } = await live.finish();
           const seconds = (performance.now() - t0) / 1000;
-          await child.stderr.cancel();
-          assert.equal(status.code, 130, out);
+          assert.equal(code, 130, out);
           console.log(`exit ${seconds.toFixed(2)} s after the second SIGINT`);
           assert.ok(seconds < 5, `${seconds} s`);
           const spool = /saved in (\S+); send them with deno task mlflow-sync --spool/.exec(out)

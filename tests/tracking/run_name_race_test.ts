@@ -87,7 +87,9 @@ async function checkStore(
     assert.deepEqual(seen.sort(), [...names].sort(), "MLflow's client sees the same names");
   });
   await t.step("the next round continues after the highest number", async () => {
-    const before = await pyRunNames(uri, "race");
+    const store = stores();
+    const experimentId = (await store.getExperimentByName("race"))!.experimentId;
+    const before = (await store.searchRuns([experimentId])).map((r) => r.info.runName);
     const highest = Math.max(...before.map((n) => Number(n.split("-run").pop())));
     const names = await race(stores, "race");
     assert.deepEqual(duplicates([...before, ...names]), []);

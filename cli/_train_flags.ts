@@ -10,6 +10,7 @@ import { LSTM_IMPLS } from "../src/model/lstm_layer.ts";
 import { POOLINGS } from "../src/model/model_settings.ts";
 import { DEFAULT_TRAIN_JOB, type RunSpec, type TrainJobConfig } from "../src/jobs/run_spec.ts";
 import type { RunSpecLabels } from "../src/jobs/train_job_deno.ts";
+import { validateMlflowKey } from "../src/tracking/tracking_store.ts";
 import { parseTrackingUri } from "../src/tracking/tracking_uri.ts";
 import { integerFlag } from "./_cli.ts";
 
@@ -74,6 +75,12 @@ Tracking
   --mlflow-tracking-uri URI  http(s):// server, file: URI or local folder (default $MLFLOW_TRACKING_URI or ./mlruns)
   --mlflow-experiment NAME   experiment name (default ${D.mlflowExperiment})
   --mlflow-run-name NAME     run name (default generated)
+  --mlflow-parent-run-id ID  log as a child run of ID (tag mlflow.parentRunId), as sweeps do
+  --mlflow-tag KEY=VALUE     an extra run tag; repeat for more (the toolkit's own tags win)
+  --log-system-metrics       sample system/cpu_utilization_percentage, system/system_memory_*,
+                             system/network_*, system/process_memory_rss_megabytes into the run
+                             (MLflow's log_system_metrics), and the WebGPU adapter as a tag
+  --system-metrics-interval S  seconds between samples (default ${D.systemMetricsInterval})
   -h, --help                 print this help
 
 Outputs under --output-dir: metrics.csv (epoch,train_loss,train_acc,val_loss,val_acc,
@@ -117,6 +124,8 @@ const STRING_FLAGS = [
   "data-version",
   "model-tag",
   "lstm-impl",
+  "mlflow-parent-run-id",
+  "system-metrics-interval",
   "task",
   "num-classes",
 ] as const;
@@ -128,14 +137,20 @@ const BOOLEAN_FLAGS = [
   "mlflow",
   "bucket-by-length",
   "overwrite",
+  "log-system-metrics",
 ] as const;
+/** Flags that may be repeated. */
+const LIST_FLAGS = ["mlflow-tag"] as const;
 
 /** Every flag `deno task train` accepts. */
 export const TRAIN_FLAGS: readonly string[] = Object.freeze(
-  [...STRING_FLAGS, ...BOOLEAN_FLAGS, "help"].map((f) => `--${f}`),
+  [...STRING_FLAGS, ...BOOLEAN_FLAGS, ...LIST_FLAGS, "help"].map((f) => `--${f}`),
 );
 
-type Options = Record<string, { type: "string" | "boolean"; short?: string }>;
+type Options = Record<
+  string,
+  { type: "string" | "boolean"; short?: string; multiple?: boolean }
+>;
 
 /** Result of {@link parseTrainArgs}. */
 export interface ParsedTrainArgs {
@@ -200,6 +215,38 @@ function textFlag(
   return raw;
 }
 
+function runIdFlag(flag: string, raw: string | undefined, fallback: string): string {
+  if (raw === undefined) return fallback;
+  if (!/^[0-9a-zA-Z_-]{1,64}$/.test(raw)) {
+    throw new RangeError(
+      `Cannot use --${flag} ${JSON.stringify(raw)}: expected a run id (letters, digits, _ and -)`,
+    );
+  }
+  return raw;
+}
+
+/** `KEY=VALUE` flags as tags; keys follow MLflow's rules. */
+function tagFlags(flag: string, raws: readonly string[]): Record<string, string> {
+  const tags: Record<string, string> = {};
+  for (const raw of raws) {
+    const eq = raw.indexOf("=");
+    const key = eq < 0 ? "" : raw.slice(0, eq);
+    try {
+      if (eq < 0) throw new TypeError("expected KEY=VALUE");
+      validateMlflowKey("tag", key);
+    } catch (cause) {
+      throw new RangeError(
+        `Cannot use --${flag} ${JSON.stringify(raw)}: ${
+          eq < 0 ? "expected KEY=VALUE" : (cause as Error).message
+        }`,
+        { cause },
+      );
+    }
+    tags[key] = raw.slice(eq + 1);
+  }
+  return tags;
+}
+
 /**
  * Parses argv into the resolved job; flags not given keep `base`'s values (the defaults of
  * `deno task train` unless a caller such as quickstart starts from its own). Unknown flags,
@@ -214,6 +261,7 @@ export function parseTrainArgs(
   const options: Options = { help: { type: "boolean", short: "h" } };
   for (const f of STRING_FLAGS) options[f] = { type: "string" };
   for (const f of BOOLEAN_FLAGS) options[f] = { type: "boolean" };
+  for (const f of LIST_FLAGS) options[f] = { type: "string", multiple: true };
   // "--batch-size -1": join negative numbers to their flag so the value check (not
   // parseArgs' "ambiguous" error) reports what is wrong with them.
   const joined: string[] = [];
@@ -230,7 +278,7 @@ export function parseTrainArgs(
       joined.push(args[i]);
     }
   }
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   try {
     ({ values } = parseArgs({ args: joined, options, strict: true, allowPositionals: false }));
   } catch (cause) {
@@ -321,6 +369,23 @@ export function parseTrainArgs(
     modelTag: textFlag("model-tag", s("model-tag"), D.modelTag, true),
     lstmImpl: choiceFlag("lstm-impl", s("lstm-impl"), D.lstmImpl, LSTM_IMPLS),
     bucketByLength: b("bucket-by-length") || D.bucketByLength,
+    mlflowParentRunId: runIdFlag(
+      "mlflow-parent-run-id",
+      s("mlflow-parent-run-id"),
+      D.mlflowParentRunId,
+    ),
+    mlflowTags: Object.freeze({
+      ...D.mlflowTags,
+      ...tagFlags("mlflow-tag", (values["mlflow-tag"] as string[] | undefined) ?? []),
+    }),
+    logSystemMetrics: b("log-system-metrics") || D.logSystemMetrics,
+    systemMetricsInterval: numFlag(
+      "system-metrics-interval",
+      s("system-metrics-interval"),
+      D.systemMetricsInterval,
+      (x) => x >= 0.05,
+      "a number of seconds >= 0.05",
+    ),
     task: textFlag("task", s("task"), D.task),
     numClasses: intFlag("num-classes", s("num-classes"), D.numClasses, 2),
   });

@@ -6,6 +6,7 @@
  * @module
  */
 import type { TrainJobConfig } from "../src/jobs/run_spec.ts";
+import { invokedSourceName } from "../src/jobs/source_info_deno.ts";
 import { runTrainJob } from "../src/jobs/train_job_deno.ts";
 import type { RunTracking } from "../src/jobs/run_tracking_deno.ts";
 import { NonFiniteLossError } from "../src/train/train.ts";
@@ -34,7 +35,7 @@ export function printJobConfig(job: TrainJobConfig): void {
  */
 export async function runTrainJobFromCli(
   job: TrainJobConfig,
-  sourceName = "cli/train.ts",
+  sourceName = invokedSourceName(),
 ): Promise<number> {
   const controller = new AbortController();
   let tracking: RunTracking | null = null;
@@ -92,7 +93,7 @@ export async function main(args: readonly string[]): Promise<number> {
     return 0;
   }
   printJobConfig(job);
-  return await runTrainJobFromCli(job);
+  return await runTrainJobFromCli(job, invokedSourceName());
 }
 
 if (import.meta.main) await runMain(main);

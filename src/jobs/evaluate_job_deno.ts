@@ -28,7 +28,9 @@ import type { MlflowRun, TrackingStore } from "../tracking/tracking_store.ts";
 import { readCheckpoint, restoreClassifier, type TrainingCheckpoint } from "../train/checkpoint.ts";
 import { readCheckpointDir } from "../train/checkpoint_dir_deno.ts";
 import { predictLogProbabilities } from "../train/validate.ts";
+import type { MlflowDatasetInput } from "../tracking/tracking_store.ts";
 import { type AttachedEvaluation, attachEvaluation } from "./attach_evaluation.ts";
+import { predictionsFileInput, sequenceFileInput } from "./dataset_inputs_deno.ts";
 
 /** What to evaluate, where the bundle goes and which run it is attached to. */
 export interface EvaluateJobSpec {
@@ -209,13 +211,16 @@ async function readTaskFile(
   return parseTask(await readText(spec.task, label("task")), `${label("task")} ${spec.task}`);
 }
 
+/** The bundle's input, and the data set it was computed on (for the run's inputs). */
+type Evaluated = EvaluationInput & { readonly dataset: () => Promise<MlflowDatasetInput> };
+
 /** Predicts `spec.npz` with `spec.checkpoint`; returns the bundle's input. */
 async function predictFromCheckpoint(
   spec: EvaluateJobSpec,
   { dir, files, checkpoint }: LoadedCheckpoint,
   label: (key: keyof EvaluateJobSpec) => string,
   log: (line: string) => void,
-): Promise<EvaluationInput> {
+): Promise<Evaluated> {
   const k = checkpoint.modelConfig.numClasses;
   const taskFile = await readTaskFile(spec, label);
   if (taskFile && taskFile.classNames.length !== k) {
@@ -247,11 +252,14 @@ async function predictFromCheckpoint(
       { cause },
     );
   }
-  const keys: SequenceKeys = checkpoint.dataKeys ?? DEFAULT_SEQUENCE_KEYS;
+  const saved: SequenceKeys = checkpoint.dataKeys ?? DEFAULT_SEQUENCE_KEYS;
+  const keys: SequenceKeys = {
+    xKey: spec.xKey || saved.xKey,
+    yKey: spec.yKey || saved.yKey,
+    lengthsKey: spec.lengthsKey || saved.lengthsKey,
+  };
   const data = await loadSequenceFile(spec.npz, {
-    xKey: spec.xKey || keys.xKey,
-    yKey: spec.yKey || keys.yKey,
-    lengthsKey: spec.lengthsKey || keys.lengthsKey,
+    ...keys,
     numClasses: k,
     numClassesSource: `the checkpoint's ${k}-class model`,
     idsKey: "vehicle_ids",
@@ -297,6 +305,7 @@ async function predictFromCheckpoint(
       data: spec.npz,
       "feature stats": statsSource,
     },
+    dataset: () => sequenceFileInput(spec.npz, keys, data, "evaluation"),
   };
 }
 
@@ -330,12 +339,10 @@ export async function runEvaluateJob(
     if (loaded) forced = checkCheckpointRun(loaded.checkpoint, loaded.dir, run, spec.force, label);
     target = { store, run };
   }
-  let input: EvaluationInput;
+  let input: Evaluated;
   if (loaded === null) {
-    const table = parsePredictionsCsv(
-      await readText(spec.predictions, label("predictions")),
-      spec.predictions,
-    );
+    const text = await readText(spec.predictions, label("predictions"));
+    const table = parsePredictionsCsv(text, spec.predictions);
     const k = table.probabilities[0].length;
     const task = (await readTaskFile(spec, label)) ?? defaultTask(k);
     if (task.classNames.length !== k) {
@@ -345,7 +352,12 @@ export async function runEvaluateJob(
           `${k} probability columns`,
       );
     }
-    input = { ...table, task, meta: { predictions: spec.predictions } };
+    input = {
+      ...table,
+      task,
+      meta: { predictions: spec.predictions },
+      dataset: () => predictionsFileInput(spec.predictions, text, table, "evaluation"),
+    };
   } else {
     input = await predictFromCheckpoint(spec, loaded, label, log);
   }
@@ -378,6 +390,7 @@ export async function runEvaluateJob(
     });
   }
   const attached = await attachEvaluation(store, runId, name, bundle);
+  await store.logInputs(runId, [await input.dataset()]);
   return {
     bundle,
     written,

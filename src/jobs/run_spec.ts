@@ -37,6 +37,14 @@ export interface RunSpec extends SequenceKeys {
   readonly dataVersion: string;
   /** Model tag, for the run name and the `model.tag` tag. */
   readonly modelTag: string;
+  /** The parent run (`mlflow.parentRunId`), e.g. a sweep's; "" = none. */
+  readonly mlflowParentRunId: string;
+  /** Further run tags (after the toolkit's own, which they cannot replace). */
+  readonly mlflowTags: Readonly<Record<string, string>>;
+  /** Sample system metrics (`system/...`) into the run, like MLflow's `log_system_metrics`. */
+  readonly logSystemMetrics: boolean;
+  /** Seconds between system metric samples (MLflow's default is 10). */
+  readonly systemMetricsInterval: number;
   /** A task file (class names, cost matrix, promotion metric); "" = the default task. */
   readonly task: string;
   /** K; 0 = the task's, else the data's (largest label + 1 over train and val). */
@@ -64,6 +72,10 @@ export const DEFAULT_RUN_SPEC: RunSpec = Object.freeze({
   mlflowRunName: "",
   dataVersion: "",
   modelTag: "",
+  mlflowParentRunId: "",
+  mlflowTags: Object.freeze({}),
+  logSystemMetrics: false,
+  systemMetricsInterval: 10,
   task: "",
   numClasses: 0,
 });
@@ -73,6 +85,9 @@ export const DEFAULT_TRAIN_JOB: TrainJobConfig = Object.freeze({
   ...DEFAULT_TRAIN_CONFIG,
   run: DEFAULT_RUN_SPEC,
 });
+
+/** Run settings that are tags of the run, not params. */
+const NOT_PARAMS = new Set(["mlflowParentRunId", "mlflowTags"]);
 
 /** camelCase -> snake_case, the pipeline's param names. */
 function snake(name: string): string {
@@ -91,6 +106,7 @@ export function trainingParams(
 ): Record<string, string> {
   const params: Record<string, string> = {};
   for (const [key, value] of Object.entries({ ...model, ...loop, ...run })) {
+    if (NOT_PARAMS.has(key)) continue;
     params[snake(key)] = redactUri(String(value));
   }
   return params;

@@ -7,6 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { RuntimeInfo } from "../runtime/backend.ts";
+import { redactUri } from "../tracking/tracking_uri.ts";
 
 /** What {@link trainingRunTags} records. */
 export interface RunTagsInput {
@@ -18,6 +19,14 @@ export interface RunTagsInput {
   readonly runtime?: Pick<RuntimeInfo, "backend" | "adapter" | "isFallbackAdapter">;
   /** `mlflow.source.git.commit`, when known. */
   readonly gitCommit?: string | null;
+  /** `mlflow.source.git.branch`, when known. */
+  readonly gitBranch?: string | null;
+  /** `mlflow.source.git.repoURL` (without credentials), when known. */
+  readonly gitRepoUrl?: string | null;
+  /** `mlflow.parentRunId`: the run this one is a child of (a sweep's parent). */
+  readonly parentRunId?: string;
+  /** The user's own tags; the toolkit's tags win over them. */
+  readonly userTags?: Readonly<Record<string, string>>;
   /** `data.version` (left out when empty). */
   readonly dataVersion: string;
   /** `model.tag` (left out when empty). */
@@ -36,6 +45,7 @@ export function tfjsVersion(): string {
 /** A training run's tags: MLflow's system tags, the runtime, then ours. */
 export function trainingRunTags(input: RunTagsInput): Record<string, string> {
   const tags: Record<string, string> = {
+    ...input.userTags,
     "mlflow.user": input.user,
     "mlflow.source.name": input.sourceName,
     "mlflow.source.type": "LOCAL",
@@ -43,6 +53,9 @@ export function trainingRunTags(input: RunTagsInput): Record<string, string> {
     ...input.extra,
   };
   if (input.gitCommit) tags["mlflow.source.git.commit"] = input.gitCommit;
+  if (input.gitBranch) tags["mlflow.source.git.branch"] = input.gitBranch;
+  if (input.gitRepoUrl) tags["mlflow.source.git.repoURL"] = redactUri(input.gitRepoUrl);
+  if (input.parentRunId) tags["mlflow.parentRunId"] = input.parentRunId;
   if (input.runtime) {
     tags["runtime.backend"] = input.runtime.backend;
     tags["runtime.adapter"] = input.runtime.adapter ?? "none";

@@ -17,6 +17,7 @@ import { type Task, taskToJson } from "../metrics/task.ts";
 import type { TrainJobConfig } from "./run_spec.ts";
 import { taskParams, trainingParams } from "./run_spec.ts";
 import { trainingRunTags } from "./run_tags.ts";
+import { gitBranchAndRepoUrl } from "./source_info_deno.ts";
 import {
   startTrackedTraining,
   type TrackedTraining,
@@ -53,6 +54,8 @@ export interface TrackingContext {
 export interface RunTracking extends TrackedTraining {
   /** Folder where unsent records are spooled. */
   readonly spoolDir: string;
+  /** The tags the run was created with. */
+  readonly tags: Readonly<Record<string, string>>;
 }
 
 async function sha256File(path: string): Promise<string> {
@@ -117,6 +120,9 @@ export async function trainJobTags(
     sourceName: ctx.sourceName ?? "cli/train.ts",
     runtime: ctx.runtime,
     gitCommit: await gitCommit(),
+    ...await gitBranchAndRepoUrl().then((g) => ({ gitBranch: g.branch, gitRepoUrl: g.repoUrl })),
+    parentRunId: job.run.mlflowParentRunId,
+    userTags: job.run.mlflowTags,
     dataVersion: job.run.dataVersion,
     modelTag: job.run.modelTag,
     inputSha256,
@@ -186,5 +192,5 @@ export async function startRunTracking(
       );
     }
   });
-  return { ...tracking, spoolDir };
+  return { ...tracking, spoolDir, tags };
 }

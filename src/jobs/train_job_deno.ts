@@ -12,7 +12,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { parseFeatureStats } from "../data/feature_stats.ts";
 import { loadSequenceFile } from "../data/load_sequences_deno.ts";
-import type { SequenceKeys } from "../data/sequence_dataset.ts";
+import type { SequenceDataset, SequenceKeys } from "../data/sequence_dataset.ts";
 import { defaultTask, parseTask, type Task } from "../metrics/task.ts";
 import { parseDevice, type RuntimeInfo, selectBackend } from "../runtime/backend.ts";
 import { readCheckpoint } from "../train/checkpoint.ts";
@@ -22,7 +22,10 @@ import type { TrainHooks } from "../train/hooks.ts";
 import { parseTrackingUri, resolveTrackingUri } from "../tracking/tracking_uri.ts";
 import { resolveTaskData } from "../train/task_data.ts";
 import { modelConfigFor, train, type TrainResult } from "../train/train.ts";
-import type { RunSpec, TrainJobConfig } from "./run_spec.ts";
+import { sequenceFileInput } from "./dataset_inputs_deno.ts";
+import { loggedModelHooks } from "./logged_model_hooks.ts";
+import { type RunSpec, trainingParams, type TrainJobConfig } from "./run_spec.ts";
+import { startSystemMetrics, systemMetricsHooks } from "./system_metrics_deno.ts";
 import {
   checkOutputDir,
   recoverCheckpointDir,
@@ -126,6 +129,53 @@ function describeTask(task: Task, given: boolean, labelTask: string): string {
     `${task.costMatrix ? "cost matrix" : "no cost matrix"}; best checkpoint by ` +
     `${task.promotionMetric}` +
     (given ? "" : ` (built-in default; name another with ${labelTask} FILE)`);
+}
+
+/**
+ * What MLflow 3 shows of a training beside its metrics: the train and val files as the
+ * run's data set inputs (now), system metrics (when asked), and the best checkpoint as a
+ * logged model (at the end). The hooks go before the run's own, which end it.
+ */
+async function mlflow3Hooks(
+  job: TrainJobConfig,
+  tracking: RunTracking,
+  data: { train: SequenceDataset; val: SequenceDataset },
+  runtime: RuntimeInfo,
+  log: (line: string) => void,
+): Promise<{ hooks: TrainHooks[]; close: () => Promise<void> }> {
+  const { run } = job;
+  const keys: SequenceKeys = { xKey: run.xKey, yKey: run.yKey, lengthsKey: run.lengthsKey };
+  const { logger, tags } = tracking;
+  logger.logInputs([
+    await sequenceFileInput(
+      run.trainNpz,
+      keys,
+      data.train,
+      "training",
+      tags["input.train_npz.sha256"],
+    ),
+    await sequenceFileInput(run.valNpz, keys, data.val, "validation", tags["input.val_npz.sha256"]),
+  ]);
+  const hooks: TrainHooks[] = [];
+  let close = () => Promise.resolve();
+  if (run.logSystemMetrics) {
+    if (runtime.backend === "webgpu" && runtime.adapter) {
+      logger.logTags({ "system.webgpu_adapter": runtime.adapter });
+    }
+    const sampler = await startSystemMetrics(logger, {
+      intervalMs: run.systemMetricsInterval * 1000,
+      onWarning: log,
+    });
+    hooks.push(systemMetricsHooks(sampler));
+    close = () => sampler.stop();
+  }
+  hooks.push(loggedModelHooks(logger, {
+    name: tracking.runName,
+    params: trainingParams(job.model, job.loop, run),
+    tags,
+    toolkitVersion: tags["toolkit.version"] ?? "unknown",
+  }));
+  return { hooks, close };
 }
 
 /**
@@ -249,6 +299,7 @@ export async function runTrainJob(
     trainingFilesHooks(run.outputDir, log, rows, data.task.costMatrix !== null),
   ];
   let tracking: TrackedTraining | null = null;
+  let closeExtras = () => Promise.resolve();
   if (run.mlflow) {
     const context: TrackingContext = {
       windowSize: trainData.steps,
@@ -264,24 +315,31 @@ export async function runTrainJob(
       sourceName: options.sourceName,
       resume: at ? { run: at.run, epoch: at.epoch } : undefined,
     };
-    const started = await startRunTracking(job, context);
-    options.onTracking?.(started);
-    hooks.push(started.hooks);
-    tracking = started;
+    const runTracking = await startRunTracking(job, context);
+    options.onTracking?.(runTracking);
+    tracking = runTracking;
+    const extras = await mlflow3Hooks(job, runTracking, data, runtime, log);
+    hooks.push(...extras.hooks, tracking.hooks);
+    closeExtras = extras.close;
   }
   // Round trimmed windows to 16 steps on WebGPU: fewer distinct shapes, fewer shader compiles.
   const stepMultiple = tf.getBackend() === "webgpu" ? 16 : 1;
-  const result = await train(
-    job,
-    { ...data, featureStatsJson: statsJson, keys },
-    combineHooks(hooks),
-    {
-      signal: options.signal,
-      resume,
-      stepMultiple,
-      run: tracking ? { runId: tracking.runId, experimentId: tracking.experimentId } : undefined,
-    },
-  );
+  let result: TrainResult;
+  try {
+    result = await train(
+      job,
+      { ...data, featureStatsJson: statsJson, keys },
+      combineHooks(hooks),
+      {
+        signal: options.signal,
+        resume,
+        stepMultiple,
+        run: tracking ? { runId: tracking.runId, experimentId: tracking.experimentId } : undefined,
+      },
+    );
+  } finally {
+    await closeExtras(); // (a training that fails before its first hook never ends them)
+  }
   return { ...result, runtime, tracking };
 }
 

@@ -192,7 +192,9 @@ export interface PromotionRecord {
 
 /**
  * Registers a model version for the run's checkpoint, moves the alias to it and tags the
- * version (who/when/why and the numbers) and the run. Returns the new version.
+ * version (who/when/why and the numbers) and the run. Returns the new version. A run with a
+ * logged model (MLflow 3) registers it (`models:/<model id>`, as `mlflow.register_model`
+ * does, so the version links to the model); an older run registers its checkpoint folder.
  */
 export async function registerPromotion(
   store: TrackingStore,
@@ -222,8 +224,16 @@ export async function registerPromotion(
     previous_champion_version: e.champion?.version ?? "",
     previous_champion_run_id: e.champion?.runId ?? "",
   };
-  const source = `${artifactUri.replace(/\/+$/, "")}/${checkpointPath}`;
-  const { version } = await store.createModelVersion(registry.model, source, runId);
+  const model = [...(promotion.run.outputs ?? [])].sort((a, b) => b.step - a.step)[0];
+  const source = model
+    ? `models:/${model.modelId}`
+    : `${artifactUri.replace(/\/+$/, "")}/${checkpointPath}`;
+  const { version } = await store.createModelVersion(
+    registry.model,
+    source,
+    runId,
+    model ? { modelId: model.modelId } : {},
+  );
   for (const [key, value] of Object.entries(tags)) {
     await store.setModelVersionTag(registry.model, version, key, value);
   }

@@ -16,7 +16,7 @@ export interface RunRow {
   status: string;
   /** Epochs logged (points in the `val_macro_f1` history). */
   epochs: number;
-  /** Best `val_macro_f1` over epochs; null when never logged. */
+  /** Best `val_macro_f1` over epochs (a sweep parent: its `best_val_macro_f1`); null when none. */
   valMacroF1: number | null;
   /** From the evaluation bundle (`eval_weighted_f1`); null when not evaluated. */
   weightedF1: number | null;
@@ -26,6 +26,14 @@ export interface RunRow {
   cost: number | null;
   /** "champion", "yes" (promoted before) or "". */
   promoted: string;
+  /** The parent run (`mlflow.parentRunId`), e.g. a sweep's; null for a top-level run. */
+  parentRunId: string | null;
+  /** 0 for a top-level run, 1 for a child listed under its parent. */
+  depth: number;
+  /** The run's data set inputs as `name (context)`. */
+  datasets: string[];
+  /** The logged model the run produced (the latest step's), or null. */
+  loggedModel: string | null;
 }
 
 /** Best value of a metric history (largest, or smallest with `lower`), or null when empty. */
@@ -86,6 +94,7 @@ export async function collectRunRows(
   const champion = await store.getModelVersionByAlias(registry.model, registry.alias);
   const rows: RunRow[] = [];
   for (const run of await store.searchRuns([experimentId])) {
+    const outputs = [...(run.outputs ?? [])].sort((a, b) => b.step - a.step);
     const { runId, runName, status } = run.info;
     const history = run.metrics.val_macro_f1 === undefined
       ? []
@@ -99,7 +108,8 @@ export async function collectRunRows(
       runName,
       status,
       epochs: history.length,
-      valMacroF1: bestMetricValue(history),
+      // A sweep's parent has no epochs: it carries its best child's value.
+      valMacroF1: bestMetricValue(history) ?? run.metrics.best_val_macro_f1 ?? null,
       weightedF1: pick("eval_weighted_f1"),
       accuracy: pick("eval_accuracy", "val_acc"),
       cost: pick("eval_cost", "val_cost"),
@@ -108,9 +118,45 @@ export async function collectRunRows(
         : run.tags[PROMOTED_VERSION_TAG] !== undefined
         ? "yes"
         : "",
+      parentRunId: run.tags["mlflow.parentRunId"] ?? null,
+      depth: 0,
+      datasets: (run.inputs ?? []).map((i) =>
+        `${i.dataset.name} (${i.tags["mlflow.data.context"] ?? "?"})`
+      ),
+      loggedModel: outputs[0]?.modelId ?? null,
     });
   }
-  return rows.sort((a, b) => (b.valMacroF1 ?? -Infinity) - (a.valMacroF1 ?? -Infinity));
+  return nestRuns(rows);
+}
+
+/**
+ * Top-level runs by best val macro-F1 (a parent counts its best child's), each followed by
+ * its children, also by val macro-F1; missing values last.
+ */
+function nestRuns(rows: RunRow[]): RunRow[] {
+  const byF1 = (a: RunRow, b: RunRow) =>
+    (b.valMacroF1 ?? -Infinity) - (a.valMacroF1 ?? -Infinity) ||
+    (a.runName < b.runName ? -1 : a.runName > b.runName ? 1 : 0);
+  const ids = new Set(rows.map((r) => r.runId));
+  const children = new Map<string, RunRow[]>();
+  for (const r of rows) {
+    if (r.parentRunId !== null && ids.has(r.parentRunId) && r.parentRunId !== r.runId) {
+      children.set(r.parentRunId, [...(children.get(r.parentRunId) ?? []), r]);
+    }
+  }
+  const top = rows.filter((r) =>
+    !(r.parentRunId !== null && children.get(r.parentRunId)?.includes(r))
+  );
+  const best = (r: RunRow) =>
+    Math.max(
+      r.valMacroF1 ?? -Infinity,
+      ...(children.get(r.runId) ?? []).map((c) => c.valMacroF1 ?? -Infinity),
+    );
+  top.sort((a, b) => best(b) - best(a));
+  return top.flatMap((r) => [
+    r,
+    ...(children.get(r.runId) ?? []).sort(byF1).map((c) => ({ ...c, depth: 1 })),
+  ]);
 }
 
 /** A plain-text table; columns listed in `left` are left-aligned, the rest right-aligned. */
@@ -124,7 +170,10 @@ function table(header: string[], rows: string[][], left: readonly number[] = [0]
 
 const fmt = (v: number | null, digits = 4) => (v === null ? "-" : v.toFixed(digits));
 
-/** The runs table: name, status, epochs, macro-F1, weighted F1, accuracy, cost, promoted. */
+/**
+ * The runs table: name (children indented under their parent), status, epochs, macro-F1,
+ * weighted F1, accuracy, cost, promoted, run id, logged model, data sets.
+ */
 export function formatRunsTable(rows: readonly RunRow[]): string {
   return table(
     [
@@ -137,9 +186,11 @@ export function formatRunsTable(rows: readonly RunRow[]): string {
       "cost",
       "promoted",
       "run id",
+      "logged model",
+      "data sets",
     ],
     rows.map((r) => [
-      r.runName || "(unnamed)",
+      (r.depth > 0 ? "└ " : "") + (r.runName || "(unnamed)"),
       r.status,
       String(r.epochs),
       fmt(r.valMacroF1),
@@ -148,8 +199,10 @@ export function formatRunsTable(rows: readonly RunRow[]): string {
       r.cost === null ? "-" : String(Math.round(r.cost)),
       r.promoted,
       r.runId,
+      r.loggedModel ?? "-",
+      r.datasets.length === 0 ? "-" : r.datasets.join(", "),
     ]),
-    [0, 1, 7, 8],
+    [0, 1, 7, 8, 9, 10],
   );
 }
 

@@ -7,7 +7,11 @@
  */
 import { readYamlFile, writeYamlFile } from "./_yaml.ts";
 import type { FileSystemAdapter } from "./file_system.ts";
-import { type MlflowModelVersion, validateMlflowKey } from "./tracking_store.ts";
+import {
+  type MlflowLoggedModel,
+  type MlflowModelVersion,
+  validateMlflowKey,
+} from "./tracking_store.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -18,18 +22,24 @@ export class FileRegistry {
   readonly #fs: FileSystemAdapter;
   readonly #clock: () => number;
   readonly #init: () => Promise<void>;
+  readonly #models: { getLoggedModel(modelId: string): Promise<MlflowLoggedModel> };
 
-  /** `init` prepares the store (root and Default experiment) before the first access. */
+  /**
+   * `init` prepares the store (root and Default experiment) before the first access;
+   * `models` finds the logged models that versions are registered from.
+   */
   constructor(
     fs: FileSystemAdapter,
     root: string,
     clock: () => number,
     init: () => Promise<void>,
+    models: { getLoggedModel(modelId: string): Promise<MlflowLoggedModel> },
   ) {
     this.#fs = fs;
     this.root = root;
     this.#clock = clock;
     this.#init = init;
+    this.#models = models;
   }
 
   #modelDir(name: string): string {
@@ -67,11 +77,22 @@ export class FileRegistry {
     await this.#writeModelMeta(name, now, now);
   }
 
+  /**
+   * A new version; from a logged model (`models:/m-...` and/or `modelId`) its storage
+   * location is the model's artifacts and its run the model's source run, as in MLflow.
+   */
   async createModelVersion(
     name: string,
     source: string,
-    runId: string,
+    runId: string | null,
+    modelId: string | null = null,
   ): Promise<MlflowModelVersion> {
+    let storage = source;
+    if (modelId !== null) {
+      const model = await this.#models.getLoggedModel(modelId);
+      if (source.startsWith("models:/")) storage = model.artifactLocation;
+      runId = runId || model.sourceRunId;
+    }
     await this.createRegisteredModel(name);
     const dir = this.#modelDir(name);
     let version = 1;
@@ -86,20 +107,26 @@ export class FileRegistry {
       deployment_job_state: null,
       description: null,
       last_updated_timestamp: now,
-      model_id: null,
+      model_id: modelId,
       name,
       run_id: runId,
       run_link: null,
       source,
       status: "READY",
       status_message: null,
-      storage_location: source,
+      storage_location: storage,
       user_id: null,
       version,
       workspace: "default",
     });
     await this.#touchModel(name, now);
-    return { name, version: String(version), source, runId };
+    return {
+      name,
+      version: String(version),
+      source,
+      runId: runId ?? "",
+      ...(modelId === null ? {} : { modelId }),
+    };
   }
 
   async #touchModel(name: string, now: number): Promise<void> {
@@ -127,7 +154,13 @@ export class FileRegistry {
     const version = decoder.decode(v).trim();
     const meta = await readYamlFile(this.#fs, `${dir}/version-${version}/meta.yaml`);
     if (meta === null) return null;
-    return { name, version, source: String(meta.source ?? ""), runId: String(meta.run_id ?? "") };
+    return {
+      name,
+      version,
+      source: String(meta.source ?? ""),
+      runId: String(meta.run_id ?? ""),
+      ...(meta.model_id ? { modelId: String(meta.model_id) } : {}),
+    };
   }
 
   /** The folder of an existing version; throws RangeError naming it when missing. */

@@ -1,6 +1,7 @@
 /**
- * The small YAML subset MLflow's file store uses for `meta.yaml`: a flat mapping of
- * scalars (plus one nested mapping level, for registry aliases), block style, sorted keys.
+ * The small YAML subset MLflow's file store uses for `meta.yaml`: a mapping of scalars (plus
+ * nested mappings: registry aliases, input tags, an `MLmodel`'s flavors), block style, sorted
+ * keys. The reader needs one nested level only.
  *
  * @module
  */
@@ -8,8 +9,12 @@ import type { FileSystemAdapter } from "./file_system.ts";
 
 /** A scalar as MLflow stores it. */
 export type YamlScalar = string | number | boolean | null;
-/** A `meta.yaml` value: a scalar, an empty list (`tags: []`) or one nested mapping. */
-export type YamlValue = YamlScalar | readonly [] | Readonly<Record<string, YamlScalar>>;
+/** A `meta.yaml` value: a scalar, an empty list (`tags: []`) or a nested mapping. */
+export type YamlValue = YamlScalar | readonly [] | YamlMapping;
+/** A nested mapping. */
+export interface YamlMapping {
+  readonly [key: string]: YamlValue;
+}
 
 function scalar(value: YamlScalar): string {
   if (value === null) return "null";
@@ -26,21 +31,23 @@ function scalar(value: YamlScalar): string {
   return String(value);
 }
 
+/** A mapping key: plain when safe, else quoted like a string value. */
+function keyText(key: string): string {
+  return /^[A-Za-z_][\w.\-/]*$/.test(key) ? key : scalar(key);
+}
+
 /** Writes a mapping with sorted keys, strings single-quoted (so `'0'` stays a string). */
-export function dumpYaml(doc: Readonly<Record<string, YamlValue>>): string {
+export function dumpYaml(doc: Readonly<Record<string, YamlValue>>, indent = ""): string {
   let out = "";
   for (const key of Object.keys(doc).sort()) {
     const value = doc[key];
-    if (Array.isArray(value)) out += `${key}: []\n`;
+    const k = `${indent}${keyText(key)}`;
+    if (Array.isArray(value)) out += `${k}: []\n`;
     else if (value !== null && typeof value === "object") {
-      const inner = value as Readonly<Record<string, YamlScalar>>;
-      const keys = Object.keys(inner).sort();
-      if (keys.length === 0) out += `${key}: {}\n`;
-      else {
-        out += `${key}:\n`;
-        for (const k of keys) out += `  ${k}: ${scalar(inner[k])}\n`;
-      }
-    } else out += `${key}: ${scalar(value as YamlScalar)}\n`;
+      const inner = value as YamlMapping;
+      if (Object.keys(inner).length === 0) out += `${k}: {}\n`;
+      else out += `${k}:\n${dumpYaml(inner, `${indent}  `)}`;
+    } else out += `${k}: ${scalar(value as YamlScalar)}\n`;
   }
   return out;
 }
@@ -69,12 +76,27 @@ export function parseYaml(text: string, path = "<yaml>"): Record<string, YamlVal
   const doc: Record<string, YamlValue> = {};
   let nested: Record<string, YamlScalar> | null = null;
   let lastKey: string | null = null;
+  // A quoted scalar that PyYAML folded over several lines, until its closing quote.
+  let open: { target: Record<string, YamlValue>; key: string; text: string } | null = null;
+  const put = (target: Record<string, YamlValue>, key: string, rest: string) => {
+    if (isOpenQuoted(rest)) open = { target, key, text: rest };
+    else target[key] = parseScalar(rest);
+  };
   for (const [i, raw] of text.split("\n").entries()) {
+    if (open !== null) {
+      const o: { target: Record<string, YamlValue>; key: string; text: string } = open;
+      o.text += ` ${raw.trim()}`;
+      if (!isOpenQuoted(o.text)) {
+        o.target[o.key] = parseScalar(o.text);
+        open = null;
+      }
+      continue;
+    }
     if (raw.trim() === "" || raw.trimStart().startsWith("#")) continue;
     const indented = /^\s/.test(raw);
-    const m = /^\s*([^:]+?):(?:\s+(.*))?$/.exec(raw);
+    const m = /^\s*('(?:[^']|'')*'|[^:]+?):(?:\s+(.*))?$/.exec(raw);
     if (indented && nested !== null && m) {
-      nested[m[1]] = parseScalar(m[2] ?? "");
+      put(nested, String(parseScalar(m[1])), m[2] ?? "");
       continue;
     }
     if (indented && lastKey !== null && typeof doc[lastKey] === "string") {
@@ -87,7 +109,7 @@ export function parseYaml(text: string, path = "<yaml>"): Record<string, YamlVal
         `Cannot parse YAML ${path}: line ${i + 1} is not "key: value" (got ${JSON.stringify(raw)})`,
       );
     }
-    lastKey = m[1];
+    lastKey = String(parseScalar(m[1]));
     nested = null;
     const rest = (m[2] ?? "").trim();
     if (rest === "") {
@@ -95,9 +117,20 @@ export function parseYaml(text: string, path = "<yaml>"): Record<string, YamlVal
       doc[lastKey] = nested;
     } else if (rest === "[]") doc[lastKey] = [];
     else if (rest === "{}") doc[lastKey] = {};
-    else doc[lastKey] = parseScalar(rest);
+    else put(doc, lastKey, rest);
+  }
+  if (open !== null) {
+    throw new SyntaxError(`Cannot parse YAML ${path}: a quoted value is never closed`);
   }
   return doc;
+}
+
+/** True for a quoted scalar whose closing quote has not come yet. */
+function isOpenQuoted(text: string): boolean {
+  const t = text.trim();
+  if (t.startsWith("'")) return !/^'(?:[^']|'')*'$/.test(t);
+  if (t.startsWith('"')) return !/^"(?:[^"\\]|\\.)*"$/.test(t);
+  return false;
 }
 
 /** Reads and parses a YAML file, or null when it does not exist. */

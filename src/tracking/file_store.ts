@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { FileModels } from "./_file_models.ts";
 import { FileRegistry } from "./_file_registry.ts";
 import {
   checkLoggedValue,
@@ -21,11 +22,15 @@ import {
 import { readYamlFile, writeYamlFile, type YamlValue } from "./_yaml.ts";
 import type { FileSystemAdapter } from "./file_system.ts";
 import {
+  type CreateLoggedModelOptions,
   type CreateRunOptions,
   type MlflowArtifact,
   type MlflowBatch,
+  type MlflowDatasetInput,
   type MlflowExperiment,
+  type MlflowLoggedModel,
   type MlflowMetric,
+  type MlflowModelOutput,
   type MlflowModelVersion,
   type MlflowRun,
   type MlflowRunInfo,
@@ -38,6 +43,8 @@ import {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const RESERVED = new Set([".trash", "models"]);
+/** Folders of an experiment that are not runs (MLflow's RESERVED_EXPERIMENT_FOLDERS). */
+const EXPERIMENT_FOLDERS = new Set(["tags", "datasets", "traces", "models"]);
 /** Options of `FileStore`. */
 export interface FileStoreOptions {
   /** Milliseconds since the epoch; `Date.now` by default. */
@@ -61,6 +68,7 @@ export class FileStore implements TrackingStore {
   readonly #clock: () => number;
   readonly #runExperiment = new Map<string, string>();
   readonly #registry: FileRegistry;
+  readonly #models: FileModels;
   #ready: Promise<void> | null = null;
 
   /** A store rooted at `root` (absolute, `/`-separated). */
@@ -69,7 +77,26 @@ export class FileStore implements TrackingStore {
     this.root = root.replace(/\/+$/, "");
     this.location = this.root;
     this.#clock = options.clock ?? Date.now;
-    this.#registry = new FileRegistry(fs, this.root, this.#clock, () => this.#init());
+    this.#registry = new FileRegistry(fs, this.root, this.#clock, () => this.#init(), {
+      getLoggedModel: (id) => this.getLoggedModel(id),
+    });
+    this.#models = new FileModels({
+      fs,
+      root: this.root,
+      clock: this.#clock,
+      experimentDirs: async () => {
+        await this.#init();
+        const trash = ((await fs.readDir(`${this.root}/.trash`)) ?? []).map((e) =>
+          `.trash/${e.name}`
+        );
+        return [...await this.#experimentIds(), ...trash];
+      },
+      experimentArtifactLocation: async (id) => {
+        await this.#init();
+        const exp = /^[\w-]+$/.test(id) ? await this.#experiment(id) : null;
+        return exp === null || exp.lifecycleStage !== "active" ? null : exp.artifactLocation;
+      },
+    });
   }
 
   /** Creates the root and the Default experiment (id 0) like MLflow does, once. */
@@ -111,14 +138,18 @@ export class FileStore implements TrackingStore {
     return entries.filter((e) => e.isDirectory && !RESERVED.has(e.name)).map((e) => e.name);
   }
 
-  async #experiment(id: string): Promise<MlflowExperiment | null> {
-    const meta = await this.#readYaml(`${this.root}/${id}/meta.yaml`);
+  /** The experiment in folder `dir` (relative to the root: `<id>` or `.trash/<id>`). */
+  async #experiment(dir: string): Promise<MlflowExperiment | null> {
+    const meta = await this.#readYaml(`${this.root}/${dir}/meta.yaml`);
     if (meta === null) return null;
     return {
-      experimentId: String(meta.experiment_id ?? id),
+      experimentId: String(meta.experiment_id ?? dir.split("/").pop()),
       name: String(meta.name),
       artifactLocation: String(meta.artifact_location ?? ""),
-      lifecycleStage: String(meta.lifecycle_stage ?? "active"),
+      lifecycleStage: dir.startsWith(".trash/")
+        ? "deleted"
+        : String(meta.lifecycle_stage ?? "active"),
+      tags: Object.fromEntries(await this.#readKeyed(`${this.root}/${dir}/tags`)),
     };
   }
 
@@ -128,17 +159,9 @@ export class FileStore implements TrackingStore {
       const exp = await this.#experiment(id);
       if (exp?.name === name) return exp;
     }
-    const trash = (await this.#fs.readDir(`${this.root}/.trash`)) ?? [];
-    for (const e of trash) {
-      const meta = await this.#readYaml(`${this.root}/.trash/${e.name}/meta.yaml`);
-      if (meta?.name === name) {
-        return {
-          experimentId: String(meta.experiment_id),
-          name,
-          artifactLocation: String(meta.artifact_location ?? ""),
-          lifecycleStage: "deleted",
-        };
-      }
+    for (const e of (await this.#fs.readDir(`${this.root}/.trash`)) ?? []) {
+      const exp = await this.#experiment(`.trash/${e.name}`);
+      if (exp?.name === name) return exp;
     }
     return null;
   }
@@ -146,7 +169,7 @@ export class FileStore implements TrackingStore {
   async getExperiment(experimentId: string): Promise<MlflowExperiment | null> {
     await this.#init();
     if (!/^[\w-]+$/.test(experimentId)) return null;
-    return await this.#experiment(experimentId);
+    return await this.#experiment(experimentId) ?? await this.#experiment(`.trash/${experimentId}`);
   }
 
   /** Every active experiment of this folder. */
@@ -161,12 +184,15 @@ export class FileStore implements TrackingStore {
   }
 
   /**
-   * Creates an experiment. Its id is derived from the name, and its folder is created with
-   * an exclusive mkdir, so two processes creating the same name at once get the same
-   * experiment (a random id as MLflow's own would let each make its own, and their runs
-   * would land in different experiments of one name).
+   * Creates an experiment (with `tags`); throws when one of that name exists. Its id is
+   * derived from the name and its folder made with an atomic mkdir, so of two processes
+   * creating one name at once exactly one succeeds and the other finds the same experiment
+   * (with MLflow's random ids each would make its own, and their runs would be split).
    */
-  async createExperiment(name: string): Promise<string> {
+  async createExperiment(
+    name: string,
+    tags: Readonly<Record<string, string>> = {},
+  ): Promise<string> {
     await this.#init();
     if (name.trim() === "") {
       throw new TypeError(`Cannot create experiment: the name is empty; pass a non-empty name`);
@@ -176,25 +202,48 @@ export class FileStore implements TrackingStore {
         `Cannot create experiment "${name}" in ${this.root}: an experiment with that name exists`,
       );
     if (await this.getExperimentByName(name) !== null) throw exists();
+    for (const [key, value] of Object.entries(tags)) checkLoggedValue("tag", key, value);
+    const create = async (id: string) => {
+      await this.#writeExperimentMeta(id, name, this.#clock());
+      for (const [key, value] of Object.entries(tags)) {
+        await this.#fs.writeFile(`${this.root}/${id}/tags/${key}`, encoder.encode(value));
+      }
+      return id;
+    };
     const id = await experimentIdForName(name);
-    if (await this.#fs.mkdir(`${this.root}/${id}`)) {
-      await this.#writeExperimentMeta(id, name, this.#clock());
-      return id;
+    if (await this.#fs.mkdir(`${this.root}/${id}`)) return await create(id);
+    // Another process made the folder: it is writing meta.yaml (wait for it), or it died.
+    let other = await this.#experiment(id);
+    for (let waited = 0; other === null && waited < 5000; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+      other = await this.#experiment(id);
     }
-    const other = await this.#experiment(id);
-    if (other === null) {
-      // Being created right now by another process (or left half-made by a crash): the
-      // content is the same whoever writes it, and the write replaces the file atomically.
-      await this.#writeExperimentMeta(id, name, this.#clock());
-      return id;
-    }
+    if (other === null) return await create(id); // left half-made by a crash: finish it
     if (other.name === name) throw exists();
     // Two names with one derived id (never seen in practice): a random id, as MLflow does.
     const existing = new Set(await this.#experimentIds());
     let random = randomExperimentId();
     while (existing.has(random)) random = randomExperimentId();
-    await this.#writeExperimentMeta(random, name, this.#clock());
-    return random;
+    return await create(random);
+  }
+
+  /** Moves the experiment to `.trash/` marked deleted, as MLflow does. */
+  async deleteExperiment(experimentId: string): Promise<void> {
+    const exp = await this.getExperiment(experimentId);
+    if (exp === null || experimentId === "0") {
+      throw new RangeError(
+        `Cannot delete experiment ${experimentId}: ${
+          exp === null ? `it does not exist in ${this.root}` : "it is the Default experiment"
+        }`,
+      );
+    }
+    const meta = (await this.#readYaml(`${this.root}/${experimentId}/meta.yaml`))!;
+    await this.#writeYaml(`${this.root}/${experimentId}/meta.yaml`, {
+      ...meta,
+      lifecycle_stage: "deleted",
+      last_update_time: this.#clock(),
+    });
+    await this.#fs.rename(`${this.root}/${experimentId}`, `${this.root}/.trash/${experimentId}`);
   }
 
   async #runDir(runId: string): Promise<string> {
@@ -296,7 +345,9 @@ export class FileStore implements TrackingStore {
       const latest = latestMetric(parseMetricLines(key, text));
       if (latest !== null) metrics[key] = latest.value;
     }
-    return { info, params, tags, metrics };
+    const inputs = await this.#models.readInputs(info.experimentId, dir);
+    const outputs = await this.#models.readOutputs(dir);
+    return { info, params, tags, metrics, inputs, outputs };
   }
 
   async getRun(runId: string): Promise<MlflowRun> {
@@ -314,19 +365,35 @@ export class FileStore implements TrackingStore {
   ): Promise<MlflowRun[]> {
     await this.#init();
     const runs: MlflowRun[] = [];
+    const wanted = Object.entries(options.tags ?? {});
     for (const exp of experimentIds) {
       for (const e of (await this.#fs.readDir(`${this.root}/${exp}`)) ?? []) {
-        if (!e.isDirectory || e.name === "tags" || e.name === "datasets" || e.name === "traces") {
-          continue;
-        }
+        if (!e.isDirectory || EXPERIMENT_FOLDERS.has(e.name)) continue;
         const run = await this.#readRun(`${this.root}/${exp}/${e.name}`, options.runNamePrefix);
-        if (run !== null && run.info.lifecycleStage === "active") {
+        if (
+          run !== null && run.info.lifecycleStage === "active" &&
+          wanted.every(([k, v]) => run.tags[k] === v)
+        ) {
           this.#runExperiment.set(run.info.runId, exp);
           runs.push(run);
         }
       }
     }
     return runs.sort((a, b) => b.info.startTime - a.info.startTime);
+  }
+
+  /** Marks the run deleted (it stays in place, as in MLflow's file store). */
+  async deleteRun(runId: string): Promise<void> {
+    const dir = await this.#runDir(runId);
+    const meta = await this.#readYaml(`${dir}/meta.yaml`);
+    if (meta === null) {
+      throw new RangeError(`Cannot delete run "${runId}": ${dir}/meta.yaml is gone`);
+    }
+    await this.#writeYaml(`${dir}/meta.yaml`, {
+      ...meta,
+      deleted_time: this.#clock(),
+      lifecycle_stage: "deleted",
+    });
   }
 
   async logBatch(runId: string, batch: MlflowBatch): Promise<void> {
@@ -407,10 +474,58 @@ export class FileStore implements TrackingStore {
     return this.#registry.createRegisteredModel(name);
   }
 
-  createModelVersion(name: string, source: string, runId: string): Promise<MlflowModelVersion> {
-    return this.#registry.createModelVersion(name, source, runId);
+  async logInputs(runId: string, datasets: readonly MlflowDatasetInput[]): Promise<void> {
+    const dir = await this.#runDir(runId);
+    await this.#models.logInputs(this.#runExperiment.get(runId)!, dir, runId, datasets);
   }
 
+  async logOutputs(runId: string, outputs: readonly MlflowModelOutput[]): Promise<void> {
+    await this.#models.logOutputs(await this.#runDir(runId), outputs);
+  }
+
+  createLoggedModel(options: CreateLoggedModelOptions): Promise<MlflowLoggedModel> {
+    return this.#models.createLoggedModel(options);
+  }
+
+  getLoggedModel(modelId: string): Promise<MlflowLoggedModel> {
+    return this.#models.getLoggedModel(modelId);
+  }
+
+  searchLoggedModels(
+    experimentIds: readonly string[],
+    filter?: { sourceRunId?: string },
+  ): Promise<MlflowLoggedModel[]> {
+    return this.#models.searchLoggedModels(experimentIds, filter);
+  }
+
+  uploadLoggedModelArtifact(modelId: string, path: string, bytes: Uint8Array): Promise<void> {
+    return this.#models.uploadArtifact(modelId, path, bytes);
+  }
+
+  logLoggedModelMetrics(
+    modelId: string,
+    runId: string,
+    metrics: readonly MlflowMetric[],
+  ): Promise<void> {
+    return this.#models.logMetrics(modelId, runId, metrics);
+  }
+
+  finalizeLoggedModel(modelId: string, status: "READY" | "FAILED"): Promise<void> {
+    return this.#models.finalize(modelId, status);
+  }
+
+  async createModelVersion(
+    name: string,
+    source: string,
+    runId: string | null,
+    options: { modelId?: string } = {},
+  ): Promise<MlflowModelVersion> {
+    const modelId = options.modelId ?? modelIdOfSource(source);
+    const version = await this.#registry.createModelVersion(name, source, runId, modelId);
+    // What mlflow.register_model adds: the logged model lists its registered versions.
+    if (modelId !== null) await this.#models.addModelVersionTag(modelId, name, version.version);
+    return version;
+  }
   setRegisteredModelAlias(name: string, alias: string, version: string): Promise<void> {
     return this.#registry.setRegisteredModelAlias(name, alias, version);
   }
@@ -430,4 +545,9 @@ export class FileStore implements TrackingStore {
   ): Promise<void> {
     return this.#registry.updateModelVersionDescription(name, version, description);
   }
+}
+
+/** The logged model id of a `models:/m-...` source, else null. */
+function modelIdOfSource(source: string): string | null {
+  return /^models:\/(m-[0-9a-f]{32})\/?$/.exec(source)?.[1] ?? null;
 }

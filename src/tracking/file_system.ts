@@ -32,4 +32,6 @@ export interface FileSystemAdapter {
   readDir(path: string): Promise<FsEntry[] | null>;
   /** Removes a file or directory tree; no error when missing. */
   remove(path: string): Promise<void>;
+  /** Moves a file or directory (creating the target's parent). */
+  rename(from: string, to: string): Promise<void>;
 }

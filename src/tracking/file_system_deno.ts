@@ -79,6 +79,10 @@ export function denoFileSystem(): FileSystemAdapter {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
       }
     },
+    async rename(from, to) {
+      await Deno.mkdir(dirname(to), { recursive: true });
+      await Deno.rename(from, to);
+    },
   };
 }
 

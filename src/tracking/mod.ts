@@ -17,3 +17,4 @@ export * from "./spool.ts";
 export * from "./run_logger.ts";
 export * from "./run_name.ts";
 export * from "./copy_run.ts";
+export * from "./logged_model.ts";

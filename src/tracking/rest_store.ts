@@ -7,8 +7,11 @@
  * @module
  */
 import {
+  datasetToJson,
   experimentFromJson,
+  loggedModelFromJson,
   modelVersionFromJson,
+  type RawLoggedModel,
   type RawRun,
   runDataFromJson,
   runInfoFromJson,
@@ -17,11 +20,15 @@ import { splitLogBatch } from "./log_batch.ts";
 import { MlflowRequestError } from "./mlflow_request_error.ts";
 import { decodeMlflowNumber, RestTransport, type RestTransportOptions } from "./rest_transport.ts";
 import type {
+  CreateLoggedModelOptions,
   CreateRunOptions,
   MlflowArtifact,
   MlflowBatch,
+  MlflowDatasetInput,
   MlflowExperiment,
+  MlflowLoggedModel,
   MlflowMetric,
+  MlflowModelOutput,
   MlflowModelVersion,
   MlflowRun,
   MlflowRunInfo,
@@ -46,6 +53,7 @@ export class RestStore implements TrackingStore {
   readonly location: string;
   readonly #http: RestTransport;
   readonly #artifactUris = new Map<string, string>();
+  readonly #modelArtifactUris = new Map<string, string>();
 
   /** A client for the server at `options.uri`; throws RangeError for any other URI form. */
   constructor(options: RestStoreOptions) {
@@ -100,14 +108,26 @@ export class RestStore implements TrackingStore {
     }
   }
 
-  async createExperiment(name: string): Promise<string> {
+  async createExperiment(
+    name: string,
+    tags: Readonly<Record<string, string>> = {},
+  ): Promise<string> {
     const { experiment_id } = await this.#call<{ experiment_id: string }>(
       "POST",
       "experiments/create",
-      { name },
+      { name, tags: keyValues(tags) },
       `create experiment "${name}"`,
     );
     return experiment_id;
+  }
+
+  async deleteExperiment(experimentId: string): Promise<void> {
+    await this.#call(
+      "POST",
+      "experiments/delete",
+      { experiment_id: experimentId },
+      `delete experiment ${experimentId}`,
+    );
   }
 
   /** A run's info from the server's JSON; remembers where the run keeps its artifacts. */
@@ -159,12 +179,13 @@ export class RestStore implements TrackingStore {
     options: SearchRunsOptions = {},
   ): Promise<MlflowRun[]> {
     const prefix = options.runNamePrefix ?? "";
+    const clauses = Object.entries(options.tags ?? {}).map(([k, v]) => tagClause(k, v));
     // The server narrows by LIKE only when the prefix holds no quote, backslash or %, whose
     // meaning in a filter string or a LIKE pattern differs between backends ("_" matches any
     // one character: a superset, filtered exactly below).
-    const filter = prefix !== "" && /^[\w.\- :]+$/.test(prefix)
-      ? `attributes.run_name LIKE '${prefix}%'`
-      : undefined;
+    if (prefix !== "" && /^[\w.\- :]+$/.test(prefix)) {
+      clauses.push(`attributes.run_name LIKE '${prefix}%'`);
+    }
     const runs: MlflowRun[] = [];
     let pageToken: string | undefined;
     do {
@@ -173,7 +194,7 @@ export class RestStore implements TrackingStore {
         "runs/search",
         {
           experiment_ids: experimentIds,
-          filter,
+          filter: clauses.length === 0 ? undefined : clauses.join(" AND "),
           run_view_type: "ACTIVE_ONLY",
           max_results: 1000,
           order_by: ["attributes.start_time DESC"],
@@ -187,16 +208,15 @@ export class RestStore implements TrackingStore {
     return prefix === "" ? runs : runs.filter((r) => r.info.runName.startsWith(prefix));
   }
 
+  async deleteRun(runId: string): Promise<void> {
+    await this.#call("POST", "runs/delete", { run_id: runId }, `delete run ${runId}`);
+  }
+
   async logBatch(runId: string, batch: MlflowBatch): Promise<void> {
     for (const part of splitLogBatch(batch)) {
       await this.#call("POST", "runs/log-batch", {
         run_id: runId,
-        metrics: (part.metrics ?? []).map((m) => ({
-          key: m.key,
-          value: m.value,
-          timestamp: Math.trunc(m.timestamp),
-          step: Math.trunc(m.step),
-        })),
+        metrics: (part.metrics ?? []).map((m) => metricJson(m)),
         params: Object.entries(part.params ?? {}).map(([key, value]) => ({ key, value })),
         tags: Object.entries(part.tags ?? {}).map(([key, value]) => ({ key, value })),
       }, `log a batch to run ${runId}`);
@@ -233,20 +253,18 @@ export class RestStore implements TrackingStore {
   async #proxyRoot(runId: string, action: string): Promise<string> {
     let uri = this.#artifactUris.get(runId);
     if (uri === undefined) uri = (await this.getRun(runId)).info.artifactUri;
-    const m = /^mlflow-artifacts:(?:\/\/[^/]*)?\/?(.*)$/.exec(uri);
-    if (m === null) {
-      throw new MlflowRequestError(
-        `Cannot ${action}: run ${runId} stores artifacts at "${uri}", which this client cannot ` +
-          `write; start the server with --serve-artifacts (the default) and --artifacts-destination ` +
-          `so runs get an mlflow-artifacts:/ URI`,
-        {
-          status: 0,
-          errorCode: "UNSUPPORTED_ARTIFACT_URI",
-          endpoint: "PUT /api/2.0/mlflow-artifacts/artifacts",
-        },
-      );
-    }
-    return m[1].replace(/\/+$/, "");
+    return proxyPath(uri, action, `run ${runId}`);
+  }
+
+  /** Uploads `bytes` through the server's artifact proxy to `<root>/<path>`. */
+  async #putArtifact(root: string, path: string, bytes: Uint8Array, action: string) {
+    await this.#http.send(
+      "PUT",
+      `/api/2.0/mlflow-artifacts/artifacts/${root}/${this.#encodePath(path)}`,
+      bytes as Uint8Array<ArrayBuffer>,
+      "application/octet-stream",
+      action,
+    ).then((r) => r.body?.cancel());
   }
 
   #encodePath(path: string): string {
@@ -261,14 +279,7 @@ export class RestStore implements TrackingStore {
 
   async uploadArtifact(runId: string, path: string, bytes: Uint8Array): Promise<void> {
     const action = `upload artifact "${path}" of run ${runId}`;
-    const root = await this.#proxyRoot(runId, action);
-    await this.#http.send(
-      "PUT",
-      `/api/2.0/mlflow-artifacts/artifacts/${root}/${this.#encodePath(path)}`,
-      bytes as Uint8Array<ArrayBuffer>,
-      "application/octet-stream",
-      action,
-    ).then((r) => r.body?.cancel());
+    await this.#putArtifact(await this.#proxyRoot(runId, action), path, bytes, action);
   }
 
   async listArtifacts(runId: string, path = ""): Promise<MlflowArtifact[]> {
@@ -319,16 +330,139 @@ export class RestStore implements TrackingStore {
   async createModelVersion(
     name: string,
     source: string,
-    runId: string,
+    runId: string | null,
+    options: { modelId?: string } = {},
   ): Promise<MlflowModelVersion> {
     await this.createRegisteredModel(name);
     const { model_version } = await this.#call<{ model_version: Record<string, string> }>(
       "POST",
       "model-versions/create",
-      { name, source, run_id: runId },
+      {
+        name,
+        source,
+        run_id: runId ?? undefined,
+        model_id: options.modelId ?? /^models:\/(m-[0-9a-f]{32})\/?$/.exec(source)?.[1],
+      },
       `create a version of model "${name}"`,
     );
     return modelVersionFromJson(name, model_version);
+  }
+
+  async logInputs(runId: string, datasets: readonly MlflowDatasetInput[]): Promise<void> {
+    await this.#call("POST", "runs/log-inputs", {
+      run_id: runId,
+      datasets: datasets.map((d) => ({
+        tags: keyValues(d.tags),
+        dataset: datasetToJson(d.dataset),
+      })),
+    }, `log ${datasets.length} data set inputs to run ${runId}`);
+  }
+
+  async logOutputs(runId: string, outputs: readonly MlflowModelOutput[]): Promise<void> {
+    // The server refuses a model already linked (a unique constraint): send only new ones.
+    const linked = new Set((await this.getRun(runId)).outputs?.map((o) => o.modelId));
+    const fresh = outputs.filter((o) => !linked.has(o.modelId));
+    if (fresh.length === 0) return;
+    await this.#call("POST", "runs/outputs", {
+      run_id: runId,
+      models: fresh.map((o) => ({ model_id: o.modelId, step: Math.trunc(o.step) })),
+    }, `log ${fresh.length} model outputs of run ${runId}`);
+  }
+
+  async createLoggedModel(options: CreateLoggedModelOptions): Promise<MlflowLoggedModel> {
+    const params = keyValues(options.params ?? {});
+    const action = `create logged model "${options.name}"`;
+    const { model } = await this.#call<{ model: RawLoggedModel }>("POST", "logged-models", {
+      experiment_id: options.experimentId,
+      name: options.name,
+      model_type: options.modelType,
+      source_run_id: options.sourceRunId,
+      params: params.slice(0, 100),
+      tags: keyValues(options.tags ?? {}),
+    }, action);
+    const modelId = loggedModelFromJson(model).modelId;
+    // The server takes at most 100 params per call, like MLflow's client sends them.
+    for (let i = 100; i < params.length; i += 100) {
+      await this.#call("POST", `${modelPath(modelId)}/params`, {
+        model_id: modelId,
+        params: params.slice(i, i + 100),
+      }, `log params of logged model ${modelId}`);
+    }
+    return params.length > 100 ? await this.getLoggedModel(modelId) : loggedModelFromJson(model);
+  }
+
+  async getLoggedModel(modelId: string): Promise<MlflowLoggedModel> {
+    const { model } = await this.#call<{ model: RawLoggedModel }>(
+      "GET",
+      modelPath(modelId),
+      {},
+      `get logged model ${modelId}`,
+    );
+    return loggedModelFromJson(model);
+  }
+
+  async searchLoggedModels(
+    experimentIds: readonly string[],
+    filter: { sourceRunId?: string } = {},
+  ): Promise<MlflowLoggedModel[]> {
+    const out: MlflowLoggedModel[] = [];
+    let pageToken: string | undefined;
+    if (filter.sourceRunId !== undefined && !/^[\w-]+$/.test(filter.sourceRunId)) {
+      throw new TypeError(
+        `Cannot search logged models of run "${filter.sourceRunId}": not a run id`,
+      );
+    }
+    do {
+      const page = await this.#call<{ models?: RawLoggedModel[]; next_page_token?: string }>(
+        "POST",
+        "logged-models/search",
+        {
+          experiment_ids: experimentIds,
+          filter: filter.sourceRunId === undefined
+            ? undefined
+            : `source_run_id = '${filter.sourceRunId}'`,
+          max_results: 100,
+          order_by: [{ field_name: "creation_timestamp", ascending: false }],
+          page_token: pageToken,
+        },
+        `search logged models of experiments ${experimentIds.join(", ")}`,
+      );
+      for (const m of page.models ?? []) out.push(loggedModelFromJson(m));
+      pageToken = page.next_page_token || undefined;
+    } while (pageToken !== undefined);
+    return out;
+  }
+
+  async uploadLoggedModelArtifact(modelId: string, path: string, bytes: Uint8Array): Promise<void> {
+    const action = `upload artifact "${path}" of logged model ${modelId}`;
+    let uri = this.#modelArtifactUris.get(modelId);
+    if (uri === undefined) {
+      uri = (await this.getLoggedModel(modelId)).artifactLocation;
+      this.#modelArtifactUris.set(modelId, uri);
+    }
+    await this.#putArtifact(proxyPath(uri, action, `logged model ${modelId}`), path, bytes, action);
+  }
+
+  async logLoggedModelMetrics(
+    modelId: string,
+    runId: string,
+    metrics: readonly MlflowMetric[],
+  ): Promise<void> {
+    for (const part of splitLogBatch({ metrics })) {
+      await this.#call("POST", "runs/log-batch", {
+        run_id: runId,
+        metrics: (part.metrics ?? []).map((m) =>
+          metricJson(m, { model_id: modelId, run_id: runId })
+        ),
+      }, `log metrics of logged model ${modelId}`);
+    }
+  }
+
+  async finalizeLoggedModel(modelId: string, status: "READY" | "FAILED"): Promise<void> {
+    await this.#call("PATCH", modelPath(modelId), {
+      model_id: modelId,
+      status: status === "READY" ? "LOGGED_MODEL_READY" : "LOGGED_MODEL_UPLOAD_FAILED",
+    }, `finalize logged model ${modelId}`);
   }
 
   async setRegisteredModelAlias(name: string, alias: string, version: string): Promise<void> {
@@ -389,4 +523,62 @@ export class RestStore implements TrackingStore {
       `update the description of model "${name}" version ${version}`,
     );
   }
+}
+
+/**
+ * The proxy path of an `mlflow-artifacts:` artifact location (`<exp>/<run>/artifacts`,
+ * `<exp>/models/<id>/artifacts`); any other location cannot be written through the server.
+ */
+function proxyPath(uri: string, action: string, owner: string): string {
+  const m = /^mlflow-artifacts:(?:\/\/[^/]*)?\/?(.*)$/.exec(uri);
+  if (m === null) {
+    throw new MlflowRequestError(
+      `Cannot ${action}: ${owner} stores artifacts at "${uri}", which this client cannot ` +
+        `write; start the server with --serve-artifacts (the default) and --artifacts-destination ` +
+        `so runs get an mlflow-artifacts:/ URI`,
+      {
+        status: 0,
+        errorCode: "UNSUPPORTED_ARTIFACT_URI",
+        endpoint: "PUT /api/2.0/mlflow-artifacts/artifacts",
+      },
+    );
+  }
+  return m[1].replace(/\/+$/, "");
+}
+
+/** A metric in log-batch's JSON (integral timestamp and step), with `extra` fields. */
+function metricJson(m: MlflowMetric, extra: Record<string, string> = {}): Record<string, unknown> {
+  return {
+    key: m.key,
+    value: m.value,
+    timestamp: Math.trunc(m.timestamp),
+    step: Math.trunc(m.step),
+    ...extra,
+  };
+}
+
+/** A string map as the server's `[{key, value}]` list. */
+function keyValues(map: Readonly<Record<string, string>>): { key: string; value: string }[] {
+  return Object.entries(map).map(([key, value]) => ({ key, value }));
+}
+
+/** `logged-models/<id>`, for a well-formed id only (it becomes part of the URL path). */
+function modelPath(modelId: string): string {
+  if (!/^m-[0-9a-f]{32}$/.test(modelId)) {
+    throw new TypeError(
+      `Cannot use logged model id "${modelId}": expected m- and 32 hex digits`,
+    );
+  }
+  return `logged-models/${modelId}`;
+}
+
+/** A search-runs clause `tags.\`key\` = 'value'`, for keys and values that need no escaping. */
+function tagClause(key: string, value: string): string {
+  if (!/^[\w.\-/ :]+$/.test(key) || /['"\\`]/.test(value)) {
+    throw new TypeError(
+      `Cannot search runs by tag "${key}" = ${JSON.stringify(value)}: keys must be MLflow keys ` +
+        "and values must not contain quotes, backticks or backslashes",
+    );
+  }
+  return `tags.\`${key}\` = '${value}'`;
 }

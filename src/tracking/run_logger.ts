@@ -6,8 +6,9 @@
  *
  * @module
  */
+import type { LoggedModelRecord } from "./logged_model.ts";
 import { memorySpool, replaySpool, type SpoolRecord, type SpoolSink } from "./spool.ts";
-import type { TrackingStore } from "./tracking_store.ts";
+import type { MlflowDatasetInput, TrackingStore } from "./tracking_store.ts";
 
 /** Options of `RunLogger`. */
 export interface RunLoggerOptions {
@@ -86,6 +87,21 @@ export class RunLogger {
         },
       });
     });
+  }
+
+  /** Queues run tags. */
+  logTags(tags: Readonly<Record<string, string>>): void {
+    this.#timed(() => this.#enqueue({ kind: "batch", batch: { tags } }));
+  }
+
+  /** Queues data sets as the run's inputs (`log-inputs`). */
+  logInputs(datasets: readonly MlflowDatasetInput[]): void {
+    this.#timed(() => this.#enqueue({ kind: "inputs", datasets }));
+  }
+
+  /** Queues a logged model of the run (created, uploaded, linked and finalized in order). */
+  logModel(model: LoggedModelRecord): void {
+    this.#timed(() => this.#enqueue({ kind: "model", model }));
   }
 
   /** Queues an artifact upload; a queued upload of the same path is replaced. */

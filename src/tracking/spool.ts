@@ -4,14 +4,22 @@
  *
  * @module
  */
+import { type LoggedModelRecord, logModel } from "./logged_model.ts";
 import { redactUri } from "./tracking_uri.ts";
-import type { MlflowBatch, MlflowRunStatus, TrackingStore } from "./tracking_store.ts";
+import type {
+  MlflowBatch,
+  MlflowDatasetInput,
+  MlflowRunStatus,
+  TrackingStore,
+} from "./tracking_store.ts";
 
 /** One pending tracking operation. */
 export type SpoolRecord =
   | { kind: "batch"; batch: MlflowBatch }
   | { kind: "artifact"; path: string; bytes: Uint8Array }
-  | { kind: "update"; status: MlflowRunStatus; endTime: number };
+  | { kind: "update"; status: MlflowRunStatus; endTime: number }
+  | { kind: "inputs"; datasets: readonly MlflowDatasetInput[] }
+  | { kind: "model"; model: LoggedModelRecord };
 
 /** Durable, ordered storage for unsent records. */
 export interface SpoolSink {
@@ -68,6 +76,8 @@ export async function sendSpoolRecord(
 ): Promise<void> {
   if (record.kind === "batch") await store.logBatch(runId, record.batch);
   else if (record.kind === "artifact") await store.uploadArtifact(runId, record.path, record.bytes);
+  else if (record.kind === "inputs") await store.logInputs(runId, record.datasets);
+  else if (record.kind === "model") await logModel(store, runId, record.model);
   else await store.updateRun(runId, { status: record.status, endTime: record.endTime });
 }
 

@@ -18,7 +18,9 @@ export interface SpoolTarget {
 type DiskRecord =
   | { kind: "batch"; batch: unknown }
   | { kind: "artifact"; path: string; file: string }
-  | { kind: "update"; status: string; endTime: number };
+  | { kind: "update"; status: string; endTime: number }
+  | { kind: "inputs"; datasets: unknown }
+  | { kind: "model"; model: Record<string, unknown> & { files: Record<string, string> } };
 
 function encode(value: unknown): string {
   return JSON.stringify(value, (_k, v) => {
@@ -34,6 +36,13 @@ function decodeMetricValue(v: unknown): number {
   if (v === "Infinity") return Infinity;
   if (v === "-Infinity") return -Infinity;
   return Number(v);
+}
+
+/** A record part with its `metrics` values decoded ("NaN" -> NaN). */
+function decodeMetrics(part: unknown): Record<string, unknown> {
+  const p = part as { metrics?: { value: unknown }[] };
+  const metrics = (p.metrics ?? []).map((m) => ({ ...m, value: decodeMetricValue(m.value) }));
+  return { ...(part as object), metrics };
 }
 
 /**
@@ -100,11 +109,32 @@ export async function readSpoolTarget(dir: string): Promise<SpoolTarget | null> 
 /** A spool in folder `dir` (created on first write) for the given run. */
 export function denoSpool(dir: string, target: SpoolTarget): SpoolSink {
   let counter = 0;
-  const toDisk = async (r: SpoolRecord): Promise<DiskRecord> => {
-    if (r.kind !== "artifact") return r;
+  const saveFile = async (bytes: Uint8Array): Promise<string> => {
     const file = `files/${Date.now()}-${counter++}`;
-    await Deno.writeFile(`${dir}/${file}`, r.bytes);
-    return { kind: "artifact", path: r.path, file };
+    await Deno.writeFile(`${dir}/${file}`, bytes);
+    return file;
+  };
+  const toDisk = async (r: SpoolRecord): Promise<DiskRecord> => {
+    if (r.kind === "artifact") {
+      return { kind: "artifact", path: r.path, file: await saveFile(r.bytes) };
+    }
+    if (r.kind === "model") {
+      const files: Record<string, string> = {};
+      for (const [path, bytes] of Object.entries(r.model.files)) {
+        files[path] = await saveFile(bytes);
+      }
+      return { kind: "model", model: { ...r.model, files } };
+    }
+    return r as DiskRecord;
+  };
+  const readFile = async (file: unknown): Promise<Uint8Array> => {
+    const bytes = await readSpoolFile(dir, file);
+    if (bytes === null) {
+      throw new Deno.errors.NotFound(
+        `Cannot read spool file ${JSON.stringify(file)} of ${dir}: it does not exist`,
+      );
+    }
+    return bytes;
   };
   const write = async (records: readonly SpoolRecord[], append: boolean) => {
     await Deno.mkdir(`${dir}/files`, { recursive: true });
@@ -129,27 +159,23 @@ export function denoSpool(dir: string, target: SpoolTarget): SpoolSink {
         if (line.trim() === "") continue;
         const r = JSON.parse(line) as DiskRecord;
         if (r.kind === "artifact") {
-          const bytes = await readSpoolFile(dir, r.file);
-          if (bytes === null) {
-            throw new Deno.errors.NotFound(
-              `Cannot read spool file ${JSON.stringify(r.file)} of ${dir}: it does not exist`,
-            );
-          }
-          out.push({ kind: "artifact", path: r.path, bytes });
+          out.push({ kind: "artifact", path: r.path, bytes: await readFile(r.file) });
         } else if (r.kind === "batch") {
-          const b = r.batch as { metrics?: { value: unknown }[] };
-          const metrics = (b.metrics ?? []).map((m) => ({
-            ...m,
-            value: decodeMetricValue(m.value),
-          }));
-          out.push({ kind: "batch", batch: { ...(r.batch as object), metrics } as never });
+          out.push({ kind: "batch", batch: decodeMetrics(r.batch) as never });
         } else if (r.kind === "update") out.push(r as SpoolRecord);
-        else {
+        else if (r.kind === "inputs") out.push(r as SpoolRecord);
+        else if (r.kind === "model") {
+          const files: Record<string, Uint8Array> = {};
+          for (const [path, file] of Object.entries(r.model.files ?? {})) {
+            files[path] = await readFile(file);
+          }
+          out.push({ kind: "model", model: { ...decodeMetrics(r.model), files } as never });
+        } else {
           throw new SyntaxError(
             `Cannot read spool ${dir}/records.jsonl: unknown record kind ` +
               `${
                 JSON.stringify((r as { kind?: unknown }).kind)
-              }; expected batch, artifact or update`,
+              }; expected batch, artifact, update, inputs or model`,
           );
         }
       }

@@ -23,6 +23,8 @@ export interface MlflowExperiment {
   name: string;
   artifactLocation: string;
   lifecycleStage: string;
+  /** The experiment's tags (absent when the store did not read them). */
+  tags?: Record<string, string>;
 }
 
 /** A run's info block. */
@@ -45,6 +47,71 @@ export interface MlflowRun {
   tags: Record<string, string>;
   /** Latest value of each metric (highest step, then latest timestamp). */
   metrics: Record<string, number>;
+  /** The data sets logged as the run's inputs (`log-inputs`). */
+  inputs?: MlflowDatasetInput[];
+  /** The logged models the run produced (`runs/outputs`). */
+  outputs?: MlflowModelOutput[];
+}
+
+/** The tag of a dataset input that says what the run used it for. */
+export const DATASET_CONTEXT_TAG = "mlflow.data.context";
+
+/** A data set as MLflow records it (`mlflow.entities.Dataset`): every field a string. */
+export interface MlflowDataset {
+  name: string;
+  /** At most 36 characters (MLflow's limit). */
+  digest: string;
+  /** Where it lives, e.g. `local` or `http`. */
+  sourceType: string;
+  /** JSON, e.g. `{"uri": "/data/train_sequences.npz"}`. */
+  source: string;
+  /** JSON (MLflow's `mlflow_tensorspec` or `mlflow_colspec` layout), or null. */
+  schema: string | null;
+  /** JSON object of summary numbers (the UI lists its entries), or null. */
+  profile: string | null;
+}
+
+/** A data set used by a run, with the input's tags (`mlflow.data.context`). */
+export interface MlflowDatasetInput {
+  dataset: MlflowDataset;
+  tags: Record<string, string>;
+}
+
+/** A logged model produced by a run, at the step (epoch) it comes from. */
+export interface MlflowModelOutput {
+  modelId: string;
+  step: number;
+}
+
+/** MLflow 3's logged-model status names. */
+export type LoggedModelStatus = "PENDING" | "READY" | "FAILED";
+
+/** An MLflow 3 logged model (`m-...`). */
+export interface MlflowLoggedModel {
+  modelId: string;
+  experimentId: string;
+  name: string;
+  /** Where its artifacts live (`mlflow-artifacts:/...` or `file://...`). */
+  artifactLocation: string;
+  sourceRunId: string | null;
+  status: LoggedModelStatus;
+  modelType: string | null;
+  /** Milliseconds since the epoch. */
+  creationTimestamp: number;
+  params: Record<string, string>;
+  tags: Record<string, string>;
+  /** The model's metrics (the latest point of each key). */
+  metrics: MlflowMetric[];
+}
+
+/** What to create a logged model with. */
+export interface CreateLoggedModelOptions {
+  experimentId: string;
+  name: string;
+  sourceRunId?: string;
+  modelType?: string;
+  params?: Readonly<Record<string, string>>;
+  tags?: Readonly<Record<string, string>>;
 }
 
 /** One logged metric value. */
@@ -76,6 +143,8 @@ export interface MlflowModelVersion {
   version: string;
   source: string;
   runId: string;
+  /** The logged model it was registered from (`models:/m-...`), when the store keeps it. */
+  modelId?: string;
 }
 
 /** What {@link TrackingStore.updateRun} changes; fields left out stay as they are. */
@@ -94,6 +163,8 @@ export interface SearchRunsOptions {
    * result is exact either way).
    */
   runNamePrefix?: string;
+  /** Only runs with all of these tags (key = value). */
+  tags?: Readonly<Record<string, string>>;
 }
 
 /** What to create a run with. */
@@ -114,8 +185,13 @@ export interface TrackingStore {
   getExperimentByName(name: string): Promise<MlflowExperiment | null>;
   /** The experiment with that id, or null. */
   getExperiment(experimentId: string): Promise<MlflowExperiment | null>;
-  /** Creates an experiment; returns its id. */
-  createExperiment(name: string): Promise<string>;
+  /**
+   * Creates an experiment with its tags in one call (a name taken already is an error:
+   * RESOURCE_ALREADY_EXISTS on a server); returns its id.
+   */
+  createExperiment(name: string, tags?: Readonly<Record<string, string>>): Promise<string>;
+  /** Marks an experiment deleted (its name stays taken until it is purged). */
+  deleteExperiment(experimentId: string): Promise<void>;
   /** Creates a run in state RUNNING. */
   createRun(options: CreateRunOptions): Promise<MlflowRunInfo>;
   /** Sets a run's status, end time and/or name (what is given; all in one write). */
@@ -124,6 +200,8 @@ export interface TrackingStore {
   getRun(runId: string): Promise<MlflowRun>;
   /** Every active run of the experiments (or those `options` picks), newest first. */
   searchRuns(experimentIds: readonly string[], options?: SearchRunsOptions): Promise<MlflowRun[]>;
+  /** Marks a run deleted. */
+  deleteRun(runId: string): Promise<void>;
   /** Logs metrics, params and tags. */
   logBatch(runId: string, batch: MlflowBatch): Promise<void>;
   /** Every value of a metric, in logging order. */
@@ -136,8 +214,39 @@ export interface TrackingStore {
   downloadArtifact(runId: string, path: string): Promise<Uint8Array>;
   /** Creates a registered model unless it exists. */
   createRegisteredModel(name: string): Promise<void>;
-  /** Creates a model version from an artifact source of a run. */
-  createModelVersion(name: string, source: string, runId: string): Promise<MlflowModelVersion>;
+  /** Logs data sets as the run's inputs (a data set already logged to the run is kept once). */
+  logInputs(runId: string, datasets: readonly MlflowDatasetInput[]): Promise<void>;
+  /** Links logged models to the run as its outputs (a model already linked is kept once). */
+  logOutputs(runId: string, outputs: readonly MlflowModelOutput[]): Promise<void>;
+  /** Creates a logged model in state PENDING. */
+  createLoggedModel(options: CreateLoggedModelOptions): Promise<MlflowLoggedModel>;
+  /** One logged model; throws RangeError (file) or MlflowRequestError 404 (REST) when missing. */
+  getLoggedModel(modelId: string): Promise<MlflowLoggedModel>;
+  /** The logged models of the experiments (only those of `filter.sourceRunId` when given). */
+  searchLoggedModels(
+    experimentIds: readonly string[],
+    filter?: { sourceRunId?: string },
+  ): Promise<MlflowLoggedModel[]>;
+  /** Uploads one file under the logged model's artifact location. */
+  uploadLoggedModelArtifact(modelId: string, path: string, bytes: Uint8Array): Promise<void>;
+  /** Logs metrics of the logged model, measured by run `runId`. */
+  logLoggedModelMetrics(
+    modelId: string,
+    runId: string,
+    metrics: readonly MlflowMetric[],
+  ): Promise<void>;
+  /** Sets a logged model's final status. */
+  finalizeLoggedModel(modelId: string, status: "READY" | "FAILED"): Promise<void>;
+  /**
+   * Creates a model version from an artifact source of a run, or from a logged model
+   * (`source` = `models:/<model id>`, `modelId` set), as `mlflow.register_model` does.
+   */
+  createModelVersion(
+    name: string,
+    source: string,
+    runId: string | null,
+    options?: { modelId?: string },
+  ): Promise<MlflowModelVersion>;
   /** Points an alias at a version. */
   setRegisteredModelAlias(name: string, alias: string, version: string): Promise<void>;
   /** The version an alias points to, or null when the model or alias does not exist. */

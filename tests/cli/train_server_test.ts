@@ -7,12 +7,11 @@
  */
 import assert from "#assert";
 import { pythonJson, skipUnlessPython } from "../_python.ts";
-import { startMlflowServer } from "../_mlflow_server.ts";
-import { skipUnlessPostgres, startPostgres } from "../_postgres.ts";
+import { skipUnlessPostgres, withMlflowOnPostgres } from "../_postgres.ts";
 import { runCli, spawnCli, tinyTrainArgs, writeTinyData } from "./_train_cli.ts";
 
 const noMlflow = await skipUnlessPython("numpy", "mlflow");
-const ignore = noMlflow || await skipUnlessPostgres("train against a PostgreSQL-backed server");
+const ignore = noMlflow || await skipUnlessPostgres();
 
 interface PyRunInfo {
   id: string;
@@ -96,94 +95,96 @@ Deno.test({
   sanitizeOps: false,
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "train_pg_" });
-    const pg = await startPostgres();
-    const server = await startMlflowServer(
-      ["--backend-store-uri", pg.uri, "--artifacts-destination", `${dir}/artifacts`],
-      { logFile: `${dir}/server.log` },
-    );
     try {
-      const data = await writeTinyData(dir);
-      await t.step("six trainings started at once get six distinct run names", async () => {
-        await concurrentTrainings(dir, data, server.uri, 6);
-        const runs = await pyRunInfos(server.uri, "concurrent");
-        assertDistinctNames(runs, 6);
-        for (const r of runs) assert.deepEqual([r.status, r.steps], ["FINISHED", [1]]);
-      });
-
-      await t.step("--resume-from continues the same run on the server", async () => {
-        const args = [
-          ...tinyTrainArgs(data, `${dir}/resume`),
-          "--mlflow",
-          "--mlflow-tracking-uri",
-          server.uri,
-          "--mlflow-experiment",
-          "resume",
-        ];
-        assert.equal((await runCli("train", [...args, "--epochs", "1"])).code, 0);
-        const r = await runCli("train", [
-          ...args,
-          "--epochs",
-          "3",
-          "--resume-from",
-          `${dir}/resume/last`,
-        ]);
-        assert.equal(r.code, 0, r.stderr);
-        assert.match(r.stdout, /MLflow: continuing run l8-run1 \([0-9a-f]{32}\) after epoch 1/);
-        const runs = await pyRunInfos(server.uri, "resume");
-        assert.equal(runs.length, 1);
-        assert.deepEqual([runs[0].status, runs[0].steps], ["FINISHED", [1, 2, 3]]);
-        assert.equal(runs[0].params.epochs, "1", "params keep the first training's values");
-      });
-
-      await t.step(
-        "a second Ctrl-C while the server is down exits at once; the spool holds the rest",
-        async () => {
-          const live = spawnCli("train", [
-            ...tinyTrainArgs(data, `${dir}/kill`),
-            "--epochs",
-            "1000",
-            "--mlflow",
-            "--mlflow-tracking-uri",
-            server.uri,
-            "--mlflow-experiment",
-            "killed",
-          ]);
-          await live.until("saved ");
-          await server.stop();
-          live.child.kill("SIGINT");
-          await live.until("interrupt: finishing the current step");
-          await new Promise((r) => setTimeout(r, 1500)); // ending the run, server down
-          const t0 = performance.now();
-          live.child.kill("SIGINT");
-          const { code, out } = await live.finish();
-          const seconds = (performance.now() - t0) / 1000;
-          assert.equal(code, 130, out);
-          console.log(`exit ${seconds.toFixed(2)} s after the second SIGINT`);
-          assert.ok(seconds < 5, `${seconds} s`);
-          const spool = /saved in (\S+); send them with deno task mlflow-sync --spool/.exec(out)
-            ?.[1];
-          assert.ok(spool !== undefined, out);
-          const records = await Deno.readTextFile(`${spool}/records.jsonl`);
-          assert.match(records.trim().split("\n").pop()!, /"kind":"update","status":"KILLED"/);
-
-          await server.restart();
-          const sync = await runCli("mlflow_sync", [
-            "--spool",
-            `${dir}/kill/mlflow_spool`,
-            "--to",
-            server.uri,
-          ]);
-          assert.equal(sync.code, 0, sync.stderr);
-          const [run] = await pyRunInfos(server.uri, "killed");
-          const last = JSON.parse(await Deno.readTextFile(`${dir}/kill/last/state.json`)).epoch;
-          assert.equal(run.status, "KILLED");
-          assert.deepEqual(run.steps, Array.from({ length: last }, (_, i) => i + 1));
-        },
-      );
+      await withMlflowOnPostgres(dir, (server) => trainAgainst(t, dir, server.uri, server));
     } finally {
-      await server.stop();
-      await pg.stop();
       await Deno.remove(dir, { recursive: true });
     }
   },
 });
+
+async function trainAgainst(
+  t: Deno.TestContext,
+  dir: string,
+  uri: string,
+  server: { stop(): Promise<void>; restart(): Promise<void> },
+): Promise<void> {
+  const data = await writeTinyData(dir);
+  await t.step("six trainings started at once get six distinct run names", async () => {
+    await concurrentTrainings(dir, data, uri, 6);
+    const runs = await pyRunInfos(uri, "concurrent");
+    assertDistinctNames(runs, 6);
+    for (const r of runs) assert.deepEqual([r.status, r.steps], ["FINISHED", [1]]);
+  });
+
+  await t.step("--resume-from continues the same run on the server", async () => {
+    const args = [
+      ...tinyTrainArgs(data, `${dir}/resume`),
+      "--mlflow",
+      "--mlflow-tracking-uri",
+      uri,
+      "--mlflow-experiment",
+      "resume",
+    ];
+    assert.equal((await runCli("train", [...args, "--epochs", "1"])).code, 0);
+    const r = await runCli("train", [
+      ...args,
+      "--epochs",
+      "3",
+      "--resume-from",
+      `${dir}/resume/last`,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /MLflow: continuing run l8-run1 \([0-9a-f]{32}\) after epoch 1/);
+    const runs = await pyRunInfos(uri, "resume");
+    assert.equal(runs.length, 1);
+    assert.deepEqual([runs[0].status, runs[0].steps], ["FINISHED", [1, 2, 3]]);
+    assert.equal(runs[0].params.epochs, "1", "params keep the first training's values");
+  });
+
+  await t.step(
+    "a second Ctrl-C while the server is down exits at once; the spool holds the rest",
+    async () => {
+      const live = spawnCli("train", [
+        ...tinyTrainArgs(data, `${dir}/kill`),
+        "--epochs",
+        "1000",
+        "--mlflow",
+        "--mlflow-tracking-uri",
+        uri,
+        "--mlflow-experiment",
+        "killed",
+      ]);
+      await live.until("saved ");
+      await server.stop();
+      live.child.kill("SIGINT");
+      await live.until("interrupt: finishing the current step");
+      await new Promise((r) => setTimeout(r, 1500)); // ending the run, server down
+      const t0 = performance.now();
+      live.child.kill("SIGINT");
+      const { code, out } = await live.finish();
+      const seconds = (performance.now() - t0) / 1000;
+      assert.equal(code, 130, out);
+      console.log(`exit ${seconds.toFixed(2)} s after the second SIGINT`);
+      assert.ok(seconds < 5, `${seconds} s`);
+      const spool = /saved in (\S+); send them with deno task mlflow-sync --spool/.exec(out)
+        ?.[1];
+      assert.ok(spool !== undefined, out);
+      const records = await Deno.readTextFile(`${spool}/records.jsonl`);
+      assert.match(records.trim().split("\n").pop()!, /"kind":"update","status":"KILLED"/);
+
+      await server.restart();
+      const sync = await runCli("mlflow_sync", [
+        "--spool",
+        `${dir}/kill/mlflow_spool`,
+        "--to",
+        uri,
+      ]);
+      assert.equal(sync.code, 0, sync.stderr);
+      const [run] = await pyRunInfos(uri, "killed");
+      const last = JSON.parse(await Deno.readTextFile(`${dir}/kill/last/state.json`)).epoch;
+      assert.equal(run.status, "KILLED");
+      assert.deepEqual(run.steps, Array.from({ length: last }, (_, i) => i + 1));
+    },
+  );
+}

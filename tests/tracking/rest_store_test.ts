@@ -90,11 +90,14 @@ Deno.test({
           assert.equal(run.status, "FINISHED");
           assert.ok(run.end !== null && run.end >= run.start);
           assert.deepEqual(run.params, trainingParams(config.model, config.loop, config.run));
-          // Params are every flag of deno task train, under the pipeline's names.
+          // Params are every flag of deno task train, under the pipeline's names (but --help,
+          // and the flags that become tags: --mlflow-parent-run-id, --mlflow-tag).
+          const notParams = ["--help", "--mlflow-parent-run-id", "--mlflow-tag"];
           assert.deepEqual(
             Object.keys(run.params).sort(),
-            TRAIN_FLAGS.filter((f) => f !== "--help").map((f) => f.slice(2).replaceAll("-", "_"))
-              .sort(),
+            TRAIN_FLAGS.filter((f) => !notParams.includes(f)).map((f) =>
+              f.slice(2).replaceAll("-", "_")
+            ).sort(),
           );
           assert.equal(run.params.train_npz, config.run.trainNpz);
           assert.equal(run.params.mlflow_tracking_uri, server.uri);

@@ -8,7 +8,7 @@
 import assert from "#assert";
 import { pythonJson, skipUnlessPython } from "../_python.ts";
 import { sqliteServerArgs, startMlflowServer } from "../_mlflow_server.ts";
-import { skipUnlessPostgres, startPostgres } from "../_postgres.ts";
+import { skipUnlessPostgres, withMlflowOnPostgres } from "../_postgres.ts";
 import { FileStore } from "../../src/tracking/file_store.ts";
 import { denoFileSystem } from "../../src/tracking/file_system_deno.ts";
 import { RestStore } from "../../src/tracking/rest_store.ts";
@@ -21,7 +21,7 @@ import {
 import { getOrCreateExperiment, type TrackingStore } from "../../src/tracking/tracking_store.ts";
 
 const noMlflow = await skipUnlessPython("mlflow");
-const noPostgres = noMlflow || await skipUnlessPostgres("run names on a PostgreSQL-backed server");
+const noPostgres = noMlflow || await skipUnlessPostgres();
 const PREFIX = "v1-l16-race";
 const RACERS = 12;
 
@@ -172,19 +172,11 @@ Deno.test({
   sanitizeOps: false,
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "race_pg_" });
-    const pg = await startPostgres();
     try {
-      const server = await startMlflowServer(
-        ["--backend-store-uri", pg.uri, "--artifacts-destination", `${dir}/artifacts`],
-        { logFile: `${dir}/server.log` },
-      );
-      try {
+      await withMlflowOnPostgres(dir, async (server) => {
         await checkStore(t, server.uri, () => new RestStore({ uri: server.uri }));
-      } finally {
-        await server.stop();
-      }
+      });
     } finally {
-      await pg.stop();
       await Deno.remove(dir, { recursive: true });
     }
   },

@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import assert from "#assert";
 import { pythonJson, skipUnlessPython } from "../_python.ts";
-import { useWebGpuOrSkip } from "../_webgpu.ts";
+import { useWebGpuOrSkip, webGpuTest } from "../_webgpu.ts";
 import { maxRelativeError as maxRel } from "../_numeric.ts";
 import { adamwStepWebGpu, AdamWWebGpu, installDispatchCounter } from "../../src/kernels/mod.ts";
 
@@ -43,7 +43,7 @@ interface Ref {
   v: number[];
 }
 
-Deno.test({
+webGpuTest(import.meta.url, {
   name: "AdamWWebGpu matches numpy AdamW over 3 steps and costs 2 dispatches per tensor",
   ignore,
   async fn() {
@@ -85,7 +85,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+webGpuTest(import.meta.url, {
   name: "adamwStepWebGpu() rejects a state of the wrong size",
   ignore: !adapter,
   fn() {

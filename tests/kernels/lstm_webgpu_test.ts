@@ -1,7 +1,7 @@
 import "@tensorflow/tfjs-backend-webgpu";
 import assert from "#assert";
 import { skipUnlessPython } from "../_python.ts";
-import { useWebGpuOrSkip } from "../_webgpu.ts";
+import { useWebGpuOrSkip, webGpuTest } from "../_webgpu.ts";
 import { lstmLayerWebGpu, webgpuLstmAvailable } from "../../src/kernels/mod.ts";
 import {
   assertMatchesReference,
@@ -63,7 +63,7 @@ const CASES: LstmCase[] = [
   },
 ];
 
-Deno.test({
+webGpuTest(import.meta.url, {
   name:
     "lstmLayerWebGpu() matches the numpy forward and BPTT within 1e-4 (uni/bi, 1-3 layers, padding)",
   ignore,

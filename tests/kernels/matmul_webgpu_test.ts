@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import assert from "#assert";
 import { pythonJson, skipUnlessPython } from "../_python.ts";
-import { useWebGpuOrSkip } from "../_webgpu.ts";
+import { useWebGpuOrSkip, webGpuTest } from "../_webgpu.ts";
 import { matMulWebGpu, type MatrixView } from "../../src/kernels/mod.ts";
 
 // Every case but the last is one shader variant (transposes, bias); the column counts
@@ -105,7 +105,7 @@ interface Reference {
   y: number[];
 }
 
-Deno.test({
+webGpuTest(import.meta.url, {
   name: "matMulWebGpu() equals numpy's product (transposes, batch, bias, edge tiles)",
   ignore,
   async fn(t) {
@@ -142,7 +142,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+webGpuTest(import.meta.url, {
   name: "matMulWebGpu() rejects mismatched inner sizes and views outside their tensor",
   ignore: !adapter,
   fn() {

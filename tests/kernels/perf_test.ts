@@ -3,7 +3,7 @@ import "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
 import assert from "#assert";
 import { parsePerfArgs } from "../../cli/perf.ts";
-import { probeWebGpuAdapter } from "../../src/runtime/mod.ts";
+import { useWebGpuOrSkip, webGpuTest } from "../_webgpu.ts";
 import { installDispatchCounter, lstmLayerWebGpu, type LstmLayerWeights } from "../../mod.ts";
 import {
   lstmStepFlops,
@@ -62,10 +62,9 @@ Deno.test("measureTrainingStep() on wasm: fused and layers start from the same l
   assert.equal(fused.stepsMs.length, 2);
 });
 
-const adapter = await probeWebGpuAdapter();
-if (!adapter) console.warn("\n*** SKIPPING WebGPU dispatch tests: no WebGPU adapter ***\n");
+const adapter = await useWebGpuOrSkip("WebGPU dispatch tests");
 
-Deno.test({
+webGpuTest(import.meta.url, {
   name: "lstmLayerWebGpu() forward + backward dispatch count does not grow with the steps",
   ignore: !adapter,
   async fn() {

@@ -1,6 +1,7 @@
 import "@tensorflow/tfjs-backend-webgpu";
+import assert from "#assert";
 import { skipUnlessPython } from "../_python.ts";
-import { useWebGpuOrSkip } from "../_webgpu.ts";
+import { useWebGpuOrSkip, webGpuTest } from "../_webgpu.ts";
 import { lstmLayer, lstmLayerFused } from "../../src/model/mod.ts";
 import { webgpuLstmAvailable } from "../../src/kernels/mod.ts";
 import { assertMatchesReference, CASES, numpyLstmReference, runStack } from "./_lstm_reference.ts";
@@ -10,22 +11,20 @@ import { assertMatchesReference, CASES, numpyLstmReference, runStack } from "./_
 const adapter = await useWebGpuOrSkip("WebGPU LSTM tests");
 const ignore = (await skipUnlessPython("numpy")) || !adapter;
 
-const kernels = !ignore && webgpuLstmAvailable();
+// The tests run in a child process (webGpuTest) where "webgpu" is the active backend, so the
+// default path is the WebGPU kernels; the names cannot depend on it (they are registered in
+// the test process too, which never starts WebGPU).
 const runners = [
-  {
-    label: kernels
-      ? "default (WebGPU kernels)"
-      : "default (generic fused op: WebGPU kernels unavailable)",
-    run: lstmLayer,
-  },
-  ...(kernels ? [{ label: "generic fused op", run: lstmLayerFused }] : []),
+  { label: "default (WebGPU kernels)", run: lstmLayer, kernels: true },
+  { label: "generic fused op", run: lstmLayerFused, kernels: false },
 ];
 
-for (const { label, run } of runners) {
-  Deno.test({
+for (const { label, run, kernels } of runners) {
+  webGpuTest(import.meta.url, {
     name: `lstmLayer() ${label} matches the numpy forward and BPTT on webgpu within 1e-4`,
     ignore,
     async fn(t) {
+      if (kernels) assert.ok(webgpuLstmAvailable(), "the WebGPU LSTM kernels are available");
       for (const c of CASES) {
         await t.step(c.name, async () => {
           const ref = await numpyLstmReference(c);

@@ -8,7 +8,7 @@ import {
 import { webgpuLstmAvailable } from "../../src/kernels/mod.ts";
 import { readPipelineCheckpoint } from "../../src/torch/mod.ts";
 import { runPipeline, skipUnlessTorch } from "../_torch.ts";
-import { useWebGpuOrSkip } from "../_webgpu.ts";
+import { useWebGpuOrSkip, webGpuTest } from "../_webgpu.ts";
 import { relativeError } from "./_lstm_reference.ts";
 import { type Made, probabilities, SPECS } from "./_pipeline_forward.ts";
 
@@ -18,7 +18,7 @@ import { type Made, probabilities, SPECS } from "./_pipeline_forward.ts";
 const adapter = await useWebGpuOrSkip("the pipeline's forward on webgpu");
 const ignore = (await skipUnlessTorch("the pipeline's forward on webgpu")) || !adapter;
 
-Deno.test({
+webGpuTest(import.meta.url, {
   name:
     "an imported pipeline checkpoint predicts torch's own probabilities (1e-5) on webgpu, unmasked poolings",
   ignore,

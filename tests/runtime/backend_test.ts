@@ -1,5 +1,6 @@
 import assert from "#assert";
 import { DEVICE_CHOICES, parseDevice, selectBackend } from "../../src/runtime/mod.ts";
+import { webGpuTest } from "../_webgpu.ts";
 
 Deno.test("parseDevice() maps the pipeline's device names to backends", async (t) => {
   const cases: [string | undefined, string][] = [
@@ -31,14 +32,18 @@ Deno.test("selectBackend() on cpu starts wasm and says why", async () => {
   assert.match(info.reason, /wasm/);
 });
 
-Deno.test("selectBackend() on auto never picks a software WebGPU adapter", async () => {
-  const info = await selectBackend("auto");
-  if (info.adapter !== null && info.isFallbackAdapter) {
-    assert.equal(info.backend, "wasm");
-    assert.match(info.reason, /software fallback/);
-  } else if (info.adapter === null) {
-    assert.equal(info.backend, "wasm");
-  } else {
-    assert.equal(info.backend, "webgpu");
-  }
+// "auto" probes the WebGPU adapter: that runs in a child process (tests/_webgpu.ts).
+webGpuTest(import.meta.url, {
+  name: "selectBackend() on auto never picks a software WebGPU adapter",
+  async fn() {
+    const info = await selectBackend("auto");
+    if (info.adapter !== null && info.isFallbackAdapter) {
+      assert.equal(info.backend, "wasm");
+      assert.match(info.reason, /software fallback/);
+    } else if (info.adapter === null) {
+      assert.equal(info.backend, "wasm");
+    } else {
+      assert.equal(info.backend, "webgpu");
+    }
+  },
 });

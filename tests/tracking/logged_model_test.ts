@@ -145,9 +145,8 @@ Deno.test({
         paths.filter((p) => p.startsWith(`${ids.exp}/`)).map((p) =>
           p.replaceAll(ids.model, "<model>").replace(ids.exp, "<exp>").replace(ids.run, "<run>")
             .replace(/inputs\/[0-9a-f]{32}/, "inputs/<input>")
-        ).filter((p) =>
-          !/<run>\/(tags|params|metrics)\//.test(p) && !p.endsWith("<exp>/meta.yaml")
-        );
+        ).filter((p) => !/<run>\/(tags|params|metrics)\//.test(p) && !p.endsWith("<exp>/meta.yaml"))
+          .sort(); // after the ids are replaced: a random run id sorts either side of "datasets"
       const pyTree = norm(await tree(`${dir}/python`), {
         exp: ref.experiment_id,
         run: ref.run_id,

@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import assert from "#assert";
 import { skipUnlessPython } from "../_python.ts";
-import { useWebGpuOrSkip } from "../_webgpu.ts";
+import { useWebGpuOrSkip, webGpuTest } from "../_webgpu.ts";
 import { maxRelativeError as maxRel } from "../_numeric.ts";
 import { installDispatchCounter } from "../../src/kernels/mod.ts";
 import { createLstmClassifier } from "../../src/model/mod.ts";
@@ -65,7 +65,7 @@ function grads(step: number): tf.Tensor[] {
   return SHAPES.map((shape, i) => tf.randomNormal(shape, 0, 1, "float32", 100 * step + i));
 }
 
-Deno.test({
+webGpuTest(import.meta.url, {
   name: "createOptimizer() on webgpu: fused AdamW equals the tf-op AdamW, also across setState",
   ignore: !adapter,
   async fn() {
@@ -108,7 +108,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+webGpuTest(import.meta.url, {
   name: "one training step on webgpu: dispatches with the tf-op AdamW vs the fused AdamW",
   ignore: !adapter || (await skipUnlessPython("numpy")),
   sanitizeOps: false,
@@ -182,7 +182,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+webGpuTest(import.meta.url, {
   name: "train() on webgpu resumed from epoch 1's last checkpoint ends like 2 straight epochs",
   ignore: !adapter || (await skipUnlessPython("numpy")),
   sanitizeOps: false,

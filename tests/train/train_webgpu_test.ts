@@ -2,18 +2,15 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import assert from "#assert";
 import { skipUnlessPython } from "../_python.ts";
-import { probeWebGpuAdapter } from "../../src/runtime/backend.ts";
+import { useWebGpuOrSkip, webGpuTest } from "../_webgpu.ts";
 import { type EpochMetrics, train } from "../../src/train/mod.ts";
 import { smallData, tinyConfig } from "./_data.ts";
 
 // Kept tiny: every new shader costs seconds on the software adapter.
-const adapter = await probeWebGpuAdapter();
-if (!adapter) {
-  console.warn("\n*** SKIPPING WebGPU training test: no WebGPU adapter in this runtime ***\n");
-}
+const adapter = await useWebGpuOrSkip("WebGPU training test");
 const ignore = !adapter || (await skipUnlessPython("numpy"));
 
-Deno.test({
+webGpuTest(import.meta.url, {
   name: "train() runs on WebGPU: finite falling loss, metrics in range, flat tensor count",
   ignore,
   sanitizeOps: false,

@@ -15,7 +15,7 @@ import {
   PERF_WORKLOADS,
   type PerfImpl,
   type TrainingStep,
-} from "../src/kernels/perf_workload.ts";
+} from "./perf/workload.ts";
 
 const workloadName = Deno.env.get("LSTM_BENCH_WORKLOAD") ?? "W-tiny";
 const workload = PERF_WORKLOADS[workloadName];

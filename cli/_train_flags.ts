@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "#args";
 import { DEVICE_CHOICES, parseDevice } from "../src/runtime/backend.ts";
-import { LSTM_IMPLS } from "../src/model/lstm_layer.ts";
+import { LSTM_IMPLS } from "../src/model/lstm_impl.ts";
 import { POOLINGS } from "../src/model/model_settings.ts";
 import { DEFAULT_TRAIN_JOB, type RunSpec, type TrainJobConfig } from "../src/jobs/run_spec.ts";
 import type { RunSpecLabels } from "../src/jobs/train_job_deno.ts";

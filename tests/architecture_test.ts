@@ -31,39 +31,12 @@ export const LAYERS: readonly string[] = Object.freeze([
 ]);
 
 /**
- * Imports that break the rule today, each with the reason it is tolerated. TEMPORARY
- * (issue 16): the kernel work moves the WebGPU LSTM's fallback and the perf harness out of
- * src/kernels/ and the LSTM implementation choice into the model; then these entries go.
- * The test fails when an entry no longer exists, so the list can only shrink.
+ * Imports that break the rule, each with the reason it is tolerated. Empty: the kernel work
+ * of issue 16/17 removed the last ones (the WebGPU LSTM's fallback to the model, the perf
+ * harness in src/kernels/, the LSTM implementation choice in train/config.ts). The test
+ * fails when an entry no longer exists, so the list can only shrink.
  */
-export const ALLOWED: readonly (readonly [string, string, string])[] = Object.freeze([
-  [
-    "src/kernels/lstm_webgpu.ts",
-    "src/model/lstm_fused.ts",
-    "issue 16: the WebGPU LSTM falls back to the model's fused op inside the kernel",
-  ],
-  [
-    "src/kernels/lstm_webgpu.ts",
-    "src/model/lstm_types.ts",
-    "issue 16: the WebGPU LSTM takes the model's weight types",
-  ],
-  [
-    "src/kernels/perf_workload.ts",
-    "src/model/classifier.ts",
-    "issue 16: the perf harness still lives in src/kernels/",
-  ],
-  [
-    "src/kernels/perf_workload.ts",
-    "src/model/_prng.ts",
-    "issue 16: the perf harness still lives in src/kernels/",
-  ],
-  [
-    "src/model/lstm_layer.ts",
-    "src/train/config.ts",
-    "issue 16: LstmImpl is re-exported by train/config.ts until lstm_layer.ts imports it " +
-    "from model/model_settings.ts",
-  ],
-]);
+export const ALLOWED: readonly (readonly [string, string, string])[] = Object.freeze([]);
 
 /** Relative import specifiers of a TypeScript source (static, dynamic, type-only). */
 export function importsOf(source: string): string[] {

@@ -7,7 +7,7 @@
  */
 import { parseDevice, selectBackend } from "../src/runtime/backend.ts";
 import { argmaxDecision, classificationReport, confusionMatrix } from "../src/metrics/metrics.ts";
-import { webgpuLstmAvailable, webgpuLstmSupportsHidden } from "../src/kernels/lstm_webgpu.ts";
+import { chooseLstmKernel } from "../src/model/lstm_impl.ts";
 import type { TrackedTraining } from "../src/jobs/tracked_training.ts";
 import { readCheckpoint, restoreClassifier } from "../src/train/checkpoint.ts";
 import { combineHooks } from "../src/train/combine_hooks.ts";
@@ -78,12 +78,8 @@ async function prepare(page: DemoPage, data: DemoDataset): Promise<FormSettings>
   badge.title = runtime.reason;
   log(page, runtime.reason);
   const { model } = settings.config;
-  page.state.lstmPath = model.lstmImpl !== "fused"
-    ? `tf.layers reference LSTM (${model.lstmImpl})`
-    : runtime.backend === "webgpu" && webgpuLstmAvailable() &&
-        webgpuLstmSupportsHidden(model.hiddenSize)
-    ? "fused WebGPU LSTM kernels (src/kernels)"
-    : "generic fused LSTM op (tf ops, hand-written BPTT)";
+  page.state.lstmPath =
+    chooseLstmKernel(model.lstmImpl, model.hiddenSize, runtime.backend).description;
   log(page, `LSTM: ${page.state.lstmPath}`);
   return settings;
 }

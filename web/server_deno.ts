@@ -325,6 +325,7 @@ export async function startDemoServer(options: DemoServerOptions = {}): Promise<
           "content-type": "text/html; charset=utf-8",
           "cache-control": "no-store",
           "referrer-policy": "no-referrer",
+          ...CROSS_ORIGIN_ISOLATION,
         },
       });
     }
@@ -397,11 +398,24 @@ async function noProxy(request: Request, token: string): Promise<Response | null
   );
 }
 
+/**
+ * Cross-origin isolation for the page and everything it loads (all same-origin): it gets
+ * SharedArrayBuffer, so the CPU kernels use every core the browser reports.
+ */
+const CROSS_ORIGIN_ISOLATION = {
+  "cross-origin-opener-policy": "same-origin",
+  "cross-origin-embedder-policy": "require-corp",
+} as const;
+
 async function serveFile(path: string, contentType: string): Promise<Response> {
   try {
     const file = await Deno.open(path, { read: true });
     return new Response(file.readable, {
-      headers: { "content-type": contentType, "cache-control": "no-store" },
+      headers: {
+        "content-type": contentType,
+        "cache-control": "no-store",
+        ...CROSS_ORIGIN_ISOLATION,
+      },
     });
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return new Response("Not Found", { status: 404 });

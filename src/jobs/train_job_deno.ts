@@ -22,6 +22,8 @@ import type { TrainHooks } from "../train/hooks.ts";
 import { parseTrackingUri, resolveTrackingUri } from "../tracking/tracking_uri.ts";
 import { resolveTaskData } from "../train/task_data.ts";
 import { modelConfigFor, train, type TrainResult } from "../train/train.ts";
+import { chooseLstmKernel } from "../model/lstm_impl.ts";
+import { warmUpClassifierShaders } from "../model/lstm_warmup.ts";
 import { sequenceFileInput } from "./dataset_inputs_deno.ts";
 import { loggedModelHooks } from "./logged_model_hooks.ts";
 import { type RunSpec, trainingParams, type TrainJobConfig } from "./run_spec.ts";
@@ -233,6 +235,7 @@ export async function runTrainJob(
 
   const runtime = await selectBackend(parseDevice(run.device));
   log(`backend: ${runtime.backend} | adapter: ${runtime.adapter ?? "none"} | ${runtime.reason}`);
+  log(`LSTM: ${chooseLstmKernel(job.model.lstmImpl, job.model.hiddenSize).description}`);
 
   const keys: SequenceKeys = { xKey: run.xKey, yKey: run.yKey, lengthsKey: run.lengthsKey };
   const load = {
@@ -321,6 +324,16 @@ export async function runTrainJob(
     const extras = await mlflow3Hooks(job, runTracking, data, runtime, log);
     hooks.push(...extras.hooks, tracking.hooks);
     closeExtras = extras.close;
+  }
+  if (runtime.backend === "webgpu" && runtime.isFallbackAdapter) {
+    log("compiling WebGPU shaders on every core before the first step (once; Mesa caches them)");
+    const model = modelConfigFor(job.model, data.train);
+    const warm = await warmUpClassifierShaders(model, { batchSize: job.loop.batchSize });
+    log(
+      `compiled ${warm.shaders} shaders on ${warm.devices} devices in ${
+        (warm.ms / 1000).toFixed(1)
+      } s`,
+    );
   }
   // Round trimmed windows to 16 steps on WebGPU: fewer distinct shapes, fewer shader compiles.
   const stepMultiple = tf.getBackend() === "webgpu" ? 16 : 1;

@@ -8,8 +8,14 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { assertLstmLayerShapes, type LstmLayerWeights } from "../model/lstm_types.ts";
-import { type LstmFusedOptions, lstmLayerFused } from "../model/lstm_fused.ts";
+import {
+  assertLstmLayerShapes,
+  type LstmLayerTensors,
+  type LstmOp,
+  lstmOpArgs,
+  lstmOps,
+  runLstmOp,
+} from "./lstm_shapes.ts";
 import { intUniforms, isWebGpuBackendActive, runProgram } from "./_webgpu_program.ts";
 import { matMulWebGpu, type MatrixView } from "./matmul_webgpu.ts";
 import { LSTM_MAX_HIDDEN, LstmBackwardProgram, LstmForwardProgram } from "./_lstm_programs.ts";
@@ -19,12 +25,13 @@ export function webgpuLstmAvailable(): boolean {
   return isWebGpuBackendActive();
 }
 
-/** True when {@link lstmLayerWebGpu} runs its own kernels for this hidden size. */
+/** The largest hidden size the WebGPU LSTM kernels take. */
+export const LSTM_MAX_HIDDEN_WEBGPU: number = LSTM_MAX_HIDDEN;
+
+/** True when {@link lstmLayerWebGpu} runs for this hidden size. */
 export function webgpuLstmSupportsHidden(hidden: number): boolean {
   return Number.isInteger(hidden) && hidden >= 1 && hidden <= LSTM_MAX_HIDDEN;
 }
-
-type Op = (x: tf.Tensor, mask: tf.Tensor, ...weights: tf.Tensor[]) => tf.Tensor;
 
 // The projection's inner dimension is padded to a multiple of 4 (vec4 loads in
 // matMulWebGpu): W's 105 features become 108.
@@ -37,13 +44,10 @@ function padRows(t: tf.Tensor2D, to: number): tf.Tensor2D {
   return extra === 0 ? t : tf.pad(t, [[0, extra], [0, 0]]);
 }
 
-function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
+function makeOp(dirs: 1 | 2, inputGradient: boolean): LstmOp {
   // deno-lint-ignore no-explicit-any
   return tf.customGrad((...args: any[]) => {
-    const save = args[args.length - 1] as tf.GradSaveFunc;
-    const x = args[0] as tf.Tensor3D;
-    const mask = args[1] as tf.Tensor2D;
-    const ws = args.slice(2, 2 + 3 * dirs) as tf.Tensor[];
+    const { x, mask, weights: ws, save } = lstmOpArgs(args, dirs);
     const kernels = (dirs === 1 ? [ws[0]] : [ws[0], ws[3]]) as tf.Tensor2D[];
     const r0 = ws[1] as tf.Tensor2D;
     const r1 = (dirs === 1 ? ws[1] : ws[4]) as tf.Tensor2D;
@@ -111,18 +115,26 @@ function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
       return grads;
     };
     return { value: out, gradFunc };
-  }) as unknown as Op;
+  }) as unknown as LstmOp;
 }
 
-// Indexed by (bidirectional ? 1 : 0) + (input gradient ? 0 : 2).
-const OPS = [makeOp(1, true), makeOp(2, true), makeOp(1, false), makeOp(2, false)] as const;
+const OPS = lstmOps(makeOp);
+
+/** Options of {@link lstmLayerWebGpu}. */
+export interface LstmWebGpuOptions {
+  /**
+   * Compute the gradient with respect to `x` (default true). False when `x` is data (the
+   * first layer): its gradient is then reported as zeros and one matmul is saved.
+   */
+  readonly inputGradient?: boolean;
+}
 
 /**
- * The WebGPU implementation of an `LstmLayerFn`, with the generic op's options
- * (`inputGradient: false` skips the input gradient of a data-fed layer): one persistent
- * dispatch per layer for the recurrence forward and one backward, the projections and
- * weight gradients as large matmuls. Hidden sizes above 256, or a backend other than webgpu, fall back to the
- * generic fused op ({@link lstmLayerFused}), which has the same semantics.
+ * The WebGPU implementation of an `LstmLayerFn` (see `src/model/lstm_types.ts`), with the
+ * option to skip the input gradient of a data-fed layer: one persistent dispatch per layer
+ * for the recurrence forward and one backward, the projections and weight gradients as
+ * large matmuls. Throws unless the webgpu backend is active and the hidden size is at most
+ * {@link LSTM_MAX_HIDDEN_WEBGPU}: the caller chooses the implementation (`src/model/lstm_impl.ts`).
  *
  * @example
  * ```ts
@@ -133,17 +145,22 @@ const OPS = [makeOp(1, true), makeOp(2, true), makeOp(1, false), makeOp(2, false
 export const lstmLayerWebGpu = (
   x: tf.Tensor3D,
   mask: tf.Tensor2D,
-  weights: LstmLayerWeights,
-  options: LstmFusedOptions = {},
+  weights: LstmLayerTensors,
+  options: LstmWebGpuOptions = {},
 ): tf.Tensor3D => {
+  if (!webgpuLstmAvailable()) {
+    throw new Error(
+      `Cannot run the WebGPU LSTM layer: the active tfjs backend is ${
+        JSON.stringify(tf.getBackend())
+      }, expected "webgpu"`,
+    );
+  }
   const hidden = weights.forward.recurrent.shape[0];
-  if (!webgpuLstmAvailable() || !webgpuLstmSupportsHidden(hidden)) {
-    return lstmLayerFused(x, mask, weights, options);
+  if (!webgpuLstmSupportsHidden(hidden)) {
+    throw new RangeError(
+      `Cannot run the WebGPU LSTM layer: hidden size ${hidden} is outside 1..${LSTM_MAX_HIDDEN}`,
+    );
   }
   assertLstmLayerShapes(x, mask, weights, "the WebGPU LSTM layer");
-  const op = OPS[(weights.backward ? 1 : 0) + (options.inputGradient === false ? 2 : 0)];
-  const w = weights.backward ? [weights.forward, weights.backward] : [weights.forward];
-  const flat = w.flatMap((d) => [d.kernel, d.recurrent, d.bias]);
-  const maskF = mask.dtype === "float32" ? mask : tf.cast(mask, "float32");
-  return op(x, maskF, ...flat) as tf.Tensor3D;
+  return runLstmOp(OPS, x, mask, weights, options.inputGradient);
 };

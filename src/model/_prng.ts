@@ -1,7 +1,6 @@
 /**
  * A small seeded PRNG (mulberry32) for host-side weight initialisation and for deriving
- * per-site dropout seeds. Private to `src/model/`, and the synthetic batches of
- * `src/kernels/perf_workload.ts`.
+ * per-site dropout seeds. Private to `src/model/`.
  *
  * @module
  */

@@ -1,9 +1,11 @@
 /**
  * The generic fused LSTM layer: a `tf.customGrad` op built from a handful of tf ops per
- * time step, with a hand-written backward pass (reverse-time BPTT). Runs on every backend
- * (wasm, cpu, webgpu) and is the default where the WebGPU kernels are not available.
+ * time step, with a hand-written backward pass (reverse-time BPTT). Runs on every backend;
+ * `chooseLstmKernel()` picks it where neither the WebGPU nor the CPU kernels of
+ * `src/kernels/` apply (webgpu with a hidden size above 256, an engine without WebAssembly
+ * SIMD).
  *
- * Design, driven by what is fast on tfjs-backend-wasm (measured on these machines):
+ * Design (first measured on tfjs-backend-wasm):
  * - One input projection for all steps and both directions: [B*T, In] x [In, D*4H].
  * - Per step and direction, one untransposed 2-D matmul [B, H] x [H, 4H]: wasm hands only
  *   those to XNNPACK (batched or transposed operands fall to a scalar loop, ~10x slower;
@@ -13,19 +15,14 @@
  * - "Processing step" s of the forward direction is time s, of the backward direction time
  *   T-1-s. Moving big tensors between time order and per-step pieces ("layout") is built
  *   from device ops (transpose, gather, unstack).
- * - On wasm the op's body is `_lstm_host.ts` instead: only the matmuls run on tfjs-wasm,
- *   the gate math and all layout run on the host (on wasm `tf.slice`/`unstack`/`gather`
- *   copy the WHOLE tensor out of the wasm heap per piece, each tiny op costs 10-30 us of
- *   dispatch, and reading a tensor is a plain memcpy), and masked rows are left out of
- *   every matmul.
  * - Backward: per-step gate gradients in reverse order, then the kernel, recurrent, bias
  *   and input gradients as a few large untransposed matmuls over all steps.
  *
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { type LstmOp, lstmOpArgs, lstmOps, runLstmOp } from "../kernels/mod.ts";
 import { assertLstmLayerShapes, type LstmLayerWeights } from "./lstm_types.ts";
-import { hostLstm } from "./_lstm_host.ts";
 
 /** Sizes of one call. */
 interface Dims {
@@ -39,29 +36,21 @@ interface Dims {
 /**
  * Moves tensors between natural layout ([B, T, ...], rows (b, t)) and per-step pieces in
  * processing order ([D, B, W] for step s, direction d read at time `d ? T-1-s : s`).
- *
- * The big matmuls (input projection, weight and input gradients) run on "matmul rows": a
- * layout may drop the padded (b, t) rows there, whose projection is never read and whose
- * gate gradients are exactly zero (the device layout keeps all of them).
  */
 interface Layout {
-  /** [B*T, W] natural rows -> [R, W] matmul rows. */
-  rows(t: tf.Tensor2D): tf.Tensor2D;
-  /** [R, W] matmul rows -> [B*T, W] natural rows, zeros in dropped rows. */
-  unrows(t: tf.Tensor2D): tf.Tensor2D;
-  /** [B*T, D*W] natural rows, or [R, D*W] -> T pieces [D, B, W], processing order. */
-  toSteps(t: tf.Tensor2D, width: number, matmulRows?: boolean): tf.Tensor3D[];
-  /** T pieces [D, B, W] (processing order) -> [B*T, D*W] natural rows, or [R, D*W]. */
-  fromSteps(pieces: tf.Tensor[], width: number, matmulRows?: boolean): tf.Tensor2D;
-  /** T pieces [D, B, W] -> per direction [W, R], columns = matmul rows: transposed. */
+  /** [B*T, D*W] natural rows -> T pieces [D, B, W], processing order. */
+  toSteps(t: tf.Tensor2D, width: number): tf.Tensor3D[];
+  /** T pieces [D, B, W] (processing order) -> [B*T, D*W] natural rows. */
+  fromSteps(pieces: tf.Tensor[], width: number): tf.Tensor2D;
+  /** T pieces [D, B, W] -> per direction [W, B*T], transposed. */
   fromStepsPerDirT(pieces: tf.Tensor[], width: number): tf.Tensor2D[];
-  /** Per direction [R, W]: the state before each matmul row was read (h_{s-1}; 0 at s=0). */
+  /** Per direction [B*T, W]: the state before each row was read (h_{s-1}; 0 at s=0). */
   prevStates(hs: tf.Tensor[], width: number): tf.Tensor2D[];
   /** Mask [B, T] -> T pieces [D, B, 1], processing order. */
   stepMasks(): tf.Tensor3D[];
 }
 
-/** Device layout (webgpu, cpu): transposes, a row gather for the time flip, unstack. */
+/** The layout from device ops: transposes, a row gather for the time flip, unstack. */
 function deviceLayout(n: Dims, mask: tf.Tensor2D): Layout {
   const { batch: B, steps: T, dirs: D } = n;
   let flipIdx: tf.Tensor1D | null = null;
@@ -80,8 +69,6 @@ function deviceLayout(n: Dims, mask: tf.Tensor2D): Layout {
   const natural = (pieces: tf.Tensor[], w: number) =>
     flip(tf.transpose(tf.reshape(tf.stack(pieces), [T, D, B, w]), [1, 0, 2, 3]));
   return {
-    rows: (t) => t,
-    unrows: (t) => t,
     toSteps(t, w) {
       const dtb = flip(tf.transpose(tf.reshape(t, [B, T, D, w]), [2, 1, 0, 3]));
       return tf.unstack(tf.transpose(dtb, [1, 0, 2, 3])) as tf.Tensor3D[];
@@ -106,12 +93,6 @@ function deviceLayout(n: Dims, mask: tf.Tensor2D): Layout {
   };
 }
 
-type Op = (
-  x: tf.Tensor,
-  mask: tf.Tensor,
-  ...weights: tf.Tensor[]
-) => tf.Tensor;
-
 /** Per-step values saved for backward, in this order. */
 const PER_STEP = 7; // i, f, g, o, tanh(c_new), c_prev, h
 
@@ -119,19 +100,14 @@ const PER_STEP = 7; // i, f, g, o, tanh(c_new), c_prev, h
  * Builds the custom-gradient op for `dirs` directions. Inputs: x, mask, then per direction
  * kernel, recurrent, bias.
  */
-function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
+function makeOp(dirs: 1 | 2, inputGradient: boolean): LstmOp {
   // deno-lint-ignore no-explicit-any
   return tf.customGrad((...args: any[]) => {
-    const save = args[args.length - 1] as tf.GradSaveFunc;
-    const x = args[0] as tf.Tensor3D;
-    const mask = args[1] as tf.Tensor2D;
-    const ws = args.slice(2, 2 + 3 * dirs) as tf.Tensor2D[];
+    const { x, mask, save, ...rest } = lstmOpArgs(args, dirs);
+    const ws = rest.weights as tf.Tensor2D[];
     const kernels = [ws[0], ws[3]].slice(0, dirs);
     const recurrents = [ws[1], ws[4]].slice(0, dirs);
     const biases = [ws[2], ws[5]].slice(0, dirs) as tf.Tensor[] as tf.Tensor1D[];
-    if (tf.getBackend() === "wasm") {
-      return hostLstm({ x, mask, kernels, recurrents, biases, inputGradient, save });
-    }
     const [batch, steps, inSize] = x.shape;
     const hidden = recurrents[0].shape[0];
     const g4 = 4 * hidden;
@@ -153,9 +129,8 @@ function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
       [dirs],
     );
     // (x k + b) * scale == x (k * scale) + b * scale exactly: the scale is a power of two.
-    const xRows = layout.rows(x2); // [R, In]
-    const proj = tf.add(tf.matMul(xRows, tf.mul(kCat, gateScale)), tf.mul(bCat, gateScale));
-    const xs = layout.toSteps(proj as tf.Tensor2D, g4, true);
+    const proj = tf.add(tf.matMul(x2, tf.mul(kCat, gateScale)), tf.mul(bCat, gateScale));
+    const xs = layout.toSteps(proj as tf.Tensor2D, g4);
     proj.dispose();
     const ms = layout.stepMasks();
     // h [D, B, H] x per-direction recurrent [H, 4H] -> [D, B, 4H].
@@ -188,10 +163,10 @@ function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
       saved.push(i, f, g, o, tc, cPrev, h);
     }
     const out = tf.reshape(layout.fromSteps(hs, hidden), [batch, steps, dirs * hidden]);
-    save([xRows, mask, kCat, ...recurrents, ...saved]);
+    save([x2, mask, kCat, ...recurrents, ...saved]);
 
     const gradFunc = (dy: tf.Tensor, sv: tf.Tensor[]): tf.Tensor[] => {
-      const [xRows0, mask0, kCat0] = sv;
+      const [x0, mask0, kCat0] = sv;
       const rTs = sv.slice(3, 3 + dirs).map((r) => tf.transpose(r)); // [4H, H], pre-transposed
       const per = sv.slice(3 + dirs);
       const hs0 = Array.from({ length: steps }, (_, s) => per[PER_STEP * s + 6]);
@@ -218,36 +193,34 @@ function makeOp(dirs: 1 | 2, inputGradient: boolean): Op {
         dh = tf.add(tf.sub(dhTot, dhNew), recur(dz, rTs, hidden));
         dc = tf.add(tf.sub(dc, dcIn), tf.mul(dcNew, f));
       }
-      // Sums over the R matmul rows as matmuls whose long R axis is the inner dimension of
-      // the left operand: tfjs-wasm packs the right operand per call, and [4H, R] x [R, n]
-      // measured 2x faster than [n, R] x [R, 4H]. Dropped (padded) rows have zero gate
-      // gradients, so leaving them out changes no sum.
-      const dzT = layout.fromStepsPerDirT(dzs, g4); // per direction [4H, R]
-      const hPrev = layout.prevStates(hs0, hidden); // per direction [R, H]
-      const ones = tf.ones([xRows0.shape[0], 1]);
+      // Sums over the B*T rows as matmuls whose long axis is the inner dimension of the
+      // left operand: tfjs-wasm packs the right operand per call, and [4H, R] x [R, n]
+      // measured 2x faster than [n, R] x [R, 4H].
+      const dzT = layout.fromStepsPerDirT(dzs, g4); // per direction [4H, B*T]
+      const hPrev = layout.prevStates(hs0, hidden); // per direction [B*T, H]
+      const ones = tf.ones([x0.shape[0], 1]);
       const grads: tf.Tensor[] = [];
       for (let d = 0; d < dirs; d++) {
         grads.push(
-          tf.transpose(tf.matMul(dzT[d], xRows0)), // kernel [In, 4H]
+          tf.transpose(tf.matMul(dzT[d], x0)), // kernel [In, 4H]
           tf.transpose(tf.matMul(dzT[d], hPrev[d])), // recurrent [H, 4H]
           tf.reshape(tf.matMul(dzT[d], ones), [g4]), // bias [4H]
         );
       }
-      // Input gradient for both directions in one matmul: [R, D*4H] x [D*4H, In]; zero in
-      // the dropped rows, whose gate gradients are zero.
+      // Input gradient for both directions in one matmul: [B*T, D*4H] x [D*4H, In].
       const dx = inputGradient
         ? tf.reshape(
-          layout.unrows(tf.matMul(layout.fromSteps(dzs, g4, true), tf.transpose(kCat0))),
+          tf.matMul(layout.fromSteps(dzs, g4), tf.transpose(kCat0)),
           [batch, steps, inSize],
         )
         : tf.zeros([batch, steps, inSize]);
       return [dx, tf.zeros([batch, steps]), ...grads];
     };
     return { value: out, gradFunc };
-  }) as unknown as Op;
+  }) as unknown as LstmOp;
 }
 
-const OPS = [makeOp(1, true), makeOp(2, true), makeOp(1, false), makeOp(2, false)] as const;
+const OPS = lstmOps(makeOp);
 
 /** Options for {@link lstmLayerFused}. */
 export interface LstmFusedOptions {
@@ -276,8 +249,5 @@ export const lstmLayerFused = (
   options: LstmFusedOptions = {},
 ): tf.Tensor3D => {
   assertLstmLayerShapes(x, mask, weights);
-  const op = OPS[(weights.backward ? 1 : 0) + (options.inputGradient === false ? 2 : 0)];
-  const w = weights.backward ? [weights.forward, weights.backward] : [weights.forward];
-  const flat = w.flatMap((d) => [d.kernel, d.recurrent, d.bias]);
-  return op(x, mask, ...flat) as tf.Tensor3D;
+  return runLstmOp(OPS, x, mask, weights, options.inputGradient);
 };

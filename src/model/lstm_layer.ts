@@ -1,8 +1,9 @@
 /**
  * `lstmLayer()`: runs one LSTM layer with the chosen implementation.
  *
- * - `"fused"` (default): the WebGPU kernels from `src/kernels/` when the backend is webgpu
- *   and they are available, else the generic fused op ({@link lstmLayerFused}).
+ * - `"fused"` (default): the kernel that `chooseLstmKernel()` (`lstm_impl.ts`) picks for the
+ *   backend: the WebGPU or CPU kernels of `src/kernels/`, else the generic fused op
+ *   ({@link lstmLayerFused}).
  * - `"layers"`: the tf.layers reference (`tf.layers.lstm`, the backward direction with
  *   `goBackwards` and its output reversed in time, as `tf.layers.bidirectional` does),
  *   reading the very same `tf.Variable`s so gradients reach them.
@@ -10,13 +11,16 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { lstmLayerWebGpu, webgpuLstmAvailable } from "../kernels/mod.ts";
+import { lstmLayerCpu, lstmLayerWebGpu } from "../kernels/mod.ts";
 import { lstmLayerFused } from "./lstm_fused.ts";
-import type { LstmDirectionWeights, LstmLayerFn, LstmLayerWeights } from "./lstm_types.ts";
-import type { LstmImpl } from "../train/config.ts";
-
-/** The values `--lstm-impl` accepts. */
-export const LSTM_IMPLS: readonly LstmImpl[] = Object.freeze(["fused", "layers"]);
+import { chooseLstmKernel } from "./lstm_impl.ts";
+import type { LstmImpl } from "./model_settings.ts";
+import {
+  assertLstmLayerShapes,
+  type LstmDirectionWeights,
+  type LstmLayerFn,
+  type LstmLayerWeights,
+} from "./lstm_types.ts";
 
 /** Options for {@link lstmLayer}. */
 export interface LstmLayerOptions {
@@ -111,20 +115,18 @@ export function lstmLayer(
   weights: LstmLayerWeights,
   options: LstmLayerOptions = {},
 ): tf.Tensor3D {
-  const impl = options.impl ?? "fused";
-  switch (impl) {
-    case "fused":
-      if (tf.getBackend() === "webgpu" && webgpuLstmAvailable()) {
-        return lstmLayerWebGpu(x, mask, weights, { inputGradient: options.inputGradient });
-      }
-      return lstmLayerFused(x, mask, weights, { inputGradient: options.inputGradient });
+  const hidden = weights.forward.recurrent.shape[0];
+  const { kernel } = chooseLstmKernel(options.impl ?? "fused", hidden);
+  assertLstmLayerShapes(x, mask, weights);
+  const inputGradient = options.inputGradient;
+  switch (kernel) {
+    case "webgpu":
+      return lstmLayerWebGpu(x, mask, weights, { inputGradient });
+    case "cpu":
+      return lstmLayerCpu(x, mask, weights, { inputGradient });
+    case "tf-ops":
+      return lstmLayerFused(x, mask, weights, { inputGradient });
     case "layers":
       return lstmLayerLayers(x, mask, weights);
-    default:
-      throw new RangeError(
-        `Cannot run the LSTM layer with impl ${JSON.stringify(impl)}: expected one of ${
-          LSTM_IMPLS.join(", ")
-        }`,
-      );
   }
 }

@@ -104,7 +104,21 @@ export async function probeWebGpuAdapter(
   };
 }
 
+/**
+ * tfjs-webgpu's matmul program types: 2 = MatMulSmallOutputSizeProgram, -1 = its own pick.
+ * On a software adapter every new shader is compiled by the CPU at its first dispatch, and
+ * tfjs' tiled MatMulPackedProgram, picked for the head's 64x256x128 gradient products, took
+ * 16 s and 5 s of a W step's 44 s of cold compiles on llvmpipe (the small-output program:
+ * 1 s, and the step already compiles its variants).
+ */
+const MATMUL_PROGRAM_SMALL_OUTPUT = 2;
+
 async function activate(name: BackendName): Promise<boolean> {
+  // tfjs-wasm's threaded build: never. In Deno it does not start (it takes the Node path),
+  // and in a cross-origin isolated page it starts its pthread workers from the factory's
+  // source text, which a minified bundle breaks (`i is not defined`). The LSTM, most of a
+  // step, runs on every core in the CPU kernels (`src/kernels/`) anyway.
+  if (name === "wasm") tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
   try {
     const ok = await tf.setBackend(name);
     await tf.ready();
@@ -148,6 +162,10 @@ export async function selectBackend(request: DeviceRequest): Promise<RuntimeInfo
       );
     }
     const kind = probe.isFallbackAdapter ? "software fallback adapter" : "adapter";
+    tf.env().set(
+      "WEBGPU_MATMUL_PROGRAM_TYPE",
+      probe.isFallbackAdapter ? MATMUL_PROGRAM_SMALL_OUTPUT : -1,
+    );
     return done("webgpu", `WebGPU requested; using ${kind} "${probe.description}"`);
   }
 

@@ -8,10 +8,6 @@
  */
 import { DEFAULT_MODEL_SETTINGS, type ModelSettings } from "../model/model_settings.ts";
 
-// Kept for src/model/lstm_layer.ts, which still imports LstmImpl from here (issue 16: the
-// LSTM implementation choice moves into the model with the kernel work; then this goes).
-export type { LstmImpl, Pooling } from "../model/model_settings.ts";
-
 /** The optimiser and loop settings of one training. */
 export interface LoopConfig {
   readonly batchSize: number;

@@ -320,3 +320,51 @@ export const CASES: readonly LstmCase[] = [
     seed: 4,
   },
 ];
+
+/** Masks at the edges: rows with no valid step, no valid step at all, no padding, one step. */
+export const MASK_CASES: readonly LstmCase[] = [
+  {
+    name: "rows with no valid step",
+    batch: 4,
+    steps: 6,
+    inputSize: 5,
+    hidden: 8,
+    layers: 2,
+    bidirectional: true,
+    lengths: [0, 6, 3, 0],
+    seed: 11,
+  },
+  {
+    name: "no valid step at all",
+    batch: 2,
+    steps: 4,
+    inputSize: 3,
+    hidden: 4,
+    layers: 1,
+    bidirectional: true,
+    lengths: [0, 0],
+    seed: 12,
+  },
+  {
+    name: "no padding",
+    batch: 3,
+    steps: 5,
+    inputSize: 4,
+    hidden: 16,
+    layers: 2,
+    bidirectional: true,
+    lengths: [5, 5, 5],
+    seed: 13,
+  },
+  {
+    name: "uni, one valid step per row",
+    batch: 3,
+    steps: 5,
+    inputSize: 4,
+    hidden: 8,
+    layers: 1,
+    bidirectional: false,
+    lengths: [1, 1, 1],
+    seed: 14,
+  },
+];

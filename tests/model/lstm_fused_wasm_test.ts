@@ -5,7 +5,7 @@ import { skipUnlessPython } from "../_python.ts";
 import { lstmLayerFused } from "../../src/model/mod.ts";
 import {
   assertMatchesReference,
-  type LstmCase,
+  MASK_CASES,
   numpyLstmReference,
   runStack,
 } from "./_lstm_reference.ts";
@@ -14,54 +14,6 @@ const ignore = await skipUnlessPython("numpy");
 await tf.setBackend("wasm");
 await tf.ready();
 assert.equal(tf.getBackend(), "wasm");
-
-// The wasm body leaves masked rows out of every matmul: cover the row-set edge cases.
-const MASK_CASES: LstmCase[] = [
-  {
-    name: "rows with no valid step",
-    batch: 4,
-    steps: 6,
-    inputSize: 5,
-    hidden: 8,
-    layers: 2,
-    bidirectional: true,
-    lengths: [0, 6, 3, 0],
-    seed: 11,
-  },
-  {
-    name: "no valid step at all",
-    batch: 2,
-    steps: 4,
-    inputSize: 3,
-    hidden: 4,
-    layers: 1,
-    bidirectional: true,
-    lengths: [0, 0],
-    seed: 12,
-  },
-  {
-    name: "no padding",
-    batch: 3,
-    steps: 5,
-    inputSize: 4,
-    hidden: 16,
-    layers: 2,
-    bidirectional: true,
-    lengths: [5, 5, 5],
-    seed: 13,
-  },
-  {
-    name: "uni, one valid step per row",
-    batch: 3,
-    steps: 5,
-    inputSize: 4,
-    hidden: 8,
-    layers: 1,
-    bidirectional: false,
-    lengths: [1, 1, 1],
-    seed: 14,
-  },
-];
 
 Deno.test({
   name: "lstmLayerFused() on wasm matches the numpy reference for padded, empty and full rows",

@@ -25,7 +25,11 @@ Deno.test("parseDevice() rejects an unknown device and lists the choices", () =>
 });
 
 Deno.test("selectBackend() on cpu starts wasm and says why", async () => {
+  const tf = await import("@tensorflow/tfjs");
   const info = await selectBackend("wasm");
+  // tfjs-wasm's own threads stay off (the CPU kernels use the cores; its threaded build breaks
+  // in a minified page).
+  assert.equal(await tf.env().getAsync("WASM_HAS_MULTITHREAD_SUPPORT"), false);
   assert.equal(info.backend, "wasm");
   assert.equal(info.runtime, "deno");
   assert.ok(Object.isFrozen(info));
@@ -46,4 +50,19 @@ webGpuTest(import.meta.url, {
       assert.equal(info.backend, "webgpu");
     }
   },
+});
+
+Deno.test("selectBackend() on a software WebGPU adapter makes tfjs use its small matmul shader", async () => {
+  const tf = await import("@tensorflow/tfjs");
+  let info;
+  try {
+    info = await selectBackend("webgpu");
+  } catch {
+    console.warn("\n*** SKIPPING the WebGPU matmul-program check: no WebGPU adapter ***\n");
+    return;
+  }
+  // 2 = MatMulSmallOutputSizeProgram: tfjs' MatMulPackedProgram compiled for 21 s of a cold
+  // W step on llvmpipe; -1 = tfjs' own choice on a hardware adapter.
+  assert.equal(tf.env().get("WEBGPU_MATMUL_PROGRAM_TYPE"), info.isFallbackAdapter ? 2 : -1);
+  await selectBackend("wasm");
 });

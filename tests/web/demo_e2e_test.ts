@@ -372,6 +372,14 @@ Deno.test({
       assert.equal(state.error, null, `page error: ${state.error}`);
       assert.equal(state.runtime?.backend, "wasm");
       assert.equal(state.runtime?.adapter, null);
+      // The page is cross-origin isolated, so the CPU kernels use every core it reports.
+      const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+      assert.equal(
+        state.lstmPath,
+        `CPU LSTM kernels (src/kernels, WebAssembly SIMD) on ${cores} thread${
+          cores === 1 ? "" : "s"
+        }`,
+      );
       assert.equal(state.epochs.length, 1);
       assert.ok(Number.isFinite(state.epochs[0].train_loss));
       passed = true;

@@ -6,11 +6,16 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { createLstmClassifier, type LstmClassifier } from "../model/classifier.ts";
-import { mulberry32 } from "../model/_prng.ts";
-import { AdamWWebGpu } from "./adamw_webgpu.ts";
-import { installDispatchCounter } from "./dispatch_counter.ts";
-import { isWebGpuBackendActive } from "./_webgpu_program.ts";
+import { createLstmClassifier, type LstmClassifier } from "../../src/model/mod.ts";
+import { SeededRng } from "../../src/data/mod.ts";
+import {
+  AdamWWebGpu,
+  installDispatchCounter,
+  type ShaderWarmUp,
+  warmUpWebGpuShaders,
+} from "../../src/kernels/mod.ts";
+
+const isWebGpuBackendActive = () => tf.getBackend() === "webgpu";
 
 /** A benchmark workload: the shapes of one training step. */
 export interface PerfWorkload {
@@ -70,8 +75,12 @@ export type PerfImpl = "layers" | "fused";
 export interface ImplPerf {
   /** Median wall time of the timed steps (ms), each ending with a read of the loss. */
   readonly medianMs: number;
+  /** Median CPU time of the timed steps (ms, all threads), when a CPU clock was given. */
+  readonly cpuMs?: number;
   /** The first (warm-up) step: shader compiles, pipeline creation, first uploads. */
   readonly warmupMs: number;
+  /** Shaders compiled ahead of the first step (`warmUpWebGpuShaders`), when asked for. */
+  readonly shaderWarmUp?: ShaderWarmUp;
   /** Every timed step (ms). */
   readonly stepsMs: readonly number[];
   /** `dispatchWorkgroups` calls in one step; null off WebGPU. */
@@ -99,12 +108,19 @@ export interface MeasureOptions {
   readonly seed?: number;
   /** Learning rate (default 1e-3). */
   readonly lr?: number;
+  /**
+   * Compile the step's WebGPU shaders on every core before the first step (a throwaway
+   * model, tfjs' compile-only mode); on a software adapter only.
+   */
+  readonly warmUpShaders?: boolean;
   /** Skip the extra profiled step that counts tf kernels (it costs one more step). */
   readonly skipKernelCount?: boolean;
   /** Called before the warm-up (e.g. to reset a peak-memory counter). */
   readonly beforeRun?: () => void;
   /** Returns the peak memory (MB) since `beforeRun`; sampled after the last step. */
   readonly peakMemoryMb?: () => number | undefined;
+  /** CPU time of the process in ms (all threads), for `cpuMs`. */
+  readonly cpuClock?: () => number;
   /** Progress callback: (label, ms). */
   readonly onStep?: (label: string, ms: number) => void;
 }
@@ -133,7 +149,8 @@ export function syntheticBatch(w: PerfWorkload, seed: number): {
   mask: Float32Array;
   labels: Int32Array;
 } {
-  const rand = mulberry32(seed);
+  const rng = new SeededRng(seed);
+  const rand = () => rng.next();
   const x = new Float32Array(w.batch * w.steps * w.features);
   for (let i = 0; i < x.length; i += 2) {
     const u = Math.max(rand(), 1e-12);
@@ -163,6 +180,8 @@ function median(xs: readonly number[]): number {
 export interface TrainingStep {
   /** Runs forward, backward and the optimizer update; resolves with the loss (a sync point). */
   step(): Promise<number>;
+  /** Enqueues one step without reading anything back (e.g. in tfjs' compile-only mode). */
+  enqueue(): void;
   /** Which optimizer runs. */
   readonly optimizer: string;
   /** Frees the model, the optimizer and the batch. */
@@ -206,18 +225,23 @@ export function createTrainingStep(
   const x = tf.tensor3d(batch.x, [w.batch, w.steps, w.features]);
   const mask = tf.tensor2d(batch.mask, [w.batch, w.steps]);
   const oneHot = tf.tidy(() => tf.oneHot(tf.tensor1d(batch.labels, "int32"), w.classes));
+  const run = () =>
+    tf.tidy(() => {
+      const { value, grads } = tf.variableGrads(
+        () => tf.losses.softmaxCrossEntropy(oneHot, model.apply(x, mask)) as tf.Scalar,
+        vars,
+      );
+      if (fusedOpt) fusedOpt.applyGradients(vars.map((v) => grads[v.name]), lr);
+      else adam!.applyGradients(grads as Parameters<tf.AdamOptimizer["applyGradients"]>[0]);
+      return value;
+    });
   return {
     optimizer: fusedOpt ? "fused AdamW (WebGPU, 2 dispatches/tensor)" : "tf.train.adam",
+    enqueue() {
+      run().dispose();
+    },
     async step() {
-      const loss = tf.tidy(() => {
-        const { value, grads } = tf.variableGrads(
-          () => tf.losses.softmaxCrossEntropy(oneHot, model.apply(x, mask)) as tf.Scalar,
-          vars,
-        );
-        if (fusedOpt) fusedOpt.applyGradients(vars.map((v) => grads[v.name]), lr);
-        else adam!.applyGradients(grads as Parameters<tf.AdamOptimizer["applyGradients"]>[0]);
-        return value;
-      });
+      const loss = run();
       const v = (await loss.data())[0];
       loss.dispose();
       return v;
@@ -254,6 +278,18 @@ export async function measureTrainingStep(
   }
   const onGpu = isWebGpuBackendActive();
   options.beforeRun?.();
+  let shaderWarmUp: ShaderWarmUp | undefined;
+  if (options.warmUpShaders && onGpu) {
+    shaderWarmUp = await warmUpWebGpuShaders(() => {
+      const throwaway = createTrainingStep(w, impl, (options.seed ?? 1) + 7, options.lr ?? 1e-3);
+      try {
+        throwaway.enqueue();
+      } finally {
+        throwaway.dispose();
+      }
+    });
+    options.onStep?.(`${impl} shader warm-up (${shaderWarmUp.shaders} shaders)`, shaderWarmUp.ms);
+  }
   const run = createTrainingStep(w, impl, options.seed ?? 1, options.lr ?? 1e-3);
   const counter = onGpu ? installDispatchCounter() : null;
   try {
@@ -262,13 +298,16 @@ export async function measureTrainingStep(
     const warmupMs = performance.now() - t0;
     options.onStep?.(`${impl} warm-up`, warmupMs);
     const stepsMs: number[] = [];
+    const cpuMs: number[] = [];
     let dispatches: number | null = null;
     let lossLast = lossFirst;
     for (let s = 0; s < steps; s++) {
       counter?.reset();
+      const c0 = options.cpuClock?.() ?? 0;
       t0 = performance.now();
       lossLast = await run.step();
       const ms = performance.now() - t0;
+      if (options.cpuClock) cpuMs.push(options.cpuClock() - c0);
       if (counter) dispatches = counter.count;
       stepsMs.push(ms);
       options.onStep?.(`${impl} step ${s + 1}`, ms);
@@ -285,7 +324,9 @@ export async function measureTrainingStep(
     const flops = lstmStepFlops(w);
     return {
       medianMs,
+      ...(options.cpuClock ? { cpuMs: median(cpuMs) } : {}),
       warmupMs,
+      ...(shaderWarmUp ? { shaderWarmUp } : {}),
       stepsMs,
       dispatchesPerStep: dispatches,
       kernelsPerStep,

@@ -2,14 +2,10 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
 import assert from "#assert";
-import { parsePerfArgs } from "../../cli/perf.ts";
+import { parsePerfArgs } from "../../bench/perf/perf.ts";
 import { useWebGpuOrSkip, webGpuTest } from "../_webgpu.ts";
 import { installDispatchCounter, lstmLayerWebGpu, type LstmLayerWeights } from "../../mod.ts";
-import {
-  lstmStepFlops,
-  measureTrainingStep,
-  PERF_WORKLOADS,
-} from "../../src/kernels/perf_workload.ts";
+import { lstmStepFlops, measureTrainingStep, PERF_WORKLOADS } from "../../bench/perf/workload.ts";
 
 Deno.test("parsePerfArgs() rejects unknown flags and bad values, naming the allowed ones", async (t) => {
   const cases: [string[], RegExp, new (...a: never[]) => Error][] = [
@@ -20,11 +16,13 @@ Deno.test("parsePerfArgs() rejects unknown flags and bad values, naming the allo
     ],
     [
       ["--backend", "cuda9"],
-      /Cannot use --backend "cuda9": expected one of webgpu, wasm, cpu/,
+      /Cannot use --backend "cuda9": expected one of auto, webgpu, wasm, cpu/,
       RangeError,
     ],
     [["--steps", "0"], /Cannot use --steps "0": expected an integer >= 1/, RangeError],
     [["--impls", "layers,cudnn"], /"cudnn" is not one of fused, layers/, RangeError],
+    [["--epoch", "--rows", "0"], /Cannot use --rows "0": expected an integer >= 1/, RangeError],
+    [["--val-rows", "x"], /Cannot use --val-rows "x": expected an integer >= 1/, RangeError],
     [["--fast"], /Cannot parse the perf flags: .*--fast.*allowed flags: --workload/, TypeError],
   ];
   for (const [args, message, cls] of cases) {
@@ -40,6 +38,18 @@ Deno.test("parsePerfArgs() rejects unknown flags and bad values, naming the allo
   assert.equal(ok.workload.batch, 64);
   assert.equal(ok.steps, 2);
   assert.deepEqual(ok.impls, ["fused", "layers"]);
+  assert.equal(ok.backend, "webgpu");
+  assert.equal(ok.torch, false);
+  assert.equal(ok.warmUpShaders, true);
+  // --epoch: the auto-selected backend and the real training split's size by default.
+  const epoch = parsePerfArgs(["--epoch", "--torch"]);
+  assert.equal(epoch.epoch, true);
+  assert.equal(epoch.backend, "auto");
+  assert.equal(epoch.rows, 23550);
+  assert.equal(epoch.valRows, 1024);
+  assert.equal(epoch.torch, true);
+  assert.equal(parsePerfArgs(["--epoch", "--backend", "wasm", "--rows", "640"]).rows, 640);
+  assert.equal(parsePerfArgs(["--no-shader-warm-up"]).warmUpShaders, false);
 });
 
 Deno.test("lstmStepFlops() counts 3 x (projection + recurrence) per layer and direction", () => {

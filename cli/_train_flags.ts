@@ -63,7 +63,10 @@ Run
   --device NAME              ${DEVICE_CHOICES.join(", ")}: cuda/gpu/webgpu = WebGPU backend,
                              cpu = wasm backend; unset = WebGPU on a hardware adapter, else wasm
   --output-dir DIR           metrics.csv, feature_stats.json, checkpoints last/ and best/ (default ${D.outputDir})
-  --resume-from DIR          continue from a checkpoint folder (e.g. artifacts/last)
+  --resume-from DIR          continue from a checkpoint folder (e.g. artifacts/last): the same
+                             MLflow run, metrics.csv rewritten to the checkpoint's epochs
+  --overwrite                replace the outputs (metrics.csv, last/, best/) of another training
+                             in --output-dir; without it (or --resume-from) that is an error
   --log-interval N           progress and loss read-back every N steps (default ${D.logInterval})
   --data-version TEXT        data version tag, for run naming (default none)
   --model-tag TEXT           model tag, for run naming (default none)
@@ -84,9 +87,11 @@ Outputs under --output-dir: metrics.csv (epoch,train_loss,train_acc,val_loss,val
 val_macro_f1,lr,val_cost,epoch_seconds; val_cost only when the task has a cost matrix),
 feature_stats.json, last/ and best/ (state.json with the task and the temperature fitted on
 the validation set, weights.safetensors, optimizer.safetensors, model.safetensors with
-PyTorch names). best/ is the epoch with the best promotion metric (val macro-F1 by default),
-ties broken by the lower val loss.
-Ctrl-C finishes the current step, writes last/ and exits with status 130.
+PyTorch names, and the metrics.csv rows of their epochs). best/ is the epoch with the best
+promotion metric (val macro-F1 by default), ties broken by the lower val loss.
+Ctrl-C finishes the current step (or validation batch), writes last/, marks the MLflow run
+KILLED and exits with status 130; a second Ctrl-C exits at once, saving unsent MLflow records
+to the spool (send them later with deno task mlflow-sync --spool).
 `;
 
 const STRING_FLAGS = [
@@ -131,6 +136,7 @@ const BOOLEAN_FLAGS = [
   "focal-loss",
   "mlflow",
   "bucket-by-length",
+  "overwrite",
   "log-system-metrics",
 ] as const;
 /** Flags that may be repeated. */
@@ -348,6 +354,7 @@ export function parseTrainArgs(
     ),
     device: device ?? D.device,
     resumeFrom: textFlag("resume-from", s("resume-from"), D.resumeFrom),
+    overwrite: b("overwrite") || D.overwrite,
     logInterval: intFlag("log-interval", s("log-interval"), D.logInterval, 1),
     mlflow: b("mlflow") || D.mlflow,
     mlflowTrackingUri: textFlag("mlflow-tracking-uri", uri, D.mlflowTrackingUri),

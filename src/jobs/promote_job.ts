@@ -14,6 +14,7 @@ import {
   promotionMetricLabel,
 } from "../review/promotion_decision.ts";
 import {
+  describeArtifact,
   downloadCheckpointArtifact,
   gatherPromotionEvidence,
   type PromotionCase,
@@ -75,8 +76,9 @@ export async function promoteRun(
   const e = promotion.evidence;
   if (request.inspected) e.inspected = true;
   else if (e.bundlePath !== null) {
-    const where = `${run.info.artifactUri.replace(/\/+$/, "")}/${e.bundlePath}/index.html`;
-    e.inspected = await io.confirmInspected(where);
+    e.inspected = await io.confirmInspected(
+      describeArtifact(run.info, `${e.bundlePath}/index.html`, store.location),
+    );
   }
   const decision = decidePromotion(e);
   if (!decision.promote) return { promotion, decision, promoted: false };

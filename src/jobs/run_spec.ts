@@ -24,6 +24,8 @@ export interface RunSpec extends SequenceKeys {
   readonly device: string;
   /** A checkpoint folder to continue from; "" starts fresh. */
   readonly resumeFrom: string;
+  /** Replace the outputs of another training in `outputDir` (else that is an error). */
+  readonly overwrite: boolean;
   /** Log the run to MLflow. */
   readonly mlflow: boolean;
   /** "" = `MLFLOW_TRACKING_URI` or `./mlruns`. Never holds credentials. */
@@ -63,6 +65,7 @@ export const DEFAULT_RUN_SPEC: RunSpec = Object.freeze({
   ...DEFAULT_SEQUENCE_KEYS,
   device: "",
   resumeFrom: "",
+  overwrite: false,
   mlflow: false,
   mlflowTrackingUri: "",
   mlflowExperiment: "component-x-lstm",

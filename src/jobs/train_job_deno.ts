@@ -1,9 +1,11 @@
 /**
  * Deno edge of the training job: from a {@link TrainJobConfig} to a finished training.
- * Reads the feature stats and the data (with the same checked loader as evaluation),
- * picks the backend, resumes from a checkpoint, writes `metrics.csv`, `feature_stats.json`
- * and the checkpoint folders, and tracks the run in MLflow when asked. `cli/train.ts` and
- * `cli/quickstart.ts` call it; they parse flags and print.
+ * Checks the output folder, reads the feature stats and the data (with the same checked
+ * loader as evaluation), picks the backend, checks that the model fits, and only then
+ * writes: `metrics.csv`, `feature_stats.json` and the checkpoint folders (see
+ * `training_files_deno.ts`), tracking the run in MLflow when asked (a resumed training
+ * continues its checkpoint's run). `cli/train.ts` and `cli/quickstart.ts` call it; they
+ * parse flags and print.
  *
  * @module
  */
@@ -17,6 +19,7 @@ import { readCheckpoint } from "../train/checkpoint.ts";
 import { readCheckpointDir } from "../train/checkpoint_dir_deno.ts";
 import { combineHooks } from "../train/combine_hooks.ts";
 import type { TrainHooks } from "../train/hooks.ts";
+import { parseTrackingUri, resolveTrackingUri } from "../tracking/tracking_uri.ts";
 import { resolveTaskData } from "../train/task_data.ts";
 import { modelConfigFor, train, type TrainResult } from "../train/train.ts";
 import { chooseLstmKernel } from "../model/lstm_impl.ts";
@@ -25,7 +28,20 @@ import { sequenceFileInput } from "./dataset_inputs_deno.ts";
 import { loggedModelHooks } from "./logged_model_hooks.ts";
 import { type RunSpec, trainingParams, type TrainJobConfig } from "./run_spec.ts";
 import { startSystemMetrics, systemMetricsHooks } from "./system_metrics_deno.ts";
-import { checkpointDirHooks, metricsCsvHooks } from "./training_files_deno.ts";
+import {
+  checkOutputDir,
+  recoverCheckpointDir,
+  recoverOutputDir,
+  removeTrainingOutputs,
+  resumedCsvRows,
+  trainingFilesHooks,
+} from "./training_files_deno.ts";
+import {
+  checkTrainingMemory,
+  type MemoryLimits,
+  trainingMemory,
+  WASM_MEMORY_BYTES,
+} from "./training_memory.ts";
 import { type RunTracking, startRunTracking, type TrackingContext } from "./run_tracking_deno.ts";
 import type { TrackedTraining } from "./tracked_training.ts";
 
@@ -36,8 +52,10 @@ export type RunSpecLabels = Readonly<Partial<Record<keyof RunSpec, string>>>;
 export interface TrainJobOptions {
   /** The caller's own subscribers (console progress), called before the job's. */
   readonly hooks?: readonly TrainHooks[];
-  /** Abort = finish the current step, write `last/`, end with status KILLED. */
+  /** Abort = finish the current step or validation batch, write `last/`, status KILLED. */
   readonly signal?: AbortSignal;
+  /** Called once the MLflow run is open (e.g. to spool its queue on a hard exit). */
+  readonly onTracking?: (tracking: RunTracking) => void;
   /** Environment for tracking (`MLFLOW_*`, `USER`); default `Deno.env.toObject()`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Progress lines (backend, data, checkpoints, MLflow); default none. */
@@ -173,6 +191,23 @@ export async function runTrainJob(
   const { run } = job;
   const log = options.log ?? (() => {});
   const label = (key: keyof RunSpec) => options.labels?.[key] ?? key;
+  if (run.resumeFrom !== "" && run.overwrite) {
+    throw new RangeError(
+      `Cannot use ${label("resumeFrom")} with ${label("overwrite")}: resuming continues the ` +
+        `outputs in ${run.outputDir}, overwriting replaces them; pass one of the two`,
+    );
+  }
+  if (run.mlflow) {
+    // The tracking URI (flag or MLFLOW_TRACKING_URI) is checked before any work or write.
+    const env = options.env ?? Deno.env.toObject();
+    parseTrackingUri(resolveTrackingUri(run.mlflowTrackingUri, env), Deno.cwd());
+  }
+  // Repair what a killed training left (an interrupted checkpoint commit), then check.
+  for (const line of await recoverOutputDir(run.outputDir)) log(line);
+  if (run.resumeFrom !== "") {
+    for (const line of await recoverCheckpointDir(run.resumeFrom.replace(/\/+$/, ""))) log(line);
+  }
+  await checkOutputDir(run.outputDir, run);
   const statsJson = await readText(
     label("featureStats"),
     run.featureStats,
@@ -182,9 +217,9 @@ export async function runTrainJob(
   const taskFile = await readTaskFile(run, label);
   const requestedK = taskFile?.classNames.length ?? run.numClasses;
   const resume = run.resumeFrom ? await readCheckpointDir(run.resumeFrom) : undefined;
-  if (resume) {
+  const at = resume ? readCheckpoint(resume) : undefined;
+  if (at) {
     // Resuming is exact only with the same data and optimisation settings; say what differs.
-    const at = readCheckpoint(resume);
     log(
       `resuming from ${run.resumeFrom}: epoch ${at.epoch} done` +
         (at.stepInEpoch > 0 ? `, ${at.stepInEpoch} steps into epoch ${at.epoch + 1}` : ""),
@@ -237,15 +272,34 @@ export async function runTrainJob(
     task: taskFile ?? (requestedK === 0 ? undefined : defaultTask(requestedK)),
   });
   log(describeTask(data.task, taskFile !== null, label("task")));
+  checkTrainingMemory(
+    trainingMemory(
+      modelConfigFor(job.model, data.train),
+      Math.min(job.loop.batchSize, trainData.size),
+      trainData.steps,
+    ),
+    { ...job.model, batchSize: job.loop.batchSize },
+    memoryLimits(runtime),
+  );
 
+  // Everything is checked: from here on the job writes.
+  if (run.overwrite) {
+    const removed = await removeTrainingOutputs(run.outputDir);
+    if (removed.length > 0) {
+      log(
+        `--overwrite: removed ${removed.join(", ")} of the previous training in ${run.outputDir}`,
+      );
+    }
+  }
   await Deno.mkdir(run.outputDir, { recursive: true });
   await Deno.writeTextFile(`${run.outputDir}/feature_stats.json`, statsJson);
+  const rows = resume && at ? await resumedCsvRows(resume, at.epoch, run.outputDir, log) : [];
 
-  // Subscribers, in order: MLflow comes after metrics.csv so the file is complete at the end.
+  // Subscribers, in order: MLflow comes after the files, so that an epoch's metrics and
+  // checkpoint artifacts are sent once its checkpoint is on disk.
   const hooks: TrainHooks[] = [
     ...(options.hooks ?? []),
-    metricsCsvHooks(run.outputDir, data.task.costMatrix !== null),
-    checkpointDirHooks(run.outputDir, log),
+    trainingFilesHooks(run.outputDir, log, rows, data.task.costMatrix !== null),
   ];
   let tracking: TrackedTraining | null = null;
   let closeExtras = () => Promise.resolve();
@@ -262,8 +316,10 @@ export async function runTrainJob(
       env: options.env,
       log,
       sourceName: options.sourceName,
+      resume: at ? { run: at.run, epoch: at.epoch } : undefined,
     };
     const runTracking = await startRunTracking(job, context);
+    options.onTracking?.(runTracking);
     tracking = runTracking;
     const extras = await mlflow3Hooks(job, runTracking, data, runtime, log);
     hooks.push(...extras.hooks, tracking.hooks);
@@ -298,4 +354,19 @@ export async function runTrainJob(
     await closeExtras(); // (a training that fails before its first hook never ends them)
   }
   return { ...result, runtime, tracking };
+}
+
+/** What the selected backend can hold (WebGPU: the device's largest storage buffer). */
+function memoryLimits(runtime: RuntimeInfo): MemoryLimits {
+  if (runtime.backend === "webgpu") {
+    const limits = (tf.backend() as unknown as { device?: GPUDevice }).device?.limits;
+    return { name: "the WebGPU device", tensorBytes: limits?.maxStorageBufferBindingSize };
+  }
+  const ram = Deno.systemMemoryInfo().total;
+  return {
+    name: ram < WASM_MEMORY_BYTES
+      ? "this machine's memory"
+      : "the wasm backend's 4 GiB of addressable memory",
+    totalBytes: Math.min(ram, WASM_MEMORY_BYTES),
+  };
 }

@@ -170,7 +170,8 @@ export function decidePromotion(e: PromotionEvidence): PromotionDecision {
     passed: e.inspected,
     detail: e.inspected
       ? "confirmed"
-      : `not confirmed: open ${e.bundlePath ?? "the bundle"}/index.html, then pass --inspected`,
+      : `not confirmed: open artifact ${e.bundlePath ?? "evaluations/<name>"}/index.html of ` +
+        `run ${e.runId} (the run's Artifacts tab in the MLflow UI), then pass --inspected`,
   });
   return { promote: checks.every((c) => c.passed), checks };
 }

@@ -72,9 +72,14 @@ Run
                              unset = WebGPU on a hardware adapter, else wasm
   --output-dir DIR           metrics.csv, feature_stats.json, last.pt, best.pt, checkpoint
                              folders last/ and best/ (default ${D.outputDir})
-  --resume-from PATH         continue from a checkpoint folder (artifacts/last) or a .pt
-                             (artifacts/last.pt, also the pipeline's); settings not given as
-                             flags come from the .pt's args; a missing path starts from scratch
+  --resume-from PATH         continue from a checkpoint folder (artifacts/last: the same MLflow
+                             run, metrics.csv rewritten to the checkpoint's epochs) or a .pt
+                             (artifacts/last.pt, also the pipeline's; a new MLflow run);
+                             settings not given as flags come from the .pt's args; a missing
+                             path starts from scratch
+  --overwrite                replace the outputs (metrics.csv, last/, best/, last.pt, best.pt)
+                             of another training in --output-dir; without it (or
+                             --resume-from) that is an error
   --log-interval N           progress and loss read-back every N steps (default ${D.logInterval})
   --data-version TEXT        data version tag, for run naming (default none)
   --model-tag TEXT           model tag, for run naming (default none)
@@ -96,9 +101,12 @@ val_macro_f1,lr,val_cost,epoch_seconds; epoch from 0, lr after the scheduler ste
 pipeline; val_cost only when the task has a cost matrix), feature_stats.json, last.pt and
 best.pt (the pipeline's checkpoint format), last/ and best/ (state.json with the task and
 the temperature fitted on the validation set, weights.safetensors, optimizer.safetensors,
-model.safetensors with PyTorch names). best is the epoch with the best promotion metric
-(val macro-F1 by default), ties broken by the lower val loss.
-Ctrl-C finishes the current step, writes last/ and exits with status 130.
+model.safetensors with PyTorch names, and the metrics.csv rows of their epochs). best is the
+epoch with the best promotion metric (val macro-F1 by default), ties broken by the lower val
+loss.
+Ctrl-C finishes the current step (or validation batch), writes last/, marks the MLflow run
+KILLED and exits with status 130; a second Ctrl-C exits at once, saving unsent MLflow records
+to the spool (send them later with deno task mlflow-sync --spool).
 `;
 
 const STRING_FLAGS = [
@@ -144,6 +152,7 @@ const BOOLEAN_FLAGS = [
   "mlflow",
   "bucket-by-length",
   "class-weighted",
+  "overwrite",
   "log-system-metrics",
 ] as const;
 /** Flags that may be repeated. */
@@ -384,6 +393,7 @@ export function parseTrainArgs(
     ),
     device: device ?? D.device,
     resumeFrom: textFlag("resume-from", s("resume-from"), D.resumeFrom),
+    overwrite: b("overwrite") || D.overwrite,
     logInterval: intFlag("log-interval", s("log-interval"), D.logInterval, 1),
     mlflow: b("mlflow") || D.mlflow,
     mlflowTrackingUri: textFlag("mlflow-tracking-uri", uri, D.mlflowTrackingUri),

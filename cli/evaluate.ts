@@ -65,10 +65,17 @@ Prediction:
                              no data-loader workers: the npz is read once)
 
 MLflow (optional):
-  --mlflow-run-id <id>       upload the bundle to evaluations/<data file name>/ of this
-                             run (e.g. evaluations/val_sequences/) and log eval_macro_f1,
-                             eval_cost, ... on it
+  --mlflow-run-id <id|name>  upload the bundle to evaluations/<data file name>/ of this run
+                             (e.g. evaluations/val_sequences/; when the run holds one by that
+                             name already, evaluations/val_sequences-2/ and so on: nothing is
+                             replaced) and log eval_macro_f1, eval_cost, ... on it; a run id,
+                             or a run name looked up in --mlflow-experiment. The checkpoint
+                             must belong to that run (its state.json records the run)
+  --mlflow-experiment <name> experiment of a run name (default: MLFLOW_EXPERIMENT_NAME, else
+                             component-x-lstm)
   --mlflow-tracking-uri <u>  tracking server (default: MLFLOW_TRACKING_URI, else ./mlruns)
+  --force                    attach a checkpoint of another run (or of none) anyway; recorded
+                             as the run tag evaluation.forced.<folder>
 
   -h, --help                 show this help
 
@@ -97,7 +104,9 @@ const FLAGS = {
   "reliability-bins": { type: "string" },
   "num-workers": { type: "string" },
   "mlflow-run-id": { type: "string" },
+  "mlflow-experiment": { type: "string" },
   "mlflow-tracking-uri": { type: "string" },
+  force: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -125,8 +134,14 @@ function positiveIntOrZero(value: string): number {
   return n;
 }
 
-/** Parses argv into {@link EvaluateCliOptions}; unknown flags and bad values throw. */
-export function parseEvaluateArgs(args: string[]): EvaluateCliOptions {
+/**
+ * Parses argv into {@link EvaluateCliOptions}; unknown flags and bad values throw. `env`
+ * supplies the MLFLOW_EXPERIMENT_NAME default.
+ */
+export function parseEvaluateArgs(
+  args: string[],
+  env: Readonly<Record<string, string | undefined>> = {},
+): EvaluateCliOptions {
   let values;
   try {
     const valueFlags = Object.entries(FLAGS).filter(([, o]) => o.type === "string").map(([f]) => f);
@@ -156,7 +171,10 @@ export function parseEvaluateArgs(args: string[]): EvaluateCliOptions {
       ? positiveInt("reliability-bins", values["reliability-bins"], 15)
       : positiveInt("calibration-bins", values["calibration-bins"], 15),
     mlflowRunId: values["mlflow-run-id"] ?? "",
+    mlflowExperiment: values["mlflow-experiment"] ?? env.MLFLOW_EXPERIMENT_NAME ??
+      "component-x-lstm",
     mlflowTrackingUri: values["mlflow-tracking-uri"] ?? "",
+    force: values.force ?? false,
     help: values.help ?? false,
   };
   if (options.help) return options;
@@ -193,6 +211,8 @@ const EVALUATE_FLAGS: EvaluateJobLabels = {
   predictions: "--predictions",
   task: "--task",
   outputDir: "--output-dir",
+  mlflowRunId: "--mlflow-run-id",
+  force: "--force",
 };
 
 /** What evaluate prints about a bundle: both rules, the baseline and calibration. */
@@ -232,7 +252,7 @@ export function summaryLines(s: SummaryMetrics): string[] {
 /** Runs the command; returns the exit code. Only this function catches. */
 export async function main(args: string[]): Promise<number> {
   try {
-    const options = parseEvaluateArgs(args);
+    const options = parseEvaluateArgs(args, Deno.env.toObject());
     if (options.help) {
       console.log(EVALUATE_HELP);
       return 0;
@@ -245,9 +265,11 @@ export async function main(args: string[]): Promise<number> {
     for (const line of summaryLines(bundle.summary)) console.log(line);
     console.log(`Bundle: ${options.outputDir}/index.html`);
     if (attached) {
+      for (const note of attached.notes) console.log(note);
       console.log(
-        `Uploaded ${attached.files} files to ${attached.folder}/ of run ${options.mlflowRunId} ` +
-          `and logged ${attached.metrics.join(", ")} (${attached.location})`,
+        `Uploaded ${attached.files} files to ${attached.folder}/ of run ` +
+          `${attached.runName || "(unnamed)"} (${attached.runId}) and logged ` +
+          `${attached.metrics.join(", ")} (${attached.location})`,
       );
     }
     return 0;

@@ -19,8 +19,12 @@ Usage:
   deno task mlflow-sync --spool <dir> [--to <uri>]
 
 Copies whole runs (params, tags, every metric value with its step and timestamp,
-artifacts, status, start and end times) from a local ./mlruns folder to a server. A run
-copied before (tag toolkit.sync.source_run_id) is skipped, so the command can be rerun.
+artifacts, status, start and end times) from a local ./mlruns folder to a server. A copy is
+marked complete (tag toolkit.sync.complete) only once everything was sent and the run has
+ended; a complete copy is skipped, an incomplete one (an earlier sync failed half-way, or
+the run was still running) is finished, sending only what it lacks. A run that fails does
+not stop the others; the exit status is then 1. promotion.* tags are left out: they name
+versions of the local registry, which is not copied (promote the copy on the server).
 With --spool, sends what a training could not send while the server was down; the spool
 is data: it is sent only to the configured server, and only files inside its folder.
 
@@ -114,16 +118,25 @@ export async function main(
     log(MLFLOW_SYNC_HELP);
     return 0;
   }
-  if (options.spool !== "") await replaySpools(options.spool, { to: options.to, env, log });
-  else {
-    await syncRuns({
-      from: options.from,
-      to: options.to,
-      experiment: options.experiment,
-      runId: options.runId,
-      env,
-      log,
-    });
+  if (options.spool !== "") {
+    await replaySpools(options.spool, { to: options.to, env, log });
+    return 0;
+  }
+  const summary = await syncRuns({
+    from: options.from,
+    to: options.to,
+    experiment: options.experiment,
+    runId: options.runId,
+    env,
+    log,
+  });
+  if (summary.failed.length > 0) {
+    console.error(
+      `error: Cannot sync ${summary.failed.length} run(s): ${
+        summary.failed.map((f) => f.runId).join(", ")
+      } (see above); their copies stay incomplete and the next sync finishes them`,
+    );
+    return 1;
   }
   return 0;
 }

@@ -12,6 +12,7 @@ import { formatPromotionDecision } from "../src/review/promotion_decision.ts";
 import { promoteRun } from "../src/jobs/promote_job.ts";
 import { openTrackingStore } from "../src/tracking/open_tracking_store_deno.ts";
 import { installBestCheckpoint } from "../src/jobs/install_checkpoint_deno.ts";
+import { currentUser } from "../src/tracking/current_user_deno.ts";
 
 /** The resolved flags of `deno task promote`. */
 export interface PromoteCliOptions {
@@ -54,7 +55,8 @@ Flags:
   --inspected                   confirm the evaluation plots were inspected
   --reason <text>               why (recorded as the version's description and tag;
                                 default: a summary of the numbers)
-  --user <name>                 who (default: USER)
+  --user <name>                 who (default: LOGNAME, USER, LNAME or USERNAME, else the
+                                account name, as MLflow's mlflow.user)
   --model <name>                registered model name (default: component-x-lstm)
   --alias <name>                alias to move (default: champion)
   --artifacts-dir <dir>         where best/ is installed (default: artifacts)
@@ -106,7 +108,7 @@ export function parsePromoteArgs(
     alias: values.alias ?? "champion",
     inspected: values.inspected ?? false,
     reason: values.reason ?? "",
-    user: values.user ?? env.USER ?? env.USERNAME ?? "unknown",
+    user: values.user ?? currentUser(env),
     artifactsDir: values["artifacts-dir"] ?? "artifacts",
     checkpointArtifact: values["checkpoint-artifact"] ?? "",
     mlflowTrackingUri: values["mlflow-tracking-uri"] ?? "",
@@ -132,7 +134,7 @@ export function parsePromoteArgs(
 
 function confirmInspected(where: string): boolean {
   if (!Deno.stdin.isTerminal()) return false;
-  const answer = prompt(`The evaluation plots are at ${where}. Have you inspected them? [y/N]`);
+  const answer = prompt(`The evaluation plots: ${where}. Have you inspected them? [y/N]`);
   return /^y(es)?$/i.test((answer ?? "").trim());
 }
 
@@ -167,7 +169,8 @@ export async function main(args: string[]): Promise<number> {
     }
     console.log(
       `Promoted: ${options.model} version ${outcome.version} is now "${options.alias}"; ` +
-        `checkpoint ${outcome.checkpointPath} installed at ${outcome.installed.best}` +
+        `artifact ${outcome.checkpointPath} of run ${info.runId} installed at ` +
+        `${outcome.installed.best}` +
         (outcome.installed.previous ? ` (previous kept at ${outcome.installed.previous})` : ""),
     );
     return 0;

@@ -8,6 +8,7 @@
 import type { TrainJobConfig } from "../src/jobs/run_spec.ts";
 import { invokedSourceName } from "../src/jobs/source_info_deno.ts";
 import { runTrainJob } from "../src/jobs/train_job_deno.ts";
+import type { RunTracking } from "../src/jobs/run_tracking_deno.ts";
 import { NonFiniteLossError } from "../src/train/train.ts";
 import { parseTrainArgs, RUN_SPEC_FLAGS, TRAIN_HELP } from "./_train_flags.ts";
 import { consoleHooks } from "./_train_hooks.ts";
@@ -27,8 +28,10 @@ export function printJobConfig(job: TrainJobConfig): void {
 }
 
 /**
- * Runs a training job with console progress; Ctrl-C finishes the current step, writes
- * `last/` and returns 130 (a second Ctrl-C exits at once). Returns the exit status.
+ * Runs a training job with console progress; Ctrl-C finishes the current step (or
+ * validation batch), writes `last/` and returns 130. A second Ctrl-C exits at once with
+ * 130, after saving what MLflow has not received yet to the run's spool. Returns the exit
+ * status.
  */
 export async function runTrainJobFromCli(
   job: TrainJobConfig,
@@ -36,18 +39,35 @@ export async function runTrainJobFromCli(
   given?: ReadonlySet<string>,
 ): Promise<number> {
   const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) Deno.exit(EXIT_INTERRUPTED);
-    console.log(
-      "\ninterrupt: finishing the current step and writing last/ (Ctrl-C again to quit now)",
-    );
-    controller.abort();
+  let tracking: RunTracking | null = null;
+  const onSigint = async () => {
+    if (!controller.signal.aborted) {
+      console.log(
+        "\ninterrupt: finishing the current step and writing last/ (Ctrl-C again to quit now)",
+      );
+      controller.abort();
+      return;
+    }
+    if (tracking !== null) {
+      const spooled = await tracking.logger.abandon("KILLED").catch((e: Error) => {
+        console.error(`MLflow: cannot save unsent records: ${e.message}`);
+        return 0;
+      });
+      if (spooled > 0) {
+        console.log(
+          `interrupt: quitting now; ${spooled} unsent MLflow records saved in ${tracking.spoolDir}; ` +
+            `send them with deno task mlflow-sync --spool ${tracking.spoolDir} --to ${tracking.location}`,
+        );
+      }
+    }
+    Deno.exit(EXIT_INTERRUPTED);
   };
   Deno.addSignalListener("SIGINT", onSigint);
   try {
     const result = await runTrainJob(job, {
       hooks: [consoleHooks({ isTerminal: Deno.stdout.isTerminal(), epochs: job.loop.epochs })],
       signal: controller.signal,
+      onTracking: (t) => (tracking = t),
       log: (line) => console.log(line),
       labels: RUN_SPEC_FLAGS,
       sourceName,

@@ -12,7 +12,7 @@ import {
   type SequenceDataset,
   type SequenceDatasetOptions,
 } from "./sequence_dataset.ts";
-import { transformFeatures } from "./transform_features.ts";
+import { NonFiniteFeatureError, transformFeatures } from "./transform_features.ts";
 
 /** Options of {@link loadSequenceFile}. */
 export interface LoadSequenceOptions extends
@@ -70,6 +70,13 @@ export async function loadSequenceFile(
       arrays[key] = await npz.read(key);
     }
     const data = createSequenceDataset(arrays, { ...options, source, members });
+    const xKey = options.xKey ?? DEFAULT_SEQUENCE_KEYS.xKey;
+    if (data.size === 0) {
+      throw new RangeError(
+        `Cannot use ${source}: "${xKey}" has 0 rows (shape (0, ${data.steps}, ${data.features})); ` +
+          "pass a file with at least one window",
+      );
+    }
     if (options.stats) {
       const listed = options.stats.feature_order.length;
       if (listed !== data.features) {
@@ -80,12 +87,21 @@ export async function loadSequenceFile(
             } from the same pipeline`,
         );
       }
-      transformFeatures(
-        data.x,
-        [data.size, data.steps, data.features],
-        data.lengths,
-        options.stats,
-      );
+      try {
+        transformFeatures(
+          data.x,
+          [data.size, data.steps, data.features],
+          data.lengths,
+          options.stats,
+        );
+      } catch (cause) {
+        if (!(cause instanceof NonFiniteFeatureError)) throw cause;
+        throw new RangeError(
+          `Cannot use ${source}: "${xKey}" ${cause.message}; only NaN is allowed (the ` +
+            "transform imputes it): replace infinities upstream or mark those steps missing (NaN)",
+          { cause },
+        );
+      }
     }
     return data;
   } finally {

@@ -6,11 +6,40 @@
 import type { FeatureStats } from "./feature_stats.ts";
 
 /**
+ * A valid step holds ±Infinity (the transform maps NaN to the mean, but nothing maps an
+ * infinity), or a finite value the transform turns non-finite.
+ */
+export class NonFiniteFeatureError extends RangeError {
+  /** Row (window) index in the data. */
+  readonly row: number;
+  /** Step within the window (0-based, of the stored `steps`). */
+  readonly step: number;
+  /** Feature name (`feature_order`). */
+  readonly feature: string;
+  /** The value as stored. */
+  readonly value: number;
+
+  /** Builds the error; the message names the row, step, feature and value. */
+  constructor(details: { row: number; step: number; feature: string; value: number }) {
+    super(
+      `row ${details.row}, step ${details.step}, feature "${details.feature}" is ` +
+        (Number.isFinite(details.value)
+          ? `${details.value}, which the transform makes non-finite`
+          : `${details.value}`),
+    );
+    this.name = "NonFiniteFeatureError";
+    ({ row: this.row, step: this.step, feature: this.feature, value: this.value } = details);
+  }
+}
+
+/**
  * Applies the contract's transform IN ORDER to pre-padded windows `x` [n, steps, features]
  * (C order), in place (no copy of the data):
  * 1. `log1p-znorm` features (counters): clip to >= 0, then `log1p`;
  * 2. NaN -> the feature's mean; 3. `(x - mean) / std`;
  * 4. padded steps (outside the last `lengths[i]` of row i) -> 0.
+ * A valid step with ±Infinity, or one the transform makes non-finite, throws a
+ * {@link NonFiniteFeatureError} (padded steps are zeroed whatever they hold).
  *
  * Column `j` is the feature `stats.feature_order[j]`; the feature count must match.
  */
@@ -61,6 +90,15 @@ export function transformFeatures(
         } else {
           if (log[j] === 1) v = Math.log1p(v > 0 ? v : 0);
           v = (v - mean[j]) * invStd[j];
+          // Math.fround: the result is stored as float32, where 1e39 is already Infinity.
+          if (!Number.isFinite(Math.fround(v)) || !Number.isFinite(x[p + j])) {
+            throw new NonFiniteFeatureError({
+              row: i,
+              step: (p - rowStart) / features,
+              feature: stats.feature_order[j],
+              value: x[p + j],
+            });
+          }
         }
         x[p + j] = v;
       }

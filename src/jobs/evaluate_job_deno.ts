@@ -3,8 +3,9 @@
  * checkpoint (a folder of ours, or a `.pt` of ours or of the PyTorch pipeline, e.g.
  * `artifacts/best.pt`; read with the same checked loader as training, transformed with the
  * checkpoint's feature stats) or re-reads a `predictions.csv`, writes the evaluation
- * bundle, and, given a run id, uploads it to that MLflow run. `cli/evaluate.ts` parses the
- * flags and prints.
+ * bundle, and, given a run (id or name), uploads it to that MLflow run. The run is found,
+ * and the checkpoint checked to belong to it, before anything is computed or written.
+ * `cli/evaluate.ts` parses the flags and prints.
  *
  * @module
  */
@@ -23,7 +24,10 @@ import { addPngPlots } from "../report/png_plots.ts";
 import { parsePredictionsCsv } from "../report/predictions_csv.ts";
 import { writeEvaluationBundle } from "../report/write_evaluation_bundle_deno.ts";
 import { parseDevice, type RuntimeInfo, selectBackend } from "../runtime/backend.ts";
+import { resolveRun } from "../review/run_review.ts";
+import { MlflowRequestError } from "../tracking/mlflow_request_error.ts";
 import { openTrackingStore } from "../tracking/open_tracking_store_deno.ts";
+import type { MlflowRun, TrackingStore } from "../tracking/tracking_store.ts";
 import { createLstmClassifier, type LstmClassifier } from "../model/classifier.ts";
 import { loadTorchStateDict, pipelineModelConfig } from "../model/torch_state_dict.ts";
 import { readPipelineCheckpoint } from "../torch/pipeline_checkpoint.ts";
@@ -64,10 +68,14 @@ export interface EvaluateJobSpec {
   readonly device: string;
   /** Bins of the reliability diagram. */
   readonly nBins: number;
-  /** "" = no upload. */
+  /** The run to attach the bundle to, by id or by name (in `mlflowExperiment`); "" = none. */
   readonly mlflowRunId: string;
+  /** The experiment a run name is looked up in. */
+  readonly mlflowExperiment: string;
   /** "" = `MLFLOW_TRACKING_URI`, else `./mlruns`. */
   readonly mlflowTrackingUri: string;
+  /** Attach a checkpoint of another run (or of none) anyway; recorded as a run tag. */
+  readonly force: boolean;
 }
 
 /** How errors name the spec's settings (default: the setting's name); the CLI gives flags. */
@@ -87,9 +95,20 @@ export interface EvaluateJobResult {
   readonly bundle: EvaluationBundle;
   /** Paths written under the output folder. */
   readonly written: string[];
-  /** The upload to the run, with the store's location; null without a run id. */
-  readonly attached: (AttachedEvaluation & { readonly location: string }) | null;
+  /** The upload to the run, with the store's location and run; null without a run. */
+  readonly attached:
+    | (AttachedEvaluation & {
+      readonly location: string;
+      readonly runId: string;
+      readonly runName: string;
+      /** Lines to print: a folder taken already, a forced attachment. */
+      readonly notes: readonly string[];
+    })
+    | null;
 }
+
+/** Tag on a run that received the evaluation of another run's checkpoint with `--force`. */
+export const FORCED_EVALUATION_TAG_PREFIX = "evaluation.forced.";
 
 async function readText(path: string, what: string): Promise<string> {
   try {
@@ -112,6 +131,77 @@ async function checkpointFolder(path: string): Promise<string> {
   return dir;
 }
 
+/** The run `ref` names: an id when one exists with it, else a name in `experiment`. */
+async function findRun(store: TrackingStore, ref: string, experiment: string): Promise<MlflowRun> {
+  if (/^[0-9a-f]{32}$/i.test(ref)) {
+    try {
+      return await store.getRun(ref);
+    } catch (error) {
+      const missing = error instanceof RangeError ||
+        (error instanceof MlflowRequestError && error.errorCode === "RESOURCE_DOES_NOT_EXIST");
+      if (!missing) throw error;
+    }
+  }
+  try {
+    return await resolveRun(store, experiment, { runName: ref });
+  } catch (cause) {
+    throw new RangeError(
+      `Cannot find the run ${JSON.stringify(ref)} in ${store.location}: no run has that id, ` +
+        `and by name: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+}
+
+/**
+ * Refuses to attach the evaluation of a checkpoint that belongs to another run (or to
+ * none) unless `force`; returns the note to print and the tag to set when forced.
+ */
+function checkCheckpointRun(
+  checkpoint: LoadedCheckpoint,
+  run: MlflowRun,
+  force: boolean,
+  label: (key: keyof EvaluateJobSpec) => string,
+): { note: string; tag: string } | null {
+  const { path: dir, runId: owner } = checkpoint;
+  if (owner === run.info.runId) return null;
+  const whose = owner === null
+    ? checkpoint.torch
+      ? "is a .pt, which records no MLflow run"
+      : "records no MLflow run (trained without --mlflow, or before checkpoints recorded it)"
+    : `belongs to run ${owner}`;
+  const target = `run ${run.info.runName || "(unnamed)"} (${run.info.runId})`;
+  if (!force) {
+    throw new RangeError(
+      `Cannot attach the evaluation of checkpoint ${dir} to ${target}: the checkpoint ` +
+        `${whose}; ${owner === null ? "" : `pass ${label("mlflowRunId")} ${owner}, or `}pass ${
+          label("force")
+        } to attach it anyway (recorded as a run tag)`,
+    );
+  }
+  return {
+    note: `${label("force")}: attaching checkpoint ${dir}, which ${whose}, to ${target}`,
+    tag: owner === null ? "checkpoint of no MLflow run" : `checkpoint of run ${owner}`,
+  };
+}
+
+/**
+ * The artifact folder under `evaluations/` for this bundle: the data file's name, or with
+ * `-2`, `-3`, ... when the run holds an evaluation by that name already (never replaced).
+ */
+async function freeEvaluationName(
+  store: TrackingStore,
+  runId: string,
+  name: string,
+): Promise<string> {
+  const taken = new Set(
+    (await store.listArtifacts(runId, "evaluations")).map((e) => e.path.split("/").pop()),
+  );
+  let free = name;
+  for (let k = 2; taken.has(free); k++) free = `${name}-${k}`;
+  return free;
+}
+
 /** The task file of `spec.task`, or null. */
 async function readTaskFile(
   spec: EvaluateJobSpec,
@@ -126,6 +216,12 @@ type Evaluated = EvaluationInput & { readonly dataset: () => Promise<MlflowDatas
 
 /** A checkpoint ready to predict with, and what the evaluation needs to know of it. */
 interface LoadedCheckpoint {
+  /** The checkpoint folder, or the `.pt` file. */
+  readonly path: string;
+  /** True for a `.pt` (ours or the pipeline's). */
+  readonly torch: boolean;
+  /** The MLflow run the checkpoint records (folders of ours); null for none or a `.pt`. */
+  readonly runId: string | null;
   /** Creates the classifier with the checkpoint's weights (the caller disposes it). */
   readonly restore: () => LstmClassifier;
   readonly numClasses: number;
@@ -179,6 +275,9 @@ async function loadTorchCheckpoint(path: string, label: string): Promise<LoadedC
     if (!(e instanceof Deno.errors.NotFound)) throw e;
   }
   return {
+    path,
+    torch: true,
+    runId: null,
     restore() {
       const model = createLstmClassifier(config, { seed: 0 });
       try {
@@ -209,6 +308,9 @@ async function loadCheckpointFolder(path: string): Promise<LoadedCheckpoint> {
   const files = await readCheckpointDir(dir);
   const checkpoint = readCheckpoint(files);
   return {
+    path: dir,
+    torch: false,
+    runId: checkpoint.run?.runId ?? null,
     restore: () => restoreClassifier(checkpoint),
     numClasses: checkpoint.modelConfig.numClasses,
     keys: checkpoint.dataKeys ?? DEFAULT_SEQUENCE_KEYS,
@@ -229,12 +331,10 @@ async function loadCheckpointFolder(path: string): Promise<LoadedCheckpoint> {
 /** Predicts `spec.npz` with `spec.checkpoint`; returns the bundle's input. */
 async function predictFromCheckpoint(
   spec: EvaluateJobSpec,
+  checkpoint: LoadedCheckpoint,
   label: (key: keyof EvaluateJobSpec) => string,
   log: (line: string) => void,
 ): Promise<Evaluated> {
-  const checkpoint = await isTorchFile(spec.checkpoint)
-    ? await loadTorchCheckpoint(spec.checkpoint, label("checkpoint"))
-    : await loadCheckpointFolder(spec.checkpoint);
   const k = checkpoint.numClasses;
   const taskFile = await readTaskFile(spec, label);
   if (taskFile && taskFile.classNames.length !== k) {
@@ -330,15 +430,35 @@ export function evaluationName(spec: Pick<EvaluateJobSpec, "predictions" | "npz"
   return base.replace(/\.[^.]+$/, "") || "data";
 }
 
-/** Builds and writes the bundle; attaches it to `spec.mlflowRunId` when given. */
+/**
+ * Builds and writes the bundle; attaches it to the run `spec.mlflowRunId` names when given
+ * (found first, so that a wrong run or a checkpoint of another run fails before any work).
+ */
 export async function runEvaluateJob(
   spec: EvaluateJobSpec,
   options: EvaluateJobOptions = {},
 ): Promise<EvaluateJobResult> {
   const label = (key: keyof EvaluateJobSpec) => options.labels?.[key] ?? key;
   const log = options.log ?? (() => {});
+  const loaded = spec.predictions === ""
+    ? await isTorchFile(spec.checkpoint)
+      ? await loadTorchCheckpoint(spec.checkpoint, label("checkpoint"))
+      : await loadCheckpointFolder(spec.checkpoint)
+    : null;
+  let target: { store: TrackingStore; run: MlflowRun } | null = null;
+  let forced: { note: string; tag: string } | null = null;
+  if (spec.mlflowRunId !== "") {
+    const store = await openTrackingStore(
+      spec.mlflowTrackingUri,
+      options.env ?? Deno.env.toObject(),
+      { readOnly: true },
+    );
+    const run = await findRun(store, spec.mlflowRunId, spec.mlflowExperiment);
+    if (loaded) forced = checkCheckpointRun(loaded, run, spec.force, label);
+    target = { store, run };
+  }
   let input: Evaluated;
-  if (spec.predictions !== "") {
+  if (loaded === null) {
     const text = await readText(spec.predictions, label("predictions"));
     const table = parsePredictionsCsv(text, spec.predictions);
     const k = table.probabilities[0].length;
@@ -357,27 +477,43 @@ export async function runEvaluateJob(
       dataset: () => predictionsFileInput(spec.predictions, text, table, "evaluation"),
     };
   } else {
-    input = await predictFromCheckpoint(spec, label, log);
+    input = await predictFromCheckpoint(spec, loaded, label, log);
   }
   const bundle = buildEvaluationBundle({
     ...input,
     nBins: spec.nBins,
     meta: {
       ...input.meta,
-      ...(spec.mlflowRunId ? { "mlflow run": spec.mlflowRunId } : {}),
+      ...(target ? { "mlflow run": `${target.run.info.runName} (${target.run.info.runId})` } : {}),
       created: new Date().toISOString(),
     },
   });
   // PNG copies of the SVG plots, as the pipeline's bundles had (written and logged alike).
   addPngPlots(bundle.files, await denoSvgRasterizer());
   const written = await writeEvaluationBundle(spec.outputDir, bundle.files);
-  if (spec.mlflowRunId === "") return { bundle, written, attached: null };
-  const store = await openTrackingStore(
-    spec.mlflowTrackingUri,
-    options.env ?? Deno.env.toObject(),
-    { readOnly: true },
-  );
-  const attached = await attachEvaluation(store, spec.mlflowRunId, evaluationName(spec), bundle);
-  await store.logInputs(spec.mlflowRunId, [await input.dataset()]);
-  return { bundle, written, attached: { ...attached, location: store.location } };
+  if (target === null) return { bundle, written, attached: null };
+  const { store, run } = target;
+  const { runId, runName } = run.info;
+  const wanted = evaluationName(spec);
+  const name = await freeEvaluationName(store, runId, wanted);
+  const notes: string[] = [];
+  if (name !== wanted) {
+    notes.push(
+      `evaluations/${wanted}/ of the run holds an earlier evaluation; this one goes to ` +
+        `evaluations/${name}/ (nothing is replaced)`,
+    );
+  }
+  if (forced) {
+    notes.push(forced.note);
+    await store.logBatch(runId, {
+      tags: { [`${FORCED_EVALUATION_TAG_PREFIX}${name}`]: forced.tag },
+    });
+  }
+  const attached = await attachEvaluation(store, runId, name, bundle);
+  await store.logInputs(runId, [await input.dataset()]);
+  return {
+    bundle,
+    written,
+    attached: { ...attached, location: store.location, runId, runName, notes },
+  };
 }

@@ -14,6 +14,7 @@ import {
   promotionMetricLabel,
 } from "../review/promotion_decision.ts";
 import {
+  describeArtifact,
   downloadCheckpointArtifact,
   gatherPromotionEvidence,
   type PromotionCase,
@@ -75,9 +76,11 @@ export async function promoteRun(
   const e = promotion.evidence;
   if (request.inspected) e.inspected = true;
   else if (e.bundlePath !== null) {
-    const page = e.bundleFiles.includes("index.html") ? "/index.html" : "/";
-    const where = `${run.info.artifactUri.replace(/\/+$/, "")}/${e.bundlePath}${page}`;
-    e.inspected = await io.confirmInspected(where);
+    // The pipeline's bundles have no index.html: point at the folder (its plots) then.
+    const page = e.bundleFiles.includes("index.html") ? "/index.html" : "";
+    e.inspected = await io.confirmInspected(
+      describeArtifact(run.info, `${e.bundlePath}${page}`, store.location),
+    );
   }
   const decision = decidePromotion(e);
   if (!decision.promote) return { promotion, decision, promoted: false };

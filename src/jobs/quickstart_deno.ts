@@ -148,6 +148,8 @@ export function quickstartJob(data: QuickstartData): TrainJobConfig {
       valNpz: data.val,
       featureStats: data.stats,
       outputDir: "artifacts_quickstart",
+      // Each quickstart is a new run: it replaces the previous quickstart's outputs (and says so).
+      overwrite: true,
       mlflow: true,
       dataVersion: "sample",
       modelTag: "biLSTM-quickstart",

@@ -30,6 +30,8 @@ export interface RunSpec extends SequenceKeys {
    * that does not exist starts fresh.
    */
   readonly resumeFrom: string;
+  /** Replace the outputs of another training in `outputDir` (else that is an error). */
+  readonly overwrite: boolean;
   /** Log the run to MLflow. */
   readonly mlflow: boolean;
   /** "" = `MLFLOW_TRACKING_URI` or `./mlruns`. Never holds credentials. */
@@ -69,6 +71,7 @@ export const DEFAULT_RUN_SPEC: RunSpec = Object.freeze({
   ...DEFAULT_SEQUENCE_KEYS,
   device: "",
   resumeFrom: "",
+  overwrite: false,
   mlflow: false,
   mlflowTrackingUri: "",
   mlflowExperiment: "component-x-lstm",

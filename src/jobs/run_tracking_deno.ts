@@ -9,6 +9,7 @@
  * @module
  */
 import type { RuntimeInfo } from "../runtime/backend.ts";
+import { currentUser } from "../tracking/current_user_deno.ts";
 import { openTrackingStore } from "../tracking/open_tracking_store_deno.ts";
 import type { RetryPolicy } from "../tracking/rest_transport.ts";
 import { denoSpool } from "../tracking/spool_deno.ts";
@@ -17,7 +18,11 @@ import type { TrainJobConfig } from "./run_spec.ts";
 import { taskParams, trainingParams } from "./run_spec.ts";
 import { trainingRunTags } from "./run_tags.ts";
 import { gitBranchAndRepoUrl } from "./source_info_deno.ts";
-import { startTrackedTraining, type TrackedTraining } from "./tracked_training.ts";
+import {
+  startTrackedTraining,
+  type TrackedTraining,
+  type TrackedTrainingOptions,
+} from "./tracked_training.ts";
 
 /** What the job knows besides the config. */
 export interface TrackingContext {
@@ -41,6 +46,8 @@ export interface TrackingContext {
   retry?: Partial<RetryPolicy>;
   /** How long the run's end keeps retrying a down server (default 60 s). */
   endTimeoutMs?: number;
+  /** A resumed training: its checkpoint's run and epoch (see `startTrackedTraining`). */
+  resume?: TrackedTrainingOptions["resume"];
 }
 
 /** A tracked training of the Deno job, with the folder where unsent records wait. */
@@ -109,7 +116,7 @@ export async function trainJobTags(
     }
   }
   return trainingRunTags({
-    user: env.USER || env.USERNAME || env.LOGNAME || "unknown",
+    user: currentUser(env),
     sourceName: ctx.sourceName ?? "cli/train.ts",
     runtime: ctx.runtime,
     gitCommit: await gitCommit(),
@@ -160,6 +167,7 @@ export async function startRunTracking(
       denoSpool(`${spoolRoot}/${runId}`, { trackingUri: store.location, runId, experimentId }),
     endTimeoutMs: ctx.endTimeoutMs,
     log,
+    resume: ctx.resume,
     finalArtifacts: async (metricsCsvText) => {
       const files: Record<string, Uint8Array> = {};
       files["metrics.csv"] = (await readIfExists(`${run.outputDir}/metrics.csv`)) ??

@@ -185,6 +185,8 @@ export async function runSweepJob(
       ...trialArgs(trials[t - 1]),
       "--output-dir",
       dir,
+      // A trial not finished before (interrupted, failed) starts over in its folder.
+      "--overwrite",
       "--mlflow",
       "--mlflow-tracking-uri",
       spec.trackingUri || store.location,

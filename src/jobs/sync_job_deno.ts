@@ -1,11 +1,11 @@
 /**
  * Deno edge of the sync job: publishes local runs (`./mlruns`) to a tracking server, or
- * replays the spools a training left while the server was down. Runs copied before are
- * skipped (see `copyRun`), so the job can be rerun.
+ * replays the spools a training left while the server was down. Complete copies are
+ * skipped and incomplete ones finished (see `copyRun`), so the job can be rerun.
  *
  * @module
  */
-import { copyRun } from "../tracking/copy_run.ts";
+import { copyRun, type CopyRunResult } from "../tracking/copy_run.ts";
 import { FileStore } from "../tracking/file_store.ts";
 import { openTrackingStore } from "../tracking/open_tracking_store_deno.ts";
 import { replaySpool, spoolDestination } from "../tracking/spool.ts";
@@ -75,8 +75,21 @@ export interface SyncRunsRequest {
   readonly runId: string;
 }
 
-/** Copies the local runs to the server, oldest first; returns how many were handled. */
-export async function syncRuns(request: SyncRunsRequest & SyncContext): Promise<number> {
+/** What {@link syncRuns} did, run by run. */
+export interface SyncRunsSummary {
+  /** New copies, copies finished (left incomplete by an earlier sync), complete copies skipped. */
+  readonly copied: number;
+  readonly finished: number;
+  readonly skipped: number;
+  /** Runs that could not be copied, with why (the others were still copied). */
+  readonly failed: readonly { readonly runId: string; readonly error: string }[];
+}
+
+/**
+ * Copies the local runs to the server, oldest first. A run that fails does not stop the
+ * others; its copy stays incomplete and the next sync finishes it. Returns the counts.
+ */
+export async function syncRuns(request: SyncRunsRequest & SyncContext): Promise<SyncRunsSummary> {
   const { env, log } = request;
   const from = await openTrackingStore(request.from, env, { readOnly: true });
   if (!(from instanceof FileStore)) {
@@ -103,14 +116,46 @@ export async function syncRuns(request: SyncRunsRequest & SyncContext): Promise<
     runIds = (await from.searchRuns(experiments.map((e) => e.experimentId)))
       .map((r) => r.info.runId).reverse();
   }
+  const summary = {
+    copied: 0,
+    finished: 0,
+    skipped: 0,
+    failed: [] as SyncRunsSummary["failed"][number][],
+  };
   for (const runId of runIds) {
-    const r = await copyRun(from, runId, to);
+    let r: CopyRunResult;
+    try {
+      r = await copyRun(from, runId, to);
+    } catch (error) {
+      const message = (error as Error).message;
+      summary.failed.push({ runId, error: message });
+      log(`run ${runId}: FAILED: ${message}`);
+      continue;
+    }
+    summary[r.outcome]++;
+    const sent = `${r.metrics} metric values, ${r.artifacts} artifacts`;
     log(
-      r.skipped
+      r.outcome === "skipped"
         ? `run ${runId}: already on ${to.location} as ${r.targetRunId}, skipped`
-        : `run ${runId} -> ${r.targetRunId}: ${r.metrics} metric values, ${r.artifacts} artifacts`,
+        : r.outcome === "finished"
+        ? `run ${runId} -> ${r.targetRunId}: finished an incomplete copy (${sent} missing)`
+        : `run ${runId} -> ${r.targetRunId}: ${sent}`,
     );
+    if (!r.complete) {
+      log(`run ${runId}: still RUNNING here; the next sync sends what it logs from now on`);
+    }
+    if (r.droppedTags.length > 0 && r.outcome !== "skipped") {
+      log(
+        `run ${runId}: left out ${r.droppedTags.join(", ")}: they name a model version of the ` +
+          `local registry, which is not synced; promote ${r.targetRunId} on ${to.location} ` +
+          "with deno task promote",
+      );
+    }
   }
-  log(`${runIds.length} run(s) synced from ${from.location} to ${to.location}`);
-  return runIds.length;
+  log(
+    `${runIds.length} run(s) from ${from.location} to ${to.location}: ${summary.copied} copied, ` +
+      `${summary.finished} finished, ${summary.skipped} already synced, ` +
+      `${summary.failed.length} failed`,
+  );
+  return summary;
 }

@@ -1,9 +1,11 @@
 /**
  * Deno edge of the training job: from a {@link TrainJobConfig} to a finished training.
- * Reads the feature stats and the data (with the same checked loader as evaluation),
- * picks the backend, resumes from a checkpoint (a folder, or a `.pt` of ours or of the
- * PyTorch pipeline), writes `metrics.csv`, `feature_stats.json`, `last.pt` / `best.pt` and
- * the checkpoint folders, and tracks the run in MLflow when asked. `cli/train.ts` and
+ * Checks the output folder, reads the feature stats and the data (with the same checked
+ * loader as evaluation), picks the backend, checks that the model fits, and only then
+ * writes: `metrics.csv`, `feature_stats.json`, `last.pt` / `best.pt` and the checkpoint
+ * folders (see `training_files_deno.ts`), tracking the run in MLflow when asked (a training
+ * resumed from a checkpoint folder continues its checkpoint's run). It resumes from a
+ * checkpoint folder or a `.pt` of ours or of the PyTorch pipeline. `cli/train.ts` and
  * `cli/quickstart.ts` call it; they parse flags and print.
  *
  * @module
@@ -19,6 +21,7 @@ import { readCheckpoint } from "../train/checkpoint.ts";
 import { readCheckpointDir } from "../train/checkpoint_dir_deno.ts";
 import { combineHooks } from "../train/combine_hooks.ts";
 import type { TrainHooks } from "../train/hooks.ts";
+import { parseTrackingUri, resolveTrackingUri } from "../tracking/tracking_uri.ts";
 import { resolveTaskData } from "../train/task_data.ts";
 import { modelConfigFor, train, type TrainResult } from "../train/train.ts";
 import { chooseLstmKernel } from "../model/lstm_impl.ts";
@@ -28,7 +31,20 @@ import { sequenceFileInput } from "./dataset_inputs_deno.ts";
 import { loggedModelHooks } from "./logged_model_hooks.ts";
 import { type RunSpec, trainingParams, type TrainJobConfig } from "./run_spec.ts";
 import { startSystemMetrics, systemMetricsHooks } from "./system_metrics_deno.ts";
-import { checkpointDirHooks, metricsCsvHooks } from "./training_files_deno.ts";
+import {
+  checkOutputDir,
+  recoverCheckpointDir,
+  recoverOutputDir,
+  removeTrainingOutputs,
+  resumedCsvRows,
+  trainingFilesHooks,
+} from "./training_files_deno.ts";
+import {
+  checkTrainingMemory,
+  type MemoryLimits,
+  trainingMemory,
+  WASM_MEMORY_BYTES,
+} from "./training_memory.ts";
 import { type RunTracking, startRunTracking, type TrackingContext } from "./run_tracking_deno.ts";
 import type { TrackedTraining } from "./tracked_training.ts";
 
@@ -39,8 +55,10 @@ export type RunSpecLabels = Readonly<Partial<Record<keyof RunSpec, string>>>;
 export interface TrainJobOptions {
   /** The caller's own subscribers (console progress), called before the job's. */
   readonly hooks?: readonly TrainHooks[];
-  /** Abort = finish the current step, write `last/`, end with status KILLED. */
+  /** Abort = finish the current step or validation batch, write `last/`, status KILLED. */
   readonly signal?: AbortSignal;
+  /** Called once the MLflow run is open (e.g. to spool its queue on a hard exit). */
+  readonly onTracking?: (tracking: RunTracking) => void;
   /** Environment for tracking (`MLFLOW_*`, `USER`); default `Deno.env.toObject()`. */
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Progress lines (backend, data, checkpoints, MLflow); default none. */
@@ -235,7 +253,29 @@ export async function runTrainJob(
   const { run } = job;
   const log = options.log ?? (() => {});
   const label = (key: keyof RunSpec) => options.labels?.[key] ?? key;
+  if (run.resumeFrom !== "" && run.overwrite) {
+    throw new RangeError(
+      `Cannot use ${label("resumeFrom")} with ${label("overwrite")}: resuming continues the ` +
+        `outputs in ${run.outputDir}, overwriting replaces them; pass one of the two`,
+    );
+  }
+  if (run.mlflow) {
+    // The tracking URI (flag or MLFLOW_TRACKING_URI) is checked before any work or write.
+    const env = options.env ?? Deno.env.toObject();
+    parseTrackingUri(resolveTrackingUri(run.mlflowTrackingUri, env), Deno.cwd());
+  }
+  // Repair what a killed training left (an interrupted checkpoint commit), then check.
+  for (const line of await recoverOutputDir(run.outputDir)) log(line);
+  if (run.resumeFrom !== "" && !run.resumeFrom.endsWith(".pt")) {
+    for (const line of await recoverCheckpointDir(run.resumeFrom.replace(/\/+$/, ""))) log(line);
+  }
   const source = await readResumeSource(run.resumeFrom, label("resumeFrom"), log);
+  // A --resume-from that does not exist starts from scratch (as the pipeline): a fresh
+  // training, which must not replace another's outputs either.
+  await checkOutputDir(run.outputDir, {
+    resumeFrom: source.kind === "none" ? "" : run.resumeFrom,
+    overwrite: run.overwrite,
+  });
   if (source.kind === "pt") {
     const pt = source.checkpoint;
     const given = options.given ?? new Set([...Object.keys(job.model), ...Object.keys(job.loop)]);
@@ -244,7 +284,8 @@ export async function runTrainJob(
     log(
       `resuming from ${run.resumeFrom}: epoch ${pt.epoch} (0-based) done, best val macro-F1 ${
         pt.bestValF1 ?? "none"
-      }` + (applied.taken.length > 0 ? `; from its args: ${applied.taken.join(", ")}` : ""),
+      }` + (applied.taken.length > 0 ? `; from its args: ${applied.taken.join(", ")}` : "") +
+        (run.mlflow ? "; a .pt names no MLflow run: this training starts a new one" : ""),
     );
   }
   const statsJson = await readText(
@@ -256,9 +297,9 @@ export async function runTrainJob(
   const taskFile = await readTaskFile(run, label);
   const requestedK = taskFile?.classNames.length ?? run.numClasses;
   const resume = source.kind === "folder" ? source.files : undefined;
-  if (resume) {
+  const at = resume ? readCheckpoint(resume) : undefined;
+  if (at) {
     // Resuming is exact only with the same data and optimisation settings; say what differs.
-    const at = readCheckpoint(resume);
     log(
       `resuming from ${run.resumeFrom}: epoch ${at.epoch} done` +
         (at.stepInEpoch > 0 ? `, ${at.stepInEpoch} steps into epoch ${at.epoch + 1}` : ""),
@@ -320,15 +361,39 @@ export async function runTrainJob(
     task: taskFile ?? (requestedK === 0 ? undefined : defaultTask(requestedK)),
   });
   log(describeTask(data.task, taskFile !== null, label("task")));
+  checkTrainingMemory(
+    trainingMemory(
+      modelConfigFor(job.model, data.train),
+      Math.min(job.loop.batchSize, trainData.size),
+      trainData.steps,
+    ),
+    { ...job.model, batchSize: job.loop.batchSize },
+    memoryLimits(runtime),
+  );
 
+  // Everything is checked: from here on the job writes.
+  if (run.overwrite) {
+    const removed = await removeTrainingOutputs(run.outputDir);
+    if (removed.length > 0) {
+      log(
+        `--overwrite: removed ${removed.join(", ")} of the previous training in ${run.outputDir}`,
+      );
+    }
+  }
   await Deno.mkdir(run.outputDir, { recursive: true });
   await Deno.writeTextFile(`${run.outputDir}/feature_stats.json`, statsJson);
+  // The metrics.csv rows the resumed epochs follow (a pipeline .pt's epoch is 0-based).
+  const rows = resume && at
+    ? await resumedCsvRows(resume, at.epoch, run.outputDir, log)
+    : source.kind === "pt"
+    ? await resumedCsvRows({}, source.checkpoint.epoch + 1, run.outputDir, log)
+    : [];
 
-  // Subscribers, in order: MLflow comes after metrics.csv so the file is complete at the end.
+  // Subscribers, in order: MLflow comes after the files, so that an epoch's metrics and
+  // checkpoint artifacts are sent once its checkpoint is on disk.
   const hooks: TrainHooks[] = [
     ...(options.hooks ?? []),
-    metricsCsvHooks(run.outputDir, data.task.costMatrix !== null),
-    checkpointDirHooks(run.outputDir, log),
+    trainingFilesHooks(run.outputDir, log, rows, data.task.costMatrix !== null),
   ];
   let tracking: TrackedTraining | null = null;
   let closeExtras = () => Promise.resolve();
@@ -345,8 +410,10 @@ export async function runTrainJob(
       env: options.env,
       log,
       sourceName: options.sourceName,
+      resume: at ? { run: at.run, epoch: at.epoch } : undefined,
     };
     const runTracking = await startRunTracking(job, context);
+    options.onTracking?.(runTracking);
     tracking = runTracking;
     const extras = await mlflow3Hooks(job, runTracking, data, runtime, log);
     hooks.push(...extras.hooks, tracking.hooks);
@@ -384,4 +451,19 @@ export async function runTrainJob(
     await closeExtras(); // (a training that fails before its first hook never ends them)
   }
   return { ...result, runtime, tracking };
+}
+
+/** What the selected backend can hold (WebGPU: the device's largest storage buffer). */
+function memoryLimits(runtime: RuntimeInfo): MemoryLimits {
+  if (runtime.backend === "webgpu") {
+    const limits = (tf.backend() as unknown as { device?: GPUDevice }).device?.limits;
+    return { name: "the WebGPU device", tensorBytes: limits?.maxStorageBufferBindingSize };
+  }
+  const ram = Deno.systemMemoryInfo().total;
+  return {
+    name: ram < WASM_MEMORY_BYTES
+      ? "this machine's memory"
+      : "the wasm backend's 4 GiB of addressable memory",
+    totalBytes: Math.min(ram, WASM_MEMORY_BYTES),
+  };
 }

@@ -211,6 +211,25 @@ export async function downloadCheckpointArtifact(
   );
 }
 
+/**
+ * Where a person finds artifact `path` of a run: on a file store the file on disk (its
+ * artifact URI is a `file://` URI); on a server, "artifact <path> of run <id>" with the
+ * MLflow command that downloads it (the artifact is not on this disk).
+ */
+export function describeArtifact(
+  run: Pick<MlflowRun["info"], "runId" | "artifactUri">,
+  path: string,
+  storeLocation: string,
+): string {
+  const root = run.artifactUri.replace(/\/+$/, "");
+  if (root.startsWith("file://")) return `${decodeURIComponent(root.slice(7))}/${path}`;
+  const folder = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : path;
+  return `artifact ${path} of run ${run.runId} at ${storeLocation} (not on this disk: open the ` +
+    `run's Artifacts tab in the MLflow UI, or download it with MLFLOW_TRACKING_URI=` +
+    `${storeLocation} mlflow artifacts download --run-id ${run.runId} --artifact-path ` +
+    `${folder} --dst-path <dir>)`;
+}
+
 /** Who, when and why a promotion happened. */
 export interface PromotionRecord {
   user: string;

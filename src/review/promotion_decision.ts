@@ -174,9 +174,9 @@ export function decidePromotion(e: PromotionEvidence): PromotionDecision {
     passed: e.inspected,
     detail: e.inspected
       ? "confirmed"
-      : `not confirmed: open ${e.bundlePath ?? "the bundle"}/${
+      : `not confirmed: open artifact ${e.bundlePath ?? "evaluations/<name>"}/${
         e.bundleFiles.includes("index.html") ? "index.html" : "(its plots)"
-      }, then pass --inspected`,
+      } of run ${e.runId} (the run's Artifacts tab in the MLflow UI), then pass --inspected`,
   });
   return { promote: checks.every((c) => c.passed), checks };
 }

@@ -48,6 +48,22 @@ export function randomExperimentId(): string {
   return id;
 }
 
+/**
+ * A stable experiment id for a name: 18 digits, no leading zero (MLflow's id shape) from
+ * the name's SHA-256, so that concurrent creators of one name pick the same folder.
+ */
+export async function experimentIdForName(name: string): Promise<string> {
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`experiment:${name}`)),
+  );
+  let id = String(1 + (digest[0] % 9));
+  for (let i = 1; i < 18; i++) id += String(digest[i] % 10);
+  return id;
+}
+
+/** Prefix of the temporary file an atomic write leaves for a moment; `readDir` skips it. */
+export const TEMP_ENTRY_PREFIX = ".tmp-";
+
 export function checkRelativePath(what: string, path: string): string {
   const clean = path.replaceAll("\\", "/").replace(/^\/+|\/+$/g, "");
   if (clean.split("/").some((s) => s === ".." || s === ".")) {

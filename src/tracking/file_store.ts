@@ -10,6 +10,7 @@ import { FileRegistry } from "./_file_registry.ts";
 import {
   checkLoggedValue,
   checkRelativePath,
+  experimentIdForName,
   fileUri,
   latestMetric,
   metricLines,
@@ -33,7 +34,8 @@ import {
   type MlflowModelVersion,
   type MlflowRun,
   type MlflowRunInfo,
-  type MlflowRunStatus,
+  type RunUpdate,
+  type SearchRunsOptions,
   type TrackingStore,
   validateMlflowKey,
 } from "./tracking_store.ts";
@@ -181,6 +183,12 @@ export class FileStore implements TrackingStore {
     return out;
   }
 
+  /**
+   * Creates an experiment (with `tags`); throws when one of that name exists. Its id is
+   * derived from the name and its folder made with an atomic mkdir, so of two processes
+   * creating one name at once exactly one succeeds and the other finds the same experiment
+   * (with MLflow's random ids each would make its own, and their runs would be split).
+   */
   async createExperiment(
     name: string,
     tags: Readonly<Record<string, string>> = {},
@@ -189,20 +197,34 @@ export class FileStore implements TrackingStore {
     if (name.trim() === "") {
       throw new TypeError(`Cannot create experiment: the name is empty; pass a non-empty name`);
     }
-    if (await this.getExperimentByName(name) !== null) {
-      throw new RangeError(
+    const exists = () =>
+      new RangeError(
         `Cannot create experiment "${name}" in ${this.root}: an experiment with that name exists`,
       );
-    }
-    const existing = new Set(await this.#experimentIds());
-    let id = randomExperimentId();
-    while (existing.has(id)) id = randomExperimentId();
+    if (await this.getExperimentByName(name) !== null) throw exists();
     for (const [key, value] of Object.entries(tags)) checkLoggedValue("tag", key, value);
-    await this.#writeExperimentMeta(id, name, this.#clock());
-    for (const [key, value] of Object.entries(tags)) {
-      await this.#fs.writeFile(`${this.root}/${id}/tags/${key}`, encoder.encode(value));
+    const create = async (id: string) => {
+      await this.#writeExperimentMeta(id, name, this.#clock());
+      for (const [key, value] of Object.entries(tags)) {
+        await this.#fs.writeFile(`${this.root}/${id}/tags/${key}`, encoder.encode(value));
+      }
+      return id;
+    };
+    const id = await experimentIdForName(name);
+    if (await this.#fs.mkdir(`${this.root}/${id}`)) return await create(id);
+    // Another process made the folder: it is writing meta.yaml (wait for it), or it died.
+    let other = await this.#experiment(id);
+    for (let waited = 0; other === null && waited < 5000; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+      other = await this.#experiment(id);
     }
-    return id;
+    if (other === null) return await create(id); // left half-made by a crash: finish it
+    if (other.name === name) throw exists();
+    // Two names with one derived id (never seen in practice): a random id, as MLflow does.
+    const existing = new Set(await this.#experimentIds());
+    let random = randomExperimentId();
+    while (existing.has(random)) random = randomExperimentId();
+    return await create(random);
   }
 
   /** Moves the experiment to `.trash/` marked deleted, as MLflow does. */
@@ -277,19 +299,21 @@ export class FileStore implements TrackingStore {
     return info;
   }
 
-  async updateRun(
-    runId: string,
-    update: { status: MlflowRunStatus; endTime?: number },
-  ): Promise<void> {
+  async updateRun(runId: string, update: RunUpdate): Promise<void> {
     const dir = await this.#runDir(runId);
     const meta = await this.#readYaml(`${dir}/meta.yaml`);
     if (meta === null) {
       throw new RangeError(`Cannot update run "${runId}": ${dir}/meta.yaml is gone`);
     }
     const info = runInfoFromMeta(meta);
-    info.status = update.status;
+    if (update.status !== undefined) info.status = update.status;
     if (update.endTime !== undefined) info.endTime = update.endTime;
+    if (update.runName !== undefined) info.runName = update.runName;
+    // meta.yaml is replaced atomically: a concurrent reader sees the old or the new name.
     await this.#writeYaml(`${dir}/meta.yaml`, runMeta(info));
+    if (update.runName !== undefined) {
+      await this.logBatch(runId, { tags: { "mlflow.runName": update.runName } });
+    }
   }
 
   /** Files under a folder as key -> contents, keys nested with `/`. */
@@ -309,10 +333,11 @@ export class FileStore implements TrackingStore {
     return out;
   }
 
-  async #readRun(dir: string): Promise<MlflowRun | null> {
+  async #readRun(dir: string, namePrefix = ""): Promise<MlflowRun | null> {
     const meta = await this.#readYaml(`${dir}/meta.yaml`);
     if (meta === null) return null;
     const info = runInfoFromMeta(meta);
+    if (!info.runName.startsWith(namePrefix)) return null;
     const params = Object.fromEntries(await this.#readKeyed(`${dir}/params`));
     const tags = Object.fromEntries(await this.#readKeyed(`${dir}/tags`));
     const metrics: Record<string, number> = {};
@@ -336,15 +361,15 @@ export class FileStore implements TrackingStore {
 
   async searchRuns(
     experimentIds: readonly string[],
-    filter: { tags?: Readonly<Record<string, string>> } = {},
+    options: SearchRunsOptions = {},
   ): Promise<MlflowRun[]> {
     await this.#init();
     const runs: MlflowRun[] = [];
-    const wanted = Object.entries(filter.tags ?? {});
+    const wanted = Object.entries(options.tags ?? {});
     for (const exp of experimentIds) {
       for (const e of (await this.#fs.readDir(`${this.root}/${exp}`)) ?? []) {
         if (!e.isDirectory || EXPERIMENT_FOLDERS.has(e.name)) continue;
-        const run = await this.#readRun(`${this.root}/${exp}/${e.name}`);
+        const run = await this.#readRun(`${this.root}/${exp}/${e.name}`, options.runNamePrefix);
         if (
           run !== null && run.info.lifecycleStage === "active" &&
           wanted.every(([k, v]) => run.tags[k] === v)

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { TEMP_ENTRY_PREFIX } from "./_file_store_format.ts";
 import type { FileSystemAdapter, FsEntry } from "./file_system.ts";
 import { resolvePath } from "./tracking_uri.ts";
 
@@ -23,17 +24,46 @@ export function denoFileSystem(): FileSystemAdapter {
       }
     },
     async writeFile(path, bytes, options) {
-      await Deno.mkdir(dirname(path), { recursive: true });
-      await Deno.writeFile(path, bytes, { append: options?.append ?? false });
+      const dir = dirname(path);
+      await Deno.mkdir(dir, { recursive: true });
+      if (options?.append) {
+        await Deno.writeFile(path, bytes, { append: true });
+        return;
+      }
+      // Replace atomically: readers (other processes too) never see a half-written file.
+      const tmp = `${dir}/${TEMP_ENTRY_PREFIX}${crypto.randomUUID()}`;
+      try {
+        await Deno.writeFile(tmp, bytes);
+        await Deno.rename(tmp, path);
+      } catch (error) {
+        await Deno.remove(tmp).catch(() => {});
+        throw error;
+      }
     },
     async mkdir(path) {
-      await Deno.mkdir(path, { recursive: true });
+      await Deno.mkdir(dirname(path), { recursive: true });
+      try {
+        await Deno.mkdir(path);
+        return true;
+      } catch (error) {
+        if (error instanceof Deno.errors.AlreadyExists) return false;
+        throw error;
+      }
     },
     async readDir(path) {
       const out: FsEntry[] = [];
       try {
         for await (const entry of Deno.readDir(path)) {
-          const size = entry.isFile ? (await Deno.stat(`${path}/${entry.name}`)).size : null;
+          if (entry.name.startsWith(TEMP_ENTRY_PREFIX)) continue; // an atomic write in flight
+          let size: number | null = null;
+          if (entry.isFile) {
+            try {
+              size = (await Deno.stat(`${path}/${entry.name}`)).size;
+            } catch (error) {
+              if (error instanceof Deno.errors.NotFound) continue; // removed meanwhile
+              throw error;
+            }
+          }
           out.push({ name: entry.name, isDirectory: entry.isDirectory, size });
         }
       } catch (error) {

@@ -32,7 +32,8 @@ import type {
   MlflowModelVersion,
   MlflowRun,
   MlflowRunInfo,
-  MlflowRunStatus,
+  RunUpdate,
+  SearchRunsOptions,
   TrackingStore,
 } from "./tracking_store.ts";
 
@@ -152,15 +153,14 @@ export class RestStore implements TrackingStore {
     return this.#info(run.info);
   }
 
-  async updateRun(
-    runId: string,
-    update: { status: MlflowRunStatus; endTime?: number },
-  ): Promise<void> {
+  async updateRun(runId: string, update: RunUpdate): Promise<void> {
+    // MLflow's runs/update changes only the fields sent, name and its tag in one transaction.
     await this.#call("POST", "runs/update", {
       run_id: runId,
       run_uuid: runId,
       status: update.status,
       end_time: update.endTime,
+      run_name: update.runName,
     }, `update run ${runId}`);
   }
 
@@ -176,10 +176,17 @@ export class RestStore implements TrackingStore {
 
   async searchRuns(
     experimentIds: readonly string[],
-    filter: { tags?: Readonly<Record<string, string>> } = {},
+    options: SearchRunsOptions = {},
   ): Promise<MlflowRun[]> {
+    const prefix = options.runNamePrefix ?? "";
+    const clauses = Object.entries(options.tags ?? {}).map(([k, v]) => tagClause(k, v));
+    // The server narrows by LIKE only when the prefix holds no quote, backslash or %, whose
+    // meaning in a filter string or a LIKE pattern differs between backends ("_" matches any
+    // one character: a superset, filtered exactly below).
+    if (prefix !== "" && /^[\w.\- :]+$/.test(prefix)) {
+      clauses.push(`attributes.run_name LIKE '${prefix}%'`);
+    }
     const runs: MlflowRun[] = [];
-    const clauses = Object.entries(filter.tags ?? {}).map(([k, v]) => tagClause(k, v));
     let pageToken: string | undefined;
     do {
       const page = await this.#call<{ runs?: RawRun[]; next_page_token?: string }>(
@@ -198,7 +205,7 @@ export class RestStore implements TrackingStore {
       for (const r of page.runs ?? []) runs.push(this.#run(r));
       pageToken = page.next_page_token || undefined;
     } while (pageToken !== undefined);
-    return runs;
+    return prefix === "" ? runs : runs.filter((r) => r.info.runName.startsWith(prefix));
   }
 
   async deleteRun(runId: string): Promise<void> {

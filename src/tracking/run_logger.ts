@@ -58,6 +58,8 @@ export class RunLogger {
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #options: RunLoggerOptions;
   #pending: SpoolRecord[] = [];
+  /** Records being sent right now (not in the spool): spooled again by {@link abandon}. */
+  #inFlight: SpoolRecord[] = [];
   #drain: Promise<void> | null = null;
   #offline = false;
   #spooled = 0;
@@ -180,6 +182,7 @@ export class RunLogger {
         }
         continue;
       }
+      this.#inFlight = batch;
       try {
         await replaySpool(this.#store, this.runId, {
           load: () => Promise.resolve(batch),
@@ -196,7 +199,9 @@ export class RunLogger {
           },
         });
         this.#summary.sent += batch.length;
+        this.#inFlight = [];
       } catch (error) {
+        this.#inFlight = [];
         this.#offline = true;
         this.#summary.failures++;
         this.#options.onWarning?.(
@@ -248,6 +253,25 @@ export class RunLogger {
       );
     }
     return this.summary();
+  }
+
+  /**
+   * Gives up on sending, for a process about to exit at once (a second Ctrl-C): what is
+   * queued or being sent, and the end status, go to the spool without any network call,
+   * for `mlflow-sync --spool` later. A record that was being sent may reach the store
+   * twice; a server drops an exact duplicate metric value. Returns the records spooled
+   * by this call.
+   */
+  async abandon(status: "FINISHED" | "FAILED" | "KILLED"): Promise<number> {
+    const records = [...this.#inFlight, ...this.#pending];
+    if (!this.#ended) records.push({ kind: "update", status, endTime: this.#clock() });
+    this.#ended = true;
+    this.#pending = [];
+    this.#inFlight = [];
+    this.#offline = true;
+    if (records.length > 0) await this.#spool.append(records);
+    this.#spooled += records.length;
+    return records.length;
   }
 
   /** Counters so far. */

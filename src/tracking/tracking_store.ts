@@ -147,6 +147,26 @@ export interface MlflowModelVersion {
   modelId?: string;
 }
 
+/** What {@link TrackingStore.updateRun} changes; fields left out stay as they are. */
+export interface RunUpdate {
+  status?: MlflowRunStatus;
+  /** Milliseconds since the epoch. */
+  endTime?: number;
+  /** A new run name (also the `mlflow.runName` tag), as MLflow's `runs/update` sets it. */
+  runName?: string;
+}
+
+/** Which runs {@link TrackingStore.searchRuns} returns. */
+export interface SearchRunsOptions {
+  /**
+   * Only runs whose name starts with this text (a server may filter it in its query; the
+   * result is exact either way).
+   */
+  runNamePrefix?: string;
+  /** Only runs with all of these tags (key = value). */
+  tags?: Readonly<Record<string, string>>;
+}
+
 /** What to create a run with. */
 export interface CreateRunOptions {
   experimentId: string;
@@ -174,15 +194,12 @@ export interface TrackingStore {
   deleteExperiment(experimentId: string): Promise<void>;
   /** Creates a run in state RUNNING. */
   createRun(options: CreateRunOptions): Promise<MlflowRunInfo>;
-  /** Sets a run's status and (when given) end time. */
-  updateRun(runId: string, update: { status: MlflowRunStatus; endTime?: number }): Promise<void>;
+  /** Sets a run's status, end time and/or name (what is given; all in one write). */
+  updateRun(runId: string, update: RunUpdate): Promise<void>;
   /** One run; throws RangeError (file) or MlflowRequestError 404 (REST) when missing. */
   getRun(runId: string): Promise<MlflowRun>;
-  /** Every active run of the experiments (only those with all of `filter.tags`), newest first. */
-  searchRuns(
-    experimentIds: readonly string[],
-    filter?: { tags?: Readonly<Record<string, string>> },
-  ): Promise<MlflowRun[]>;
+  /** Every active run of the experiments (or those `options` picks), newest first. */
+  searchRuns(experimentIds: readonly string[], options?: SearchRunsOptions): Promise<MlflowRun[]>;
   /** Marks a run deleted. */
   deleteRun(runId: string): Promise<void>;
   /** Logs metrics, params and tags. */

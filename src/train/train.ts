@@ -32,7 +32,8 @@ import {
 import { clipByGlobalNorm } from "./clip_by_global_norm.ts";
 import { createOptimizer, type TrainOptimizer } from "./create_optimizer.ts";
 import type { LoopConfig, TrainConfig } from "./config.ts";
-import { validate } from "./validate.ts";
+import { PredictionAbortedError, validate } from "./validate.ts";
+import { abortCheck } from "./_yield.ts";
 import { isBetterCheckpoint, metricOf } from "./best_checkpoint.ts";
 import { resolveTaskData } from "./task_data.ts";
 import type { EpochMetrics, RunStatus, TrainHooks } from "./hooks.ts";
@@ -70,7 +71,10 @@ export interface TrainData {
 
 /** Options of {@link train}. */
 export interface TrainOptions {
-  /** Abort = finish the current step, emit the `last` checkpoint, end with status KILLED. */
+  /**
+   * Abort = finish the current step (or validation batch), emit the `last` checkpoint, end
+   * with status KILLED. The loop lets the event loop run every ~100 ms to notice it.
+   */
   readonly signal?: AbortSignal;
   /** Checkpoint files to resume from (`readCheckpoint` input). */
   readonly resume?: Readonly<Record<string, Uint8Array>>;
@@ -336,15 +340,25 @@ export async function train(
         status = "KILLED";
         break;
       }
-      const val = valSet
-        ? await validate(model, valSet, {
-          batchSize: loop.batchSize,
-          classWeights: weights,
-          focalGamma: loss.focalGamma,
-          stepMultiple: options.stepMultiple,
-          costMatrix: task.costMatrix,
-        })
-        : null;
+      let val = null;
+      try {
+        val = valSet
+          ? await validate(model, valSet, {
+            batchSize: loop.batchSize,
+            classWeights: weights,
+            focalGamma: loss.focalGamma,
+            stepMultiple: options.stepMultiple,
+            costMatrix: task.costMatrix,
+            signal: options.signal,
+          })
+          : null;
+      } catch (error) {
+        if (!(error instanceof PredictionAbortedError)) throw error;
+        // Ctrl-C during validation: the epoch's steps are done; resuming validates it.
+        await snapshot("last", epoch - 1, run.steps, lr, run.sums);
+        status = "KILLED";
+        break;
+      }
       if (val) temperature = val.calibration?.temperature ?? temperature;
       const metric = task.promotionMetric;
       const candidate = val
@@ -449,6 +463,7 @@ async function trainEpoch(
   };
 
   let step = ctx.startStep;
+  const aborted = abortCheck(ctx.signal);
   try {
     for (; step < batches.length; step++) {
       const b = gatherBatch(data, batches[step], ctx.stepMultiple);
@@ -473,7 +488,7 @@ async function trainEpoch(
       [lossSum, correctSum] = next;
       seen += b.size;
       const done = step + 1;
-      const interrupted = ctx.signal?.aborted ?? false;
+      const interrupted = await aborted();
       if (done % loop.logInterval === 0 || done === batches.length || interrupted) {
         const { l, c, intervalLoss } = await readBack(done);
         await ctx.hooks.onStep?.({

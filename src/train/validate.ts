@@ -20,6 +20,7 @@ import {
 import type { LstmClassifier } from "../model/classifier.ts";
 import { poolingReadsPadding } from "../model/model_settings.ts";
 import { batchTensors } from "./_batch_tensors.ts";
+import { abortCheck } from "./_yield.ts";
 
 /** Options of {@link predictProbabilities}. */
 export interface PredictOptions {
@@ -32,6 +33,21 @@ export interface PredictOptions {
   readonly stepMultiple?: number;
   /** Divide the logits by this before the softmax (temperature scaling). Default 1. */
   readonly temperature?: number;
+  /** Abort = stop after the current batch with a {@link PredictionAbortedError}. */
+  readonly signal?: AbortSignal;
+}
+
+/** Prediction (or validation) stopped after a batch because its signal was aborted. */
+export class PredictionAbortedError extends Error {
+  /** Rows predicted before the stop. */
+  readonly rowsDone: number;
+
+  /** Builds the error; the message names how far it got. */
+  constructor(rowsDone: number, rows: number) {
+    super(`Cannot finish the prediction: stopped after ${rowsDone} of ${rows} rows`);
+    this.name = "PredictionAbortedError";
+    this.rowsDone = rowsDone;
+  }
 }
 
 /**
@@ -90,7 +106,9 @@ export async function predictLogProbabilities(
   // are written back to each row's own place).
   const order = Int32Array.from({ length: data.size }, (_, i) => i)
     .sort((a, b) => data.lengths[a] - data.lengths[b]);
+  const aborted = abortCheck(options.signal);
   for (let start = 0; start < data.size; start += batchSize) {
+    if (start > 0 && await aborted()) throw new PredictionAbortedError(start, data.size);
     const rows = order.subarray(start, Math.min(data.size, start + batchSize));
     const b = gatherBatch(
       data,

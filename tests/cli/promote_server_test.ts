@@ -5,6 +5,8 @@ import { sqliteServerArgs, startMlflowServer } from "../_mlflow_server.ts";
 import { main as evaluateMain } from "../../cli/evaluate.ts";
 import { main as promoteMain } from "../../cli/promote.ts";
 import { main as runsMain } from "../../cli/runs.ts";
+import { promoteRun } from "../../src/jobs/promote_job.ts";
+import { RestStore } from "../../src/tracking/rest_store.ts";
 
 const ignore = await skipUnlessPython("numpy", "mlflow");
 
@@ -132,6 +134,45 @@ Deno.test({
           assert.equal(reg.tags.promotion_reason, "server test");
           assert.equal(typeof reg.eval_macro_f1, "number");
           assert.ok(reg.artifacts.includes("evaluations/val_sequences/summary_metrics.json"));
+        },
+      );
+      await t.step(
+        "the inspection prompt names the server's artifact as one, with a command that downloads it",
+        async () => {
+          let where = "";
+          const outcome = await promoteRun(new RestStore({ uri: server.uri }), {
+            run: { runId: runs["s-worse"] },
+            experiment: "component-x-lstm",
+            registry: { model: "component-x-lstm", alias: "champion" },
+            inspected: false,
+            reason: "",
+            user: "ci",
+            checkpointArtifact: "",
+          }, {
+            confirmInspected: (w) => {
+              where = w;
+              return false;
+            },
+            installCheckpoint: () => Promise.reject(new Error("not reached")),
+          });
+          assert.equal(outcome.promoted, false);
+          assert.match(
+            where,
+            new RegExp(
+              `^artifact evaluations/val_sequences/index\\.html of run ${
+                runs["s-worse"]
+              } at ${server.uri} \\(not on this disk`,
+            ),
+          );
+          const command = /download it with (.*) --dst-path <dir>\)$/.exec(where)![1];
+          const out = await new Deno.Command("sh", {
+            args: ["-c", `${command} --dst-path "$1"`, "sh", `${dir}/downloaded`],
+            stdout: "null",
+            stderr: "piped",
+          }).output();
+          assert.ok(out.success, new TextDecoder().decode(out.stderr));
+          const html = await Deno.readTextFile(`${dir}/downloaded/val_sequences/index.html`);
+          assert.match(html, /<html/i);
         },
       );
       await t.step("runs lists the server's runs with the champion", async () => {

@@ -133,7 +133,7 @@ Deno.test({
         assert.equal(p.code, 2, out + new TextDecoder().decode(p.stderr));
         assert.match(
           out,
-          /\[FAILED\] plots inspected: not confirmed: open evaluations\/val_sequences\/index\.html/,
+          /\[FAILED\] plots inspected: not confirmed: open artifact evaluations\/val_sequences\/index\.html of run [0-9a-f]{32} \(the run's Artifacts tab/,
         );
         assert.match(
           out,

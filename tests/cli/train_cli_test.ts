@@ -239,6 +239,7 @@ json.dump(stats, open(f"{d}/stats.json", "w"))`,
         const names = [...Deno.readDirSync(`${dir}/out/${kind}`)].map((e) => e.name).sort();
         assert.deepEqual(names, [
           "feature_stats.json",
+          "metrics.csv",
           "model.safetensors",
           "optimizer.safetensors",
           "state.json",

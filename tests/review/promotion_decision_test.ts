@@ -82,7 +82,8 @@ Deno.test("decidePromotion() reports every criterion with its numbers", async (t
       change: { inspected: false },
       promote: false,
       failed: ["plots inspected"],
-      detail: /open evaluations\/val_sequences\/index\.html, then pass --inspected/,
+      detail:
+        /open artifact evaluations\/val_sequences\/index\.html of run abc \(the run's Artifacts tab in the MLflow UI\), then pass --inspected/,
     },
     {
       name: "the champion itself",

@@ -53,17 +53,20 @@ webGpuTest(import.meta.url, {
   },
 });
 
-Deno.test("selectBackend() on a software WebGPU adapter makes tfjs use its small matmul shader", async () => {
-  const tf = await import("@tensorflow/tfjs");
-  let info;
-  try {
-    info = await selectBackend("webgpu");
-  } catch {
-    console.warn("\n*** SKIPPING the WebGPU matmul-program check: no WebGPU adapter ***\n");
-    return;
-  }
-  // 2 = MatMulSmallOutputSizeProgram: tfjs' MatMulPackedProgram compiled for 21 s of a cold
-  // W step on llvmpipe; -1 = tfjs' own choice on a hardware adapter.
-  assert.equal(tf.env().get("WEBGPU_MATMUL_PROGRAM_TYPE"), info.isFallbackAdapter ? 2 : -1);
-  await selectBackend("wasm");
+webGpuTest(import.meta.url, {
+  name: "selectBackend() on a software WebGPU adapter makes tfjs use its small matmul shader",
+  async fn() {
+    const tf = await import("@tensorflow/tfjs");
+    let info;
+    try {
+      info = await selectBackend("webgpu");
+    } catch {
+      console.warn("\n*** SKIPPING the WebGPU matmul-program check: no WebGPU adapter ***\n");
+      return;
+    }
+    // 2 = MatMulSmallOutputSizeProgram: tfjs' MatMulPackedProgram compiled for 21 s of a cold
+    // W step on llvmpipe; -1 = tfjs' own choice on a hardware adapter.
+    assert.equal(tf.env().get("WEBGPU_MATMUL_PROGRAM_TYPE"), info.isFallbackAdapter ? 2 : -1);
+    await selectBackend("wasm");
+  },
 });

@@ -84,7 +84,9 @@ export async function runImportJob(
     device: spec.device,
     nBins: spec.nBins,
     mlflowRunId: "",
+    mlflowExperiment: "",
     mlflowTrackingUri: "",
+    force: false,
   }, { log, env: options.env });
   const s = bundle.summary;
   log(`evaluated on ${spec.npz}: macro-F1 ${s.macro_f1.toFixed(4)}, cost ${s.total_cost}`);

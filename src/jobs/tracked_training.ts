@@ -109,11 +109,13 @@ async function cannotContinue(
   }
   const spool = options.spool?.({ runId: ref.runId, experimentId });
   if (spool) await replaySpool(store, ref.runId, spool);
-  const steps = (await store.getMetricHistory(ref.runId, "val_macro_f1")).map((m) => m.step);
-  const last = Math.max(0, ...steps);
-  if (last > options.resume!.epoch) {
-    return `its run ${ref.runId} already holds epochs up to ${last}, after the checkpoint's ` +
-      `epoch ${options.resume!.epoch} (MLflow cannot remove logged steps)`;
+  // Steps are 0-based epochs (train_loss is logged with or without validation); the
+  // checkpoint's epoch counts the epochs it has finished.
+  const steps = (await store.getMetricHistory(ref.runId, "train_loss")).map((m) => m.step);
+  const held = steps.length === 0 ? 0 : Math.max(...steps) + 1;
+  if (held > options.resume!.epoch) {
+    return `its run ${ref.runId} already holds ${held} epochs, the checkpoint ` +
+      `${options.resume!.epoch} (MLflow cannot remove logged steps)`;
   }
   return null;
 }

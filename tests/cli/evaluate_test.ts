@@ -222,7 +222,7 @@ Deno.test("parseEvaluateArgs() rejects bad flags naming the flag and allowed val
       args: ["--predictions", "p.csv", "--mlflow", "x"],
       name: "TypeError",
       message:
-        /^Cannot parse evaluate flags: ambiguous option: --mlflow could match --mlflow-run-id, --mlflow-tracking-uri\. Allowed flags/,
+        /^Cannot parse evaluate flags: ambiguous option: --mlflow could match --mlflow-run-id, --mlflow-experiment, --mlflow-tracking-uri\. Allowed flags/,
     },
     {
       args: ["--output-dir", "x", "--predictions", "p.csv", "--checkpoint", "c"],

@@ -186,7 +186,7 @@ Deno.test({
       assert.match(promoted.out, /always-majority 0\.1600 on the same validation labels/);
       assert.match(promoted.out, /beats|> champion imported-best/);
       assert.match(promoted.out, /evaluations\/val_sequences holds 6 required files/);
-      assert.match(promoted.out, /checkpoint best\.pt installed/);
+      assert.match(promoted.out, /artifact best\.pt of run [0-9a-f]{32} installed/);
       assert.ok((await Deno.stat(`${dir}/art/best/best.pt`)).size > 1000);
       const after = await pythonJson<{ version: string; run_id: string }>(READ, {
         args: [dir],

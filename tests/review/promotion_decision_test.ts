@@ -75,7 +75,8 @@ Deno.test("decidePromotion() reports every criterion with its numbers", async (t
       change: { bundleFiles: [...REQUIRED_BUNDLE_FILES, "confusion_matrix.png"], inspected: false },
       promote: false,
       failed: ["plots inspected"],
-      detail: /holds 6 required files[^]*open evaluations\/val_sequences\/\(its plots\), then pass/,
+      detail:
+        /holds 6 required files[^]*open artifact evaluations\/val_sequences\/\(its plots\) of run abc \(the run's Artifacts tab in the MLflow UI\), then pass/,
     },
     {
       name: "plots not inspected",

@@ -13,6 +13,7 @@ import type { RunSpecLabels } from "../src/jobs/train_job_deno.ts";
 import { validateMlflowKey } from "../src/tracking/tracking_store.ts";
 import { parseTrackingUri } from "../src/tracking/tracking_uri.ts";
 import { integerFlag } from "./_cli.ts";
+import { expandAbbreviations } from "./_abbreviations.ts";
 
 /** The defaults shown in --help: every setting of the job, flat. */
 const D = { ...DEFAULT_TRAIN_JOB.model, ...DEFAULT_TRAIN_JOB.loop, ...DEFAULT_TRAIN_JOB.run };
@@ -21,11 +22,13 @@ const D = { ...DEFAULT_TRAIN_JOB.model, ...DEFAULT_TRAIN_JOB.loop, ...DEFAULT_TR
 export const TRAIN_HELP = `deno task train [flags]
 
 Trains the Component X LSTM classifier on TensorFlow.js (WebGPU or wasm), with the same
-flags and defaults as the existing PyTorch pipeline.
+flags and defaults as the existing PyTorch pipeline (docs/train.md lists the differences).
+Flags may be abbreviated to any unambiguous prefix, as argparse allows (--epoch 3).
 
 Data
   --train-npz FILE           training sequences (default ${D.trainNpz})
-  --val-npz FILE             validation sequences (default ${D.valNpz})
+  --val-npz FILE             validation sequences; unset = no validation (no val metrics,
+                             no best checkpoint), as the pipeline
   --feature-stats FILE       feature_stats.json applied at load (default ${D.featureStats})
   --x-key KEY                npz member holding the windows (default ${D.xKey})
   --y-key KEY                npz member holding the labels (default ${D.yKey})
@@ -42,7 +45,9 @@ Model
   --num-layers N             stacked LSTM layers (default ${D.numLayers})
   --bidirectional            bidirectional LSTM (default off)
   --dropout P                dropout between LSTM layers and in the head, 0 <= P < 1 (default ${D.dropout})
-  --pooling last|mean        pooling over valid steps (default ${D.pooling})
+  --pooling NAME             last|mean: each direction's final state / mean over the valid
+                             steps; last-unmasked|mean-unmasked: the pipeline's forward (the
+                             LSTM also runs over the padding) (default ${D.pooling})
   --lstm-impl fused|layers   LSTM implementation (default ${D.lstmImpl})
 Optimisation
   --batch-size N             rows per step (default ${D.batchSize})
@@ -53,20 +58,28 @@ Optimisation
   --step-lr-gamma X          StepLR: multiply the LR by X (default ${D.stepLrGamma})
   --weighted-loss            class-weighted cross-entropy, w_c = sqrt(N / (K n_c)) rescaled to sum K
   --weighted-sampler         sample rows with probability 1/n_c of their class
-  --focal-loss               focal loss, gamma 2
+  --focal-loss               focal loss, gamma 2; as the pipeline, it ignores --weighted-loss
+  --class-weighted           deprecated: --weighted-loss --weighted-sampler
   --grad-clip X              clip gradients to global L2 norm X; 0 = off (default ${D.gradClip})
   --bucket-by-length         batch rows of similar valid length together, so trimming each
                              batch to its longest row removes most padding (default off)
   --seed N                   seed of weights, shuffling and dropout (default ${D.seed})
   --patience N               stop after N epochs without a new best checkpoint; 0 = off (default ${D.patience})
 Run
-  --device NAME              ${DEVICE_CHOICES.join(", ")}: cuda/gpu/webgpu = WebGPU backend,
-                             cpu = wasm backend; unset = WebGPU on a hardware adapter, else wasm
-  --output-dir DIR           metrics.csv, feature_stats.json, checkpoints last/ and best/ (default ${D.outputDir})
-  --resume-from DIR          continue from a checkpoint folder (e.g. artifacts/last): the same
-                             MLflow run, metrics.csv rewritten to the checkpoint's epochs
-  --overwrite                replace the outputs (metrics.csv, last/, best/) of another training
-                             in --output-dir; without it (or --resume-from) that is an error
+  --device NAME              ${DEVICE_CHOICES.join(", ")}, cuda:0: cuda/gpu = WebGPU
+                             on a hardware adapter (an error without one), webgpu = WebGPU on
+                             any adapter (software ones too), cpu = wasm backend;
+                             unset = WebGPU on a hardware adapter, else wasm
+  --output-dir DIR           metrics.csv, feature_stats.json, last.pt, best.pt, checkpoint
+                             folders last/ and best/ (default ${D.outputDir})
+  --resume-from PATH         continue from a checkpoint folder (artifacts/last: the same MLflow
+                             run, metrics.csv rewritten to the checkpoint's epochs) or a .pt
+                             (artifacts/last.pt, also the pipeline's; a new MLflow run);
+                             settings not given as flags come from the .pt's args; a missing
+                             path starts from scratch
+  --overwrite                replace the outputs (metrics.csv, last/, best/, last.pt, best.pt)
+                             of another training in --output-dir; without it (or
+                             --resume-from) that is an error
   --log-interval N           progress and loss read-back every N steps (default ${D.logInterval})
   --data-version TEXT        data version tag, for run naming (default none)
   --model-tag TEXT           model tag, for run naming (default none)
@@ -84,11 +97,13 @@ Tracking
   -h, --help                 print this help
 
 Outputs under --output-dir: metrics.csv (epoch,train_loss,train_acc,val_loss,val_acc,
-val_macro_f1,lr,val_cost,epoch_seconds; val_cost only when the task has a cost matrix),
-feature_stats.json, last/ and best/ (state.json with the task and the temperature fitted on
-the validation set, weights.safetensors, optimizer.safetensors, model.safetensors with
-PyTorch names, and the metrics.csv rows of their epochs). best/ is the epoch with the best
-promotion metric (val macro-F1 by default), ties broken by the lower val loss.
+val_macro_f1,lr,val_cost,epoch_seconds; epoch from 0, lr after the scheduler step, as the
+pipeline; val_cost only when the task has a cost matrix), feature_stats.json, last.pt and
+best.pt (the pipeline's checkpoint format), last/ and best/ (state.json with the task and
+the temperature fitted on the validation set, weights.safetensors, optimizer.safetensors,
+model.safetensors with PyTorch names, and the metrics.csv rows of their epochs). best is the
+epoch with the best promotion metric (val macro-F1 by default), ties broken by the lower val
+loss.
 Ctrl-C finishes the current step (or validation batch), writes last/, marks the MLflow run
 KILLED and exits with status 130; a second Ctrl-C exits at once, saving unsent MLflow records
 to the spool (send them later with deno task mlflow-sync --spool).
@@ -136,6 +151,7 @@ const BOOLEAN_FLAGS = [
   "focal-loss",
   "mlflow",
   "bucket-by-length",
+  "class-weighted",
   "overwrite",
   "log-system-metrics",
 ] as const;
@@ -156,6 +172,10 @@ type Options = Record<
 export interface ParsedTrainArgs {
   readonly help: boolean;
   readonly job: TrainJobConfig;
+  /** The settings given as flags (camelCase), e.g. to take the others from a .pt's args. */
+  readonly given: ReadonlySet<string>;
+  /** Deprecations and ignored combinations, to print before training. */
+  readonly warnings: readonly string[];
 }
 
 /** `--train-npz`, `--x-key`, ...: the flag of each run setting, for the job's errors. */
@@ -262,20 +282,32 @@ export function parseTrainArgs(
   for (const f of STRING_FLAGS) options[f] = { type: "string" };
   for (const f of BOOLEAN_FLAGS) options[f] = { type: "boolean" };
   for (const f of LIST_FLAGS) options[f] = { type: "string", multiple: true };
+  // argparse's prefix abbreviations first (--epoch -> --epochs).
+  let expanded: string[];
+  try {
+    expanded = expandAbbreviations(args, Object.keys(options), [...STRING_FLAGS, ...LIST_FLAGS]);
+  } catch (cause) {
+    throw new TypeError(
+      `Cannot parse the train flags: ${(cause as Error).message}; allowed flags: ${
+        TRAIN_FLAGS.join(", ")
+      } (see --help)`,
+      { cause },
+    );
+  }
   // "--batch-size -1": join negative numbers to their flag so the value check (not
   // parseArgs' "ambiguous" error) reports what is wrong with them.
   const joined: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const name = args[i].startsWith("--") ? args[i].slice(2) : "";
-    const next = args[i + 1];
+  for (let i = 0; i < expanded.length; i++) {
+    const name = expanded[i].startsWith("--") ? expanded[i].slice(2) : "";
+    const next = expanded[i + 1];
     if (
       (STRING_FLAGS as readonly string[]).includes(name) && next !== undefined &&
       /^-[\d.]/.test(next)
     ) {
-      joined.push(`${args[i]}=${next}`);
+      joined.push(`${expanded[i]}=${next}`);
       i++;
     } else {
-      joined.push(args[i]);
+      joined.push(expanded[i]);
     }
   }
   let values: Record<string, string | boolean | string[] | undefined>;
@@ -293,6 +325,13 @@ export function parseTrainArgs(
     );
   }
   const s = (k: string) => values[k] as string | undefined;
+  const warnings: string[] = [];
+  if (values["class-weighted"]) {
+    warnings.push(
+      "warning: --class-weighted is deprecated; it means --weighted-loss --weighted-sampler",
+    );
+    values["weighted-loss"] = values["weighted-sampler"] = true;
+  }
   const b = (k: string) => values[k] === true;
   const device = s("device");
   if (device !== undefined) parseDevice(device); // throws with the allowed values
@@ -392,7 +431,19 @@ export function parseTrainArgs(
   if (flat.seed > 0xffffffff) {
     throw new RangeError(`Cannot use --seed ${flat.seed}: expected an integer in 0..4294967295`);
   }
-  return { help: b("help"), job: splitSettings(flat, base) };
+  if (flat.focalLoss && flat.weightedLoss) {
+    warnings.push(
+      "warning: --focal-loss ignores --weighted-loss (as the PyTorch pipeline): the focal " +
+        "loss is unweighted; --weighted-sampler still balances the batches",
+    );
+  }
+  const given = new Set<string>();
+  for (const [flag, value] of Object.entries(values)) {
+    if (value !== undefined && flag !== "help" && flag !== "class-weighted") {
+      given.add(flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()));
+    }
+  }
+  return { help: b("help"), job: splitSettings(flat, base), given, warnings };
 }
 
 /** Sorts flat settings into the job's model, loop and run parts (by `base`'s keys). */

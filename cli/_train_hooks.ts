@@ -57,12 +57,12 @@ export function consoleHooks(options: { isTerminal: boolean; epochs: number }): 
         ? ` (${((trainSeconds * 1000) / trainSteps).toFixed(0)} ms/step)`
         : "";
       console.log(
-        `epoch ${m.epoch}/${options.epochs} train_loss ${m.train_loss.toFixed(4)} ` +
-          `train_acc ${m.train_acc.toFixed(4)} val_loss ${m.val_loss.toFixed(4)} ` +
-          `val_acc ${m.val_acc.toFixed(4)} val_macro_f1 ${m.val_macro_f1.toFixed(4)} ` +
-          `${m.val_cost === undefined ? "" : `val_cost ${m.val_cost} `}lr ${m.lr} | train ${
-            trainSeconds.toFixed(1)
-          } s${perStep}, ` +
+        `epoch ${m.epoch + 1}/${options.epochs} train_loss ${m.train_loss.toFixed(4)} ` +
+          `train_acc ${m.train_acc.toFixed(4)} ` +
+          (m.validated === false ? "(no validation) " : `val_loss ${m.val_loss.toFixed(4)} ` +
+            `val_acc ${m.val_acc.toFixed(4)} val_macro_f1 ${m.val_macro_f1.toFixed(4)} ` +
+            `${m.val_cost === undefined ? "" : `val_cost ${m.val_cost} `}`) +
+          `lr ${m.lr} | train ${trainSeconds.toFixed(1)} s${perStep}, ` +
           `epoch ${m.epoch_seconds.toFixed(1)} s${isBest ? " | best so far" : ""}`,
       );
     },

@@ -14,6 +14,7 @@ import {
 } from "../src/jobs/evaluate_job_deno.ts";
 import type { SummaryMetrics } from "../src/report/summary_metrics.ts";
 import { parseDevice } from "../src/runtime/backend.ts";
+import { expandAbbreviations } from "./_abbreviations.ts";
 
 /** The resolved flags of `deno task evaluate`: the job's spec, plus `--help`. */
 export interface EvaluateCliOptions extends EvaluateJobSpec {
@@ -25,15 +26,20 @@ export const EVALUATE_HELP =
   `deno task evaluate: evaluation bundle for a checkpoint (or a predictions.csv)
 
 Usage:
-  deno task evaluate --checkpoint <dir|file> --npz <file> [--feature-stats <json>]
-                     --output-dir <dir> [options]
-  deno task evaluate --predictions <predictions.csv> --output-dir <dir> [options]
+  deno task evaluate --checkpoint <dir|file.pt> --npz <file> [--feature-stats <json>]
+                     [--output-dir <dir>] [options]
+  deno task evaluate --predictions <predictions.csv> [--output-dir <dir>] [options]
+
+Flags may be abbreviated to any unambiguous prefix, as argparse allows.
 
 Inputs (one of):
-  --checkpoint <path>        checkpoint directory (e.g. artifacts/best) or file to evaluate
+  --checkpoint <path>        checkpoint directory (e.g. artifacts/best), or a .pt file of
+                             ours or of the PyTorch pipeline (e.g. artifacts/best.pt: its
+                             forward and config come from the file's args)
   --npz <file>               sequences to predict on (e.g. data/val_sequences.npz); needs --checkpoint
   --feature-stats <json>     feature statistics for the load-time transform (default: the
-                             checkpoint's feature_stats.json, else artifacts/feature_stats.json)
+                             checkpoint's feature_stats.json (for a .pt: the one beside it),
+                             else artifacts/feature_stats.json)
   --x-key, --y-key, --lengths-key <name>
                              npz member names (default: the checkpoint's training config,
                              else sequences, labels, seq_lengths; a mask member also works)
@@ -46,13 +52,17 @@ Inputs (one of):
                              without costs)
 
 Output:
-  --output-dir <dir>         where the bundle is written (required), e.g.
-                             artifacts/evaluations/<run>
-  --reliability-bins <n>     bins of the reliability diagram (default 10)
+  --output-dir <dir>         where the bundle is written (default artifacts/evaluations, as
+                             the pipeline), e.g. artifacts/evaluations/<run>
+  --calibration-bins <n>     bins of the reliability diagram (default 15, as the pipeline;
+                             --reliability-bins is the same flag's old name)
 
 Prediction:
   --batch-size <n>           windows per forward pass (default 256)
-  --device <name>            cuda|gpu|webgpu (WebGPU), cpu (wasm); unset = auto
+  --device <name>            cuda|gpu (WebGPU on a hardware adapter, else an error), webgpu
+                             (any adapter), cpu (wasm); unset = auto
+  --num-workers <n>          accepted for the pipeline's command lines; no effect (there are
+                             no data-loader workers: the npz is read once)
 
 MLflow (optional):
   --mlflow-run-id <id|name>  upload the bundle to evaluations/<data file name>/ of this run
@@ -72,10 +82,10 @@ MLflow (optional):
 Writes: index.html, summary_metrics.json, task.json, classification_report.json (keyed by
 class names), confusion_matrix.csv (a bare integer matrix, as np.savetxt writes it),
 confusion_matrix_labeled.csv, roc_curves.json, pr_curves.json, reliability.json,
-predictions.csv and SVG plots; with a cost matrix also classification_report_min_cost.json
-and confusion_matrix_min_cost.csv/.svg (the minimum-expected-cost rule, on the calibrated
-probabilities when the checkpoint holds a temperature); with a temperature also
-reliability_calibrated.json.
+predictions.csv and SVG plots with a PNG beside each; with a cost matrix also
+classification_report_min_cost.json and confusion_matrix_min_cost.csv/.svg (the
+minimum-expected-cost rule, on the calibrated probabilities when the checkpoint holds a
+temperature); with a temperature also reliability_calibrated.json.
 `;
 
 const FLAGS = {
@@ -90,7 +100,9 @@ const FLAGS = {
   "output-dir": { type: "string" },
   "batch-size": { type: "string" },
   device: { type: "string" },
+  "calibration-bins": { type: "string" },
   "reliability-bins": { type: "string" },
+  "num-workers": { type: "string" },
   "mlflow-run-id": { type: "string" },
   "mlflow-experiment": { type: "string" },
   "mlflow-tracking-uri": { type: "string" },
@@ -111,6 +123,17 @@ function positiveInt(flag: string, value: string | undefined, fallback: number):
   return n;
 }
 
+/** `--num-workers`: checked like argparse's `type=int` (>= 0), then ignored. */
+function positiveIntOrZero(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
+    throw new RangeError(
+      `Cannot parse --num-workers: expected an integer >= 0, received "${value}"`,
+    );
+  }
+  return n;
+}
+
 /**
  * Parses argv into {@link EvaluateCliOptions}; unknown flags and bad values throw. `env`
  * supplies the MLFLOW_EXPERIMENT_NAME default.
@@ -121,7 +144,9 @@ export function parseEvaluateArgs(
 ): EvaluateCliOptions {
   let values;
   try {
-    ({ values } = parseArgs({ args, options: FLAGS, strict: true, allowPositionals: false }));
+    const valueFlags = Object.entries(FLAGS).filter(([, o]) => o.type === "string").map(([f]) => f);
+    const full = expandAbbreviations(args, Object.keys(FLAGS), valueFlags);
+    ({ values } = parseArgs({ args: full, options: FLAGS, strict: true, allowPositionals: false }));
   } catch (cause) {
     throw new TypeError(
       `Cannot parse evaluate flags: ${(cause as Error).message}. Allowed flags: ${allowedFlags()}`,
@@ -139,10 +164,12 @@ export function parseEvaluateArgs(
     lengthsKey: values["lengths-key"] ?? "",
     predictions: values.predictions ?? "",
     task: values.task ?? "",
-    outputDir: values["output-dir"] ?? "",
+    outputDir: values["output-dir"] ?? "artifacts/evaluations",
     batchSize: positiveInt("batch-size", values["batch-size"], 256),
     device,
-    nBins: positiveInt("reliability-bins", values["reliability-bins"], 10),
+    nBins: values["reliability-bins"] !== undefined
+      ? positiveInt("reliability-bins", values["reliability-bins"], 15)
+      : positiveInt("calibration-bins", values["calibration-bins"], 15),
     mlflowRunId: values["mlflow-run-id"] ?? "",
     mlflowExperiment: values["mlflow-experiment"] ?? env.MLFLOW_EXPERIMENT_NAME ??
       "component-x-lstm",
@@ -151,9 +178,10 @@ export function parseEvaluateArgs(
     help: values.help ?? false,
   };
   if (options.help) return options;
+  if (values["num-workers"] !== undefined) positiveIntOrZero(values["num-workers"]);
   if (options.outputDir === "") {
     throw new TypeError(
-      "Cannot evaluate: --output-dir is required (e.g. --output-dir artifacts/evaluations/<run>)",
+      'Cannot use --output-dir "": expected a folder (default artifacts/evaluations)',
     );
   }
   const fromCheckpoint = options.checkpoint !== "" || options.npz !== "";

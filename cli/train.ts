@@ -36,6 +36,7 @@ export function printJobConfig(job: TrainJobConfig): void {
 export async function runTrainJobFromCli(
   job: TrainJobConfig,
   sourceName = invokedSourceName(),
+  given?: ReadonlySet<string>,
 ): Promise<number> {
   const controller = new AbortController();
   let tracking: RunTracking | null = null;
@@ -70,6 +71,7 @@ export async function runTrainJobFromCli(
       log: (line) => console.log(line),
       labels: RUN_SPEC_FLAGS,
       sourceName,
+      given,
     });
     return result.status === "KILLED" ? EXIT_INTERRUPTED : 0;
   } catch (error) {
@@ -87,13 +89,14 @@ export async function runTrainJobFromCli(
 
 /** Runs `deno task train` with `args`; returns the exit status (0, or 130 after Ctrl-C). */
 export async function main(args: readonly string[]): Promise<number> {
-  const { help, job } = parseTrainArgs(args);
+  const { help, job, given, warnings } = parseTrainArgs(args);
   if (help) {
     console.log(TRAIN_HELP);
     return 0;
   }
+  for (const warning of warnings) console.error(warning);
   printJobConfig(job);
-  return await runTrainJobFromCli(job, invokedSourceName());
+  return await runTrainJobFromCli(job, invokedSourceName(), given);
 }
 
 if (import.meta.main) await runMain(main);

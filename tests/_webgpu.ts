@@ -42,6 +42,14 @@ interface ChildReport {
 let childRegistry: Map<string, Deno.TestDefinition> | null = null;
 
 /**
+ * The WebGPU adapter as a child process sees it (null when there is none), without a skip
+ * warning: for tests whose expectations differ with and without an adapter.
+ */
+export function probeAdapterSafely(): Promise<WebGpuTestAdapter | null> {
+  return childRegistry ? probeWebGpuAdapter() : probeInChild();
+}
+
+/**
  * Probes the WebGPU adapter. Without one, warns loudly that `what` is skipped and returns
  * null. In the child process it also makes "webgpu" the active TensorFlow.js backend; in
  * the test process it asks a child process, so that no test worker thread touches WebGPU.

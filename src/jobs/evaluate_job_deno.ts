@@ -1,6 +1,7 @@
 /**
  * Deno edge of "evaluate a checkpoint into a bundle and attach it": predicts an npz with a
- * checkpoint (read with the same checked loader as training, transformed with the
+ * checkpoint (a folder of ours, or a `.pt` of ours or of the PyTorch pipeline, e.g.
+ * `artifacts/best.pt`; read with the same checked loader as training, transformed with the
  * checkpoint's feature stats) or re-reads a `predictions.csv`, writes the evaluation
  * bundle, and, given a run (id or name), uploads it to that MLflow run. The run is found,
  * and the checkpoint checked to belong to it, before anything is computed or written.
@@ -18,6 +19,8 @@ import {
   type EvaluationBundle,
   type EvaluationInput,
 } from "../report/evaluation_bundle.ts";
+import { denoSvgRasterizer } from "../report/png_assets_deno.ts";
+import { addPngPlots } from "../report/png_plots.ts";
 import { parsePredictionsCsv } from "../report/predictions_csv.ts";
 import { writeEvaluationBundle } from "../report/write_evaluation_bundle_deno.ts";
 import { parseDevice, type RuntimeInfo, selectBackend } from "../runtime/backend.ts";
@@ -25,7 +28,10 @@ import { resolveRun } from "../review/run_review.ts";
 import { MlflowRequestError } from "../tracking/mlflow_request_error.ts";
 import { openTrackingStore } from "../tracking/open_tracking_store_deno.ts";
 import type { MlflowRun, TrackingStore } from "../tracking/tracking_store.ts";
-import { readCheckpoint, restoreClassifier, type TrainingCheckpoint } from "../train/checkpoint.ts";
+import { createLstmClassifier, type LstmClassifier } from "../model/classifier.ts";
+import { loadTorchStateDict, pipelineModelConfig } from "../model/torch_state_dict.ts";
+import { readPipelineCheckpoint } from "../torch/pipeline_checkpoint.ts";
+import { readCheckpoint, restoreClassifier } from "../train/checkpoint.ts";
 import { readCheckpointDir } from "../train/checkpoint_dir_deno.ts";
 import { predictLogProbabilities } from "../train/validate.ts";
 import type { MlflowDatasetInput } from "../tracking/tracking_store.ts";
@@ -34,10 +40,16 @@ import { predictionsFileInput, sequenceFileInput } from "./dataset_inputs_deno.t
 
 /** What to evaluate, where the bundle goes and which run it is attached to. */
 export interface EvaluateJobSpec {
-  /** A checkpoint folder (or a file in it); needs `npz`. "" when `predictions` is given. */
+  /**
+   * A checkpoint folder (or a file in it), or a `.pt` file (ours or the pipeline's); needs
+   * `npz`. "" when `predictions` is given.
+   */
   readonly checkpoint: string;
   readonly npz: string;
-  /** "" = the checkpoint's own feature_stats.json, else artifacts/feature_stats.json. */
+  /**
+   * "" = the checkpoint's own feature_stats.json (for a `.pt`: the one beside it, where the
+   * pipeline writes it), else artifacts/feature_stats.json.
+   */
   readonly featureStats: string;
   /** "" = the checkpoint's data keys, else the contract's. */
   readonly xKey: string;
@@ -119,19 +131,6 @@ async function checkpointFolder(path: string): Promise<string> {
   return dir;
 }
 
-/** A checkpoint folder, read. */
-interface LoadedCheckpoint {
-  readonly dir: string;
-  readonly files: Record<string, Uint8Array>;
-  readonly checkpoint: TrainingCheckpoint;
-}
-
-async function loadCheckpoint(path: string): Promise<LoadedCheckpoint> {
-  const dir = await checkpointFolder(path);
-  const files = await readCheckpointDir(dir);
-  return { dir, files, checkpoint: readCheckpoint(files) };
-}
-
 /** The run `ref` names: an id when one exists with it, else a name in `experiment`. */
 async function findRun(store: TrackingStore, ref: string, experiment: string): Promise<MlflowRun> {
   if (/^[0-9a-f]{32}$/i.test(ref)) {
@@ -159,16 +158,17 @@ async function findRun(store: TrackingStore, ref: string, experiment: string): P
  * none) unless `force`; returns the note to print and the tag to set when forced.
  */
 function checkCheckpointRun(
-  checkpoint: TrainingCheckpoint,
-  dir: string,
+  checkpoint: LoadedCheckpoint,
   run: MlflowRun,
   force: boolean,
   label: (key: keyof EvaluateJobSpec) => string,
 ): { note: string; tag: string } | null {
-  const owner = checkpoint.run?.runId ?? null;
+  const { path: dir, runId: owner } = checkpoint;
   if (owner === run.info.runId) return null;
   const whose = owner === null
-    ? "records no MLflow run (trained without --mlflow, or before checkpoints recorded it)"
+    ? checkpoint.torch
+      ? "is a .pt, which records no MLflow run"
+      : "records no MLflow run (trained without --mlflow, or before checkpoints recorded it)"
     : `belongs to run ${owner}`;
   const target = `run ${run.info.runName || "(unnamed)"} (${run.info.runId})`;
   if (!force) {
@@ -214,19 +214,133 @@ async function readTaskFile(
 /** The bundle's input, and the data set it was computed on (for the run's inputs). */
 type Evaluated = EvaluationInput & { readonly dataset: () => Promise<MlflowDatasetInput> };
 
+/** A checkpoint ready to predict with, and what the evaluation needs to know of it. */
+interface LoadedCheckpoint {
+  /** The checkpoint folder, or the `.pt` file. */
+  readonly path: string;
+  /** True for a `.pt` (ours or the pipeline's). */
+  readonly torch: boolean;
+  /** The MLflow run the checkpoint records (folders of ours); null for none or a `.pt`. */
+  readonly runId: string | null;
+  /** Creates the classifier with the checkpoint's weights (the caller disposes it). */
+  readonly restore: () => LstmClassifier;
+  readonly numClasses: number;
+  readonly keys: SequenceKeys;
+  /** The checkpoint's own feature stats, when it carries or sits beside them. */
+  readonly stats: { readonly text: string; readonly source: string } | null;
+  /** For the bundle's meta: where, which epoch, which val macro-F1. */
+  readonly describe: string;
+  /** The task it was trained for; null for a `.pt` (the pipeline's has none). */
+  readonly task: Task | null;
+  /** The temperature fitted on validation; null when none was (always for a `.pt`). */
+  readonly temperature: number | null;
+}
+
+/** True when `path` is a `.pt` file (by name, or a zip where a folder was expected). */
+async function isTorchFile(path: string): Promise<boolean> {
+  try {
+    if (!(await Deno.stat(path)).isFile) return false;
+  } catch {
+    return false;
+  }
+  if (path.endsWith(".pt") || path.endsWith(".pth")) return true;
+  const f = await Deno.open(path);
+  try {
+    const head = new Uint8Array(2);
+    return (await f.read(head)) === 2 && head[0] === 0x50 && head[1] === 0x4b;
+  } finally {
+    f.close();
+  }
+}
+
+/** Reads a `.pt` checkpoint: the pipeline's forward and config from its `args`. */
+async function loadTorchCheckpoint(path: string, label: string): Promise<LoadedCheckpoint> {
+  let ckpt;
+  try {
+    ckpt = readPipelineCheckpoint(await Deno.readFile(path));
+  } catch (cause) {
+    throw new Error(`Cannot read ${label} ${path}: ${(cause as Error).message}`, { cause });
+  }
+  const config = pipelineModelConfig(ckpt.modelState, ckpt.args);
+  const key = (name: string, fallback: string) => {
+    const v = ckpt.args.get(name);
+    return typeof v === "string" && v !== "" ? v : fallback;
+  };
+  const folder = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
+  const beside = `${folder}/feature_stats.json`;
+  let stats: LoadedCheckpoint["stats"] = null;
+  try {
+    stats = { text: await Deno.readTextFile(beside), source: beside };
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return {
+    path,
+    torch: true,
+    runId: null,
+    restore() {
+      const model = createLstmClassifier(config, { seed: 0 });
+      try {
+        loadTorchStateDict(model, ckpt.modelState);
+      } catch (e) {
+        model.dispose();
+        throw e;
+      }
+      return model;
+    },
+    numClasses: config.numClasses,
+    keys: {
+      xKey: key("x_key", DEFAULT_SEQUENCE_KEYS.xKey),
+      yKey: key("y_key", DEFAULT_SEQUENCE_KEYS.yKey),
+      lengthsKey: key("lengths_key", DEFAULT_SEQUENCE_KEYS.lengthsKey),
+    },
+    stats,
+    task: null,
+    temperature: null,
+    describe: `${path} (epoch ${ckpt.epoch} counted from 0, pooling ${config.pooling}, ` +
+      `best val macro-F1 ${ckpt.bestValF1 === null ? "none" : ckpt.bestValF1.toFixed(4)})`,
+  };
+}
+
+/** Reads a checkpoint folder of ours. */
+async function loadCheckpointFolder(path: string): Promise<LoadedCheckpoint> {
+  const dir = await checkpointFolder(path);
+  const files = await readCheckpointDir(dir);
+  const checkpoint = readCheckpoint(files);
+  return {
+    path: dir,
+    torch: false,
+    runId: checkpoint.run?.runId ?? null,
+    restore: () => restoreClassifier(checkpoint),
+    numClasses: checkpoint.modelConfig.numClasses,
+    keys: checkpoint.dataKeys ?? DEFAULT_SEQUENCE_KEYS,
+    stats: files["feature_stats.json"]
+      ? {
+        text: new TextDecoder().decode(files["feature_stats.json"]),
+        source: `${dir}/feature_stats.json`,
+      }
+      : null,
+    task: checkpoint.task ?? null,
+    temperature: checkpoint.temperature ?? null,
+    describe: `${dir} (epoch ${checkpoint.epoch}, best val macro-F1 ${
+      checkpoint.bestValF1.toFixed(4)
+    })`,
+  };
+}
+
 /** Predicts `spec.npz` with `spec.checkpoint`; returns the bundle's input. */
 async function predictFromCheckpoint(
   spec: EvaluateJobSpec,
-  { dir, files, checkpoint }: LoadedCheckpoint,
+  checkpoint: LoadedCheckpoint,
   label: (key: keyof EvaluateJobSpec) => string,
   log: (line: string) => void,
 ): Promise<Evaluated> {
-  const k = checkpoint.modelConfig.numClasses;
+  const k = checkpoint.numClasses;
   const taskFile = await readTaskFile(spec, label);
   if (taskFile && taskFile.classNames.length !== k) {
     throw new RangeError(
-      `Cannot use ${label("task")} ${spec.task} with checkpoint ${dir}: the task names ` +
-        `${taskFile.classNames.length} classes, the model predicts ${k}`,
+      `Cannot use ${label("task")} ${spec.task} with checkpoint ${spec.checkpoint}: the task ` +
+        `names ${taskFile.classNames.length} classes, the model predicts ${k}`,
     );
   }
   const task = taskFile ?? checkpoint.task ?? defaultTask(k);
@@ -235,9 +349,9 @@ async function predictFromCheckpoint(
   if (spec.featureStats !== "") {
     statsText = await readText(spec.featureStats, label("featureStats"));
     statsSource = spec.featureStats;
-  } else if (files["feature_stats.json"]) {
-    statsText = new TextDecoder().decode(files["feature_stats.json"]);
-    statsSource = `${dir}/feature_stats.json`;
+  } else if (checkpoint.stats) {
+    statsText = checkpoint.stats.text;
+    statsSource = checkpoint.stats.source;
   } else {
     statsSource = "artifacts/feature_stats.json";
     statsText = await readText(statsSource, label("featureStats"));
@@ -252,7 +366,7 @@ async function predictFromCheckpoint(
       { cause },
     );
   }
-  const saved: SequenceKeys = checkpoint.dataKeys ?? DEFAULT_SEQUENCE_KEYS;
+  const saved: SequenceKeys = checkpoint.keys;
   const keys: SequenceKeys = {
     xKey: spec.xKey || saved.xKey,
     yKey: spec.yKey || saved.yKey,
@@ -268,13 +382,15 @@ async function predictFromCheckpoint(
     statsLabel: `${label("featureStats")} (${statsSource})`,
     keyLabels: { xKey: label("xKey"), yKey: label("yKey"), lengthsKey: label("lengthsKey") },
   });
-  const runtime: RuntimeInfo = await selectBackend(parseDevice(spec.device));
+  const runtime: RuntimeInfo = await selectBackend(parseDevice(spec.device), {
+    device: spec.device,
+  });
   log(
     `Backend: ${runtime.backend}${
       runtime.adapter ? ` (${runtime.adapter})` : ""
     }: ${runtime.reason}`,
   );
-  const model = restoreClassifier(checkpoint);
+  const model = checkpoint.restore();
   let logp: Float32Array;
   try {
     logp = await predictLogProbabilities(model, data, { batchSize: spec.batchSize });
@@ -299,9 +415,7 @@ async function predictFromCheckpoint(
     task,
     vehicleIds: data.ids,
     meta: {
-      checkpoint: `${dir} (epoch ${checkpoint.epoch}, best val macro-F1 ${
-        checkpoint.bestValF1.toFixed(4)
-      })`,
+      checkpoint: checkpoint.describe,
       data: spec.npz,
       "feature stats": statsSource,
     },
@@ -326,7 +440,11 @@ export async function runEvaluateJob(
 ): Promise<EvaluateJobResult> {
   const label = (key: keyof EvaluateJobSpec) => options.labels?.[key] ?? key;
   const log = options.log ?? (() => {});
-  const loaded = spec.predictions === "" ? await loadCheckpoint(spec.checkpoint) : null;
+  const loaded = spec.predictions === ""
+    ? await isTorchFile(spec.checkpoint)
+      ? await loadTorchCheckpoint(spec.checkpoint, label("checkpoint"))
+      : await loadCheckpointFolder(spec.checkpoint)
+    : null;
   let target: { store: TrackingStore; run: MlflowRun } | null = null;
   let forced: { note: string; tag: string } | null = null;
   if (spec.mlflowRunId !== "") {
@@ -336,7 +454,7 @@ export async function runEvaluateJob(
       { readOnly: true },
     );
     const run = await findRun(store, spec.mlflowRunId, spec.mlflowExperiment);
-    if (loaded) forced = checkCheckpointRun(loaded.checkpoint, loaded.dir, run, spec.force, label);
+    if (loaded) forced = checkCheckpointRun(loaded, run, spec.force, label);
     target = { store, run };
   }
   let input: Evaluated;
@@ -370,6 +488,8 @@ export async function runEvaluateJob(
       created: new Date().toISOString(),
     },
   });
+  // PNG copies of the SVG plots, as the pipeline's bundles had (written and logged alike).
+  addPngPlots(bundle.files, await denoSvgRasterizer());
   const written = await writeEvaluationBundle(spec.outputDir, bundle.files);
   if (target === null) return { bundle, written, attached: null };
   const { store, run } = target;

@@ -55,7 +55,8 @@ export function toolkitFlavor(
       toolkit: "@component-x/lstm-webgpu",
       toolkit_version: toolkitVersion,
       checkpoint_format: CHECKPOINT_FORMAT,
-      epoch: best.epoch,
+      // 0-based, as metrics.csv and the MLflow steps count (the pipeline's epoch).
+      epoch: best.epoch - 1,
       best_val_macro_f1: checkpoint.bestValF1,
       model_config: plain(checkpoint.modelConfig),
       data_keys: checkpoint.dataKeys === null ? null : plain(checkpoint.dataKeys),
@@ -85,7 +86,8 @@ export function trainingModelRecord(
     tags: contextTags(options.tags),
     flavors: toolkitFlavor(best, options.toolkitVersion),
     files: best.files,
-    step: best.epoch,
+    // The MLflow step of that epoch's metrics (epochs count from 0, as the pipeline's).
+    step: best.epoch - 1,
   };
 }
 

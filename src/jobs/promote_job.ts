@@ -76,8 +76,10 @@ export async function promoteRun(
   const e = promotion.evidence;
   if (request.inspected) e.inspected = true;
   else if (e.bundlePath !== null) {
+    // The pipeline's bundles have no index.html: point at the folder (its plots) then.
+    const page = e.bundleFiles.includes("index.html") ? "/index.html" : "";
     e.inspected = await io.confirmInspected(
-      describeArtifact(run.info, `${e.bundlePath}/index.html`, store.location),
+      describeArtifact(run.info, `${e.bundlePath}${page}`, store.location),
     );
   }
   const decision = decidePromotion(e);

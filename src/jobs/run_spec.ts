@@ -9,12 +9,15 @@
 import { DEFAULT_SEQUENCE_KEYS, type SequenceKeys } from "../data/sequence_dataset.ts";
 import type { ModelSettings } from "../model/model_settings.ts";
 import { DEFAULT_TRAIN_CONFIG, type LoopConfig, type TrainConfig } from "../train/config.ts";
+import { pythonStr } from "../torch/py_value.ts";
 import { type Task, taskToJson } from "../metrics/task.ts";
 import { redactUri } from "../tracking/tracking_uri.ts";
+import { pipelineArgValue, snakeCase } from "../train/torch_checkpoint.ts";
 
 /** Paths, device, resuming, tracking and tags of one training run. */
 export interface RunSpec extends SequenceKeys {
   readonly trainNpz: string;
+  /** "" = no validation (as the pipeline without `--val-npz`). */
   readonly valNpz: string;
   /** `feature_stats.json` applied to both files at load. */
   readonly featureStats: string;
@@ -22,7 +25,10 @@ export interface RunSpec extends SequenceKeys {
   readonly outputDir: string;
   /** The device as asked for ("" = auto), e.g. `cuda`, `webgpu`, `cpu`. */
   readonly device: string;
-  /** A checkpoint folder to continue from; "" starts fresh. */
+  /**
+   * A checkpoint folder or `.pt` (ours or the pipeline's) to continue from; "" or a path
+   * that does not exist starts fresh.
+   */
   readonly resumeFrom: string;
   /** Replace the outputs of another training in `outputDir` (else that is an error). */
   readonly overwrite: boolean;
@@ -59,7 +65,7 @@ export interface TrainJobConfig extends TrainConfig {
 /** The data contract's paths and the toolkit's defaults. */
 export const DEFAULT_RUN_SPEC: RunSpec = Object.freeze({
   trainNpz: "data/train_sequences.npz",
-  valNpz: "data/val_sequences.npz",
+  valNpz: "",
   featureStats: "artifacts/feature_stats.json",
   outputDir: "artifacts",
   ...DEFAULT_SEQUENCE_KEYS,
@@ -89,15 +95,12 @@ export const DEFAULT_TRAIN_JOB: TrainJobConfig = Object.freeze({
 /** Run settings that are tags of the run, not params. */
 const NOT_PARAMS = new Set(["mlflowParentRunId", "mlflowTags"]);
 
-/** camelCase -> snake_case, the pipeline's param names. */
-function snake(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
-}
-
 /**
  * A training's MLflow params: every model, loop and run setting under the pipeline's flag
- * names (`hidden_size`, `lr`, `train_npz`, ...), values as strings, credentials removed from
- * any URI. `run` may hold only the settings a caller has (the browser has no paths).
+ * names (`hidden_size`, `lr`, `train_npz`, ...), values as the pipeline's `log_params`
+ * writes them (Python's `str()`: `True`/`False`, `1e-05`, floats with a decimal point),
+ * unset settings (`""`, `--grad-clip 0`) left out, credentials removed from any URI. `run`
+ * may hold only the settings a caller has (the browser has no paths).
  */
 export function trainingParams(
   model: ModelSettings,
@@ -107,7 +110,10 @@ export function trainingParams(
   const params: Record<string, string> = {};
   for (const [key, value] of Object.entries({ ...model, ...loop, ...run })) {
     if (NOT_PARAMS.has(key)) continue;
-    params[snake(key)] = redactUri(String(value));
+    // The pooling param is our --pooling value (the .pt's args spell it the pipeline's way).
+    const py = key === "pooling" ? String(value) : pipelineArgValue(key, value);
+    if (py === null) continue;
+    params[snakeCase(key)] = redactUri(pythonStr(py as null | boolean | bigint | number | string));
   }
   return params;
 }

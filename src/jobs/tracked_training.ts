@@ -109,11 +109,13 @@ async function cannotContinue(
   }
   const spool = options.spool?.({ runId: ref.runId, experimentId });
   if (spool) await replaySpool(store, ref.runId, spool);
-  const steps = (await store.getMetricHistory(ref.runId, "val_macro_f1")).map((m) => m.step);
-  const last = Math.max(0, ...steps);
-  if (last > options.resume!.epoch) {
-    return `its run ${ref.runId} already holds epochs up to ${last}, after the checkpoint's ` +
-      `epoch ${options.resume!.epoch} (MLflow cannot remove logged steps)`;
+  // Steps are 0-based epochs (train_loss is logged with or without validation); the
+  // checkpoint's epoch counts the epochs it has finished.
+  const steps = (await store.getMetricHistory(ref.runId, "train_loss")).map((m) => m.step);
+  const held = steps.length === 0 ? 0 : Math.max(...steps) + 1;
+  if (held > options.resume!.epoch) {
+    return `its run ${ref.runId} already holds ${held} epochs, the checkpoint ` +
+      `${options.resume!.epoch} (MLflow cannot remove logged steps)`;
   }
   return null;
 }
@@ -182,19 +184,24 @@ export async function startTrackedTraining(
       rows.push({ ...metrics });
       unsent = { ...metrics };
     },
-    onCheckpoint({ kind, epoch, files }) {
-      if (kind === "last" && unsent !== null && unsent.epoch === epoch) {
+    onCheckpoint({ kind, epoch, files, pt }) {
+      // The metrics' epoch counts from 0, as the pipeline's; a checkpoint's finished epochs.
+      if (kind === "last" && unsent !== null && unsent.epoch === epoch - 1) {
         const values: Record<string, number> = {};
         for (const key of METRICS_CSV_COLUMNS) {
           const value = unsent[key];
-          if (key !== "epoch" && value !== undefined) values[key] = value;
+          // A run without validation logs no val_* metrics, as the pipeline.
+          const skip = key === "epoch" || (unsent.validated === false && key.startsWith("val_"));
+          if (!skip && value !== undefined) values[key] = value;
         }
-        logger.logMetrics(values, epoch);
+        logger.logMetrics(values, unsent.epoch);
         unsent = null;
       }
       for (const [name, bytes] of Object.entries(files)) {
         logger.logArtifact(`checkpoints/${kind}/${name}`, bytes);
       }
+      // The pipeline's own artifacts, at the root: last.pt, best.pt.
+      if (pt) logger.logArtifact(`${kind}.pt`, pt);
     },
     async onEnd(result) {
       const summary = await logger.end(result.status);

@@ -2,10 +2,11 @@
  * Deno edge of the training job: from a {@link TrainJobConfig} to a finished training.
  * Checks the output folder, reads the feature stats and the data (with the same checked
  * loader as evaluation), picks the backend, checks that the model fits, and only then
- * writes: `metrics.csv`, `feature_stats.json` and the checkpoint folders (see
- * `training_files_deno.ts`), tracking the run in MLflow when asked (a resumed training
- * continues its checkpoint's run). `cli/train.ts` and `cli/quickstart.ts` call it; they
- * parse flags and print.
+ * writes: `metrics.csv`, `feature_stats.json`, `last.pt` / `best.pt` and the checkpoint
+ * folders (see `training_files_deno.ts`), tracking the run in MLflow when asked (a training
+ * resumed from a checkpoint folder continues its checkpoint's run). It resumes from a
+ * checkpoint folder or a `.pt` of ours or of the PyTorch pipeline. `cli/train.ts` and
+ * `cli/quickstart.ts` call it; they parse flags and print.
  *
  * @module
  */
@@ -15,6 +16,7 @@ import { loadSequenceFile } from "../data/load_sequences_deno.ts";
 import type { SequenceDataset, SequenceKeys } from "../data/sequence_dataset.ts";
 import { defaultTask, parseTask, type Task } from "../metrics/task.ts";
 import { parseDevice, type RuntimeInfo, selectBackend } from "../runtime/backend.ts";
+import { type PipelineCheckpoint, readPipelineCheckpoint } from "../torch/pipeline_checkpoint.ts";
 import { readCheckpoint } from "../train/checkpoint.ts";
 import { readCheckpointDir } from "../train/checkpoint_dir_deno.ts";
 import { combineHooks } from "../train/combine_hooks.ts";
@@ -24,6 +26,7 @@ import { resolveTaskData } from "../train/task_data.ts";
 import { modelConfigFor, train, type TrainResult } from "../train/train.ts";
 import { chooseLstmKernel } from "../model/lstm_impl.ts";
 import { warmUpClassifierShaders } from "../model/lstm_warmup.ts";
+import { applyPipelineArgs } from "./pipeline_args.ts";
 import { sequenceFileInput } from "./dataset_inputs_deno.ts";
 import { loggedModelHooks } from "./logged_model_hooks.ts";
 import { type RunSpec, trainingParams, type TrainJobConfig } from "./run_spec.ts";
@@ -64,6 +67,11 @@ export interface TrainJobOptions {
   readonly labels?: RunSpecLabels;
   /** `mlflow.source.name` of the run (default `cli/train.ts`). */
   readonly sourceName?: string;
+  /**
+   * The model and loop settings the user gave (camelCase); resuming from a `.pt` takes the
+   * others from its `args`. Default: all given (nothing is taken).
+   */
+  readonly given?: ReadonlySet<string>;
 }
 
 /** How {@link runTrainJob} ended. */
@@ -82,6 +90,48 @@ async function readText(what: string, path: string, hint: string): Promise<strin
     }
     throw new Error(`Cannot read ${what} ${path}: ${(cause as Error).message}`, { cause });
   }
+}
+
+/** What `--resume-from` pointed at. */
+type ResumeSource =
+  | { readonly kind: "none" }
+  | { readonly kind: "folder"; readonly files: Record<string, Uint8Array> }
+  | { readonly kind: "pt"; readonly checkpoint: PipelineCheckpoint };
+
+/**
+ * Reads `--resume-from`: a `.pt` file (ours or the pipeline's: a zip), a checkpoint folder,
+ * or a file inside one (its folder). A path that does not exist starts from scratch, as the
+ * pipeline does.
+ */
+async function readResumeSource(
+  path: string,
+  label: string,
+  log: (line: string) => void,
+): Promise<ResumeSource> {
+  if (path === "") return { kind: "none" };
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (cause) {
+    if (!(cause instanceof Deno.errors.NotFound)) throw cause;
+    log(`${label} ${path} not found: starting from scratch`);
+    return { kind: "none" };
+  }
+  if (info.isFile) {
+    const bytes = await Deno.readFile(path);
+    if (path.endsWith(".pt") || (bytes[0] === 0x50 && bytes[1] === 0x4b)) {
+      try {
+        return { kind: "pt", checkpoint: readPipelineCheckpoint(bytes) };
+      } catch (cause) {
+        throw new Error(`Cannot resume from ${label} ${path}: ${(cause as Error).message}`, {
+          cause,
+        });
+      }
+    }
+    const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
+    return { kind: "folder", files: await readCheckpointDir(dir) };
+  }
+  return { kind: "folder", files: await readCheckpointDir(path) };
 }
 
 /** The loop settings that differ from a checkpoint's (those that change the result). */
@@ -141,7 +191,7 @@ function describeTask(task: Task, given: boolean, labelTask: string): string {
 async function mlflow3Hooks(
   job: TrainJobConfig,
   tracking: RunTracking,
-  data: { train: SequenceDataset; val: SequenceDataset },
+  data: { train: SequenceDataset; val?: SequenceDataset },
   runtime: RuntimeInfo,
   log: (line: string) => void,
 ): Promise<{ hooks: TrainHooks[]; close: () => Promise<void> }> {
@@ -156,7 +206,18 @@ async function mlflow3Hooks(
       "training",
       tags["input.train_npz.sha256"],
     ),
-    await sequenceFileInput(run.valNpz, keys, data.val, "validation", tags["input.val_npz.sha256"]),
+    // No --val-npz: no validation data set.
+    ...(data.val
+      ? [
+        await sequenceFileInput(
+          run.valNpz,
+          keys,
+          data.val,
+          "validation",
+          tags["input.val_npz.sha256"],
+        ),
+      ]
+      : []),
   ]);
   const hooks: TrainHooks[] = [];
   let close = () => Promise.resolve();
@@ -185,9 +246,10 @@ async function mlflow3Hooks(
  * throws with a message naming the file or setting on bad input.
  */
 export async function runTrainJob(
-  job: TrainJobConfig,
+  asked: TrainJobConfig,
   options: TrainJobOptions = {},
 ): Promise<TrainJobResult> {
+  let job = asked;
   const { run } = job;
   const log = options.log ?? (() => {});
   const label = (key: keyof RunSpec) => options.labels?.[key] ?? key;
@@ -204,10 +266,28 @@ export async function runTrainJob(
   }
   // Repair what a killed training left (an interrupted checkpoint commit), then check.
   for (const line of await recoverOutputDir(run.outputDir)) log(line);
-  if (run.resumeFrom !== "") {
+  if (run.resumeFrom !== "" && !run.resumeFrom.endsWith(".pt")) {
     for (const line of await recoverCheckpointDir(run.resumeFrom.replace(/\/+$/, ""))) log(line);
   }
-  await checkOutputDir(run.outputDir, run);
+  const source = await readResumeSource(run.resumeFrom, label("resumeFrom"), log);
+  // A --resume-from that does not exist starts from scratch (as the pipeline): a fresh
+  // training, which must not replace another's outputs either.
+  await checkOutputDir(run.outputDir, {
+    resumeFrom: source.kind === "none" ? "" : run.resumeFrom,
+    overwrite: run.overwrite,
+  });
+  if (source.kind === "pt") {
+    const pt = source.checkpoint;
+    const given = options.given ?? new Set([...Object.keys(job.model), ...Object.keys(job.loop)]);
+    const applied = applyPipelineArgs(job, pt.args, given);
+    job = applied.job;
+    log(
+      `resuming from ${run.resumeFrom}: epoch ${pt.epoch} (0-based) done, best val macro-F1 ${
+        pt.bestValF1 ?? "none"
+      }` + (applied.taken.length > 0 ? `; from its args: ${applied.taken.join(", ")}` : "") +
+        (run.mlflow ? "; a .pt names no MLflow run: this training starts a new one" : ""),
+    );
+  }
   const statsJson = await readText(
     label("featureStats"),
     run.featureStats,
@@ -216,7 +296,7 @@ export async function runTrainJob(
   const stats = parseFeatureStats(statsJson);
   const taskFile = await readTaskFile(run, label);
   const requestedK = taskFile?.classNames.length ?? run.numClasses;
-  const resume = run.resumeFrom ? await readCheckpointDir(run.resumeFrom) : undefined;
+  const resume = source.kind === "folder" ? source.files : undefined;
   const at = resume ? readCheckpoint(resume) : undefined;
   if (at) {
     // Resuming is exact only with the same data and optimisation settings; say what differs.
@@ -233,7 +313,7 @@ export async function runTrainJob(
     }
   }
 
-  const runtime = await selectBackend(parseDevice(run.device));
+  const runtime = await selectBackend(parseDevice(run.device), { device: run.device });
   log(`backend: ${runtime.backend} | adapter: ${runtime.adapter ?? "none"} | ${runtime.reason}`);
   log(`LSTM: ${chooseLstmKernel(job.model.lstmImpl, job.model.hiddenSize).description}`);
 
@@ -250,8 +330,16 @@ export async function runTrainJob(
   };
   const t0 = performance.now();
   const trainData = await loadSequenceFile(run.trainNpz, { ...load, label: label("trainNpz") });
-  const valData = await loadSequenceFile(run.valNpz, { ...load, label: label("valNpz") });
-  if (valData.features !== trainData.features) {
+  const valData = run.valNpz === ""
+    ? undefined
+    : await loadSequenceFile(run.valNpz, { ...load, label: label("valNpz") });
+  if (!valData) {
+    log(
+      `no ${label("valNpz")}: training without validation (no val metrics, no best checkpoint), ` +
+        "as the pipeline",
+    );
+  }
+  if (valData && valData.features !== trainData.features) {
     throw new RangeError(
       `Cannot use ${label("valNpz")} ${run.valNpz}: it has ${valData.features} features per ` +
         `step, ${label("trainNpz")} ${run.trainNpz} has ${trainData.features}; pass files from ` +
@@ -259,6 +347,7 @@ export async function runTrainJob(
     );
   }
   for (const [name, d] of [["train", trainData], ["val", valData]] as const) {
+    if (!d) continue;
     const mean = d.lengths.reduce((a, b) => a + b, 0) / d.size;
     log(
       `${name}: ${d.size} windows of ${d.steps} steps x ${d.features} features, ` +
@@ -293,7 +382,12 @@ export async function runTrainJob(
   }
   await Deno.mkdir(run.outputDir, { recursive: true });
   await Deno.writeTextFile(`${run.outputDir}/feature_stats.json`, statsJson);
-  const rows = resume && at ? await resumedCsvRows(resume, at.epoch, run.outputDir, log) : [];
+  // The metrics.csv rows the resumed epochs follow (a pipeline .pt's epoch is 0-based).
+  const rows = resume && at
+    ? await resumedCsvRows(resume, at.epoch, run.outputDir, log)
+    : source.kind === "pt"
+    ? await resumedCsvRows({}, source.checkpoint.epoch + 1, run.outputDir, log)
+    : [];
 
   // Subscribers, in order: MLflow comes after the files, so that an epoch's metrics and
   // checkpoint artifacts are sent once its checkpoint is on disk.
@@ -310,7 +404,7 @@ export async function runTrainJob(
       runtime,
       inputFiles: {
         train_npz: run.trainNpz,
-        val_npz: run.valNpz,
+        ...(run.valNpz ? { val_npz: run.valNpz } : {}),
         ...(run.task ? { task: run.task } : {}),
       },
       env: options.env,
@@ -346,6 +440,9 @@ export async function runTrainJob(
       {
         signal: options.signal,
         resume,
+        resumePipeline: source.kind === "pt" ? source.checkpoint : undefined,
+        runArgs: run,
+        log,
         stepMultiple,
         run: tracking ? { runId: tracking.runId, experimentId: tracking.experimentId } : undefined,
       },

@@ -1,9 +1,11 @@
 /**
- * Deno edge of a training job: the files it leaves under its output folder, and the rules
- * that keep them one consistent record.
+ * Deno edge of a training job: the files it leaves under its output folder (`metrics.csv`,
+ * the checkpoint folders `last/` and `best/` and, as the pipeline, `last.pt` / `best.pt`), and
+ * the rules that keep them one consistent record.
  *
  * - `last/` and `best/` are written atomically (`writeCheckpointDir`), and each holds the
- *   `metrics.csv` of the epochs it has seen: a checkpoint and its rows are one commit.
+ *   `metrics.csv` of the epochs it has seen: a checkpoint and its rows are one commit. The
+ *   `.pt` of the same checkpoint follows (a temporary file and a rename).
  * - `<output>/metrics.csv` is replaced atomically right after each `last/` commit, so it
  *   never holds an epoch that `last/` lacks; a kill between the two leaves it one row
  *   behind, and resuming rewrites it from the checkpoint (`metrics.csv` always equals the
@@ -20,7 +22,13 @@ import type { TrainHooks } from "../train/hooks.ts";
 import { metricsCsvHeader, metricsCsvRow } from "../train/metrics_csv.ts";
 
 /** What a training leaves in its output folder (its spool, `mlflow_spool/`, is kept). */
-export const TRAINING_OUTPUTS: readonly string[] = Object.freeze(["metrics.csv", "last", "best"]);
+export const TRAINING_OUTPUTS: readonly string[] = Object.freeze([
+  "metrics.csv",
+  "last",
+  "best",
+  "last.pt",
+  "best.pt",
+]);
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -32,16 +40,26 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-async function writeTextAtomic(path: string, text: string): Promise<void> {
+/** Writes `bytes` to `path` through a synced temporary file and a rename (never half-written). */
+async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
   const tmp = `${path}.tmp-${Deno.pid}`;
-  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
   try {
-    await file.write(new TextEncoder().encode(text));
-    await file.sync();
-  } finally {
-    file.close();
+    const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+    try {
+      await file.write(bytes);
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(tmp, path);
+  } catch (cause) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new Error(`Cannot write ${path}: ${(cause as Error).message}`, { cause });
   }
-  await Deno.rename(tmp, path);
+}
+
+function writeTextAtomic(path: string, text: string): Promise<void> {
+  return writeFileAtomic(path, new TextEncoder().encode(text));
 }
 
 /**
@@ -88,7 +106,8 @@ export async function recoverCheckpointDir(dir: string): Promise<string[]> {
 
 /**
  * Repairs what a killed training left in `outputDir` (see {@link recoverCheckpointDir} for
- * `last/` and `best/`; a `metrics.csv.tmp-*` is removed); returns a line per change.
+ * `last/` and `best/`; a `metrics.csv.tmp-*`, `last.pt.tmp-*` or `best.pt.tmp-*` is removed);
+ * returns a line per change.
  */
 export async function recoverOutputDir(outputDir: string): Promise<string[]> {
   const done = [
@@ -97,7 +116,7 @@ export async function recoverOutputDir(outputDir: string): Promise<string[]> {
   ];
   try {
     for await (const e of Deno.readDir(outputDir)) {
-      if (e.isFile && /^metrics\.csv\.tmp-\d+$/.test(e.name)) {
+      if (e.isFile && /^(metrics\.csv|last\.pt|best\.pt)\.tmp-\d+$/.test(e.name)) {
         await Deno.remove(`${outputDir}/${e.name}`);
         done.push(`removed ${outputDir}/${e.name} left by an interrupted write`);
       }
@@ -178,7 +197,9 @@ export async function resumedCsvRows(
   }
   if (text === null) return [];
   const all = csvRows(text);
-  const kept = all.filter((line) => Number(line.split(",")[0]) <= epoch);
+  // The epoch column counts from 0, as the pipeline's: a checkpoint after `epoch` epochs
+  // has the rows 0 .. epoch - 1.
+  const kept = all.filter((line) => Number(line.split(",")[0]) < epoch);
   if (kept.length !== all.length) {
     log(
       `metrics.csv: kept the ${kept.length} rows up to the checkpoint's epoch ${epoch}, ` +
@@ -210,15 +231,20 @@ export function trainingFilesHooks(
     onEpochEnd(m) {
       lines.push(metricsCsvRow(m));
     },
-    async onCheckpoint({ kind, epoch, files }) {
+    async onCheckpoint({ kind, epoch, files, pt }) {
       const text = csv();
       await writeCheckpointDir(`${outputDir}/${kind}`, {
         ...files,
         "metrics.csv": new TextEncoder().encode(text),
       });
+      if (pt) await writeFileAtomic(`${outputDir}/${kind}.pt`, pt);
       if (kind === "last") await writeTextAtomic(path, text);
       const bytes = Object.values(files).reduce((a, f) => a + f.length, 0);
-      log(`saved ${outputDir}/${kind}/ (epoch ${epoch}, ${(bytes / 1e6).toFixed(2)} MB)`);
+      log(
+        `saved ${outputDir}/${kind}/${pt ? ` and ${kind}.pt` : ""} (epoch ${epoch}, ${
+          (bytes / 1e6).toFixed(2)
+        } MB)`,
+      );
     },
   };
 }

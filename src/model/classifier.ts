@@ -14,7 +14,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { LstmImpl } from "./model_settings.ts";
+import { type LstmImpl, type Pooling, POOLINGS } from "./model_settings.ts";
 import { mixSeed, mulberry32 } from "./_prng.ts";
 import { lstmLayer } from "./lstm_layer.ts";
 import type { LstmDirectionWeights, LstmLayerWeights } from "./lstm_types.ts";
@@ -22,26 +22,11 @@ import type { LstmDirectionWeights, LstmLayerWeights } from "./lstm_types.ts";
 /** The hidden sizes of the head's first two Linear layers (data contract). */
 export const HEAD_HIDDEN_SIZES: readonly number[] = Object.freeze([128, 64]);
 
-/**
- * How the LSTM outputs become one vector per window:
- * - `last`: each direction's own final state over the valid steps (forward: last valid
- *   step; backward: first valid step). Padding is skipped.
- * - `mean`: the mean over the valid steps. Padding is skipped.
- * - `last-unmasked`: the PyTorch pipeline's "last": the LSTM also runs over the padding,
- *   and the output at the window's last step is read (`lstm_out[:, -1, :]`; for a BiLSTM
- *   its backward half has seen one step only: the pipeline's known defect).
- * - `mean-unmasked`: the pipeline's "mean": the LSTM also runs over the padding, and its
- *   outputs are averaged over the valid steps (`t >= T - length`).
- */
-export type ClassifierPooling = "last" | "mean" | "last-unmasked" | "mean-unmasked";
+/** How the LSTM outputs become one vector per window (see {@link Pooling}). */
+export type ClassifierPooling = Pooling;
 
 /** Every {@link ClassifierPooling}, in the order of its doc. */
-export const CLASSIFIER_POOLINGS: readonly ClassifierPooling[] = Object.freeze([
-  "last",
-  "mean",
-  "last-unmasked",
-  "mean-unmasked",
-]);
+export const CLASSIFIER_POOLINGS: readonly ClassifierPooling[] = POOLINGS;
 
 /** Everything that fixes the model's architecture. */
 export interface ModelConfig {

@@ -6,11 +6,34 @@
  * @module
  */
 
-/** Pooling over the valid steps of a pre-padded window. */
-export type Pooling = "last" | "mean";
+/**
+ * How the LSTM outputs become one vector per window:
+ * - `last`: each direction's own final state over the valid steps (forward: last valid
+ *   step; backward: first valid step). Padding is skipped.
+ * - `mean`: the mean over the valid steps. Padding is skipped.
+ * - `last-unmasked`: the PyTorch pipeline's "last": the LSTM also runs over the padding,
+ *   and the output at the window's last step is read (`lstm_out[:, -1, :]`; for a BiLSTM
+ *   its backward half has seen one step only: the pipeline's known defect).
+ * - `mean-unmasked`: the pipeline's "mean": the LSTM also runs over the padding, and its
+ *   outputs are averaged over the valid steps (`t >= T - length`).
+ */
+export type Pooling = "last" | "mean" | "last-unmasked" | "mean-unmasked";
 
-/** The pooling values the model accepts. */
-export const POOLINGS: readonly Pooling[] = Object.freeze(["last", "mean"]);
+/** The pooling values the model accepts, in the order of {@link Pooling}'s doc. */
+export const POOLINGS: readonly Pooling[] = Object.freeze([
+  "last",
+  "mean",
+  "last-unmasked",
+  "mean-unmasked",
+]);
+
+/**
+ * True for the pipeline's poolings, which run the LSTM over the padding too: their windows
+ * must not be trimmed to the valid steps (trimming is exact for `last` and `mean` only).
+ */
+export function poolingReadsPadding(pooling: Pooling): boolean {
+  return pooling === "last-unmasked" || pooling === "mean-unmasked";
+}
 
 /** Which LSTM implementation the model uses. */
 export type LstmImpl = "fused" | "layers";

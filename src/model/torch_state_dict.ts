@@ -10,12 +10,26 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { PyOrderedDict, type PyValue, TorchTensor, torchTensorToFloat32 } from "../torch/mod.ts";
+import type { Pooling } from "./model_settings.ts";
 import {
   type ClassifierPooling,
   HEAD_HIDDEN_SIZES,
   type LstmClassifier,
   type ModelConfig,
 } from "./classifier.ts";
+
+/**
+ * `args['pooling']` of a checkpoint for each of our poolings. The pipeline's own values
+ * `last` / `mean` are its forward over the whole window (our `last-unmasked` /
+ * `mean-unmasked`); the corrected poolings have no pipeline counterpart and are written
+ * `last-masked` / `mean-masked`, so no reader takes them for the pipeline's.
+ */
+export const PIPELINE_POOLING_ARG: Readonly<Record<Pooling, string>> = Object.freeze({
+  "last-unmasked": "last",
+  "mean-unmasked": "mean",
+  last: "last-masked",
+  mean: "mean-masked",
+});
 
 /** One PyTorch parameter and the variable it comes from. */
 export interface TorchParameter {
@@ -162,7 +176,8 @@ export function loadTorchStateDict(
  * The model config of a pipeline checkpoint: sizes from its state dict (`input_size` from
  * `lstm.weight_ih_l0`, hidden size, layers, directions, classes), dropout from `args`, and
  * the pipeline's forward (`args.pooling` "last" -> `last-unmasked`, "mean" ->
- * `mean-unmasked`). Sizes `args` also states must agree.
+ * `mean-unmasked`; the toolkit's own "last-masked" / "mean-masked" -> `last` / `mean`, see
+ * {@link PIPELINE_POOLING_ARG}). Sizes `args` also states must agree.
  *
  * @throws {RangeError} when the state dict is not the pipeline's LSTMClassifier or
  * disagrees with `args`.
@@ -208,12 +223,13 @@ export function pipelineModelConfig(
   agree("num_layers", numLayers);
   agree("bidirectional", bidirectional);
   const pooling = arg("pooling") ?? "last";
-  const poolings: Record<string, ClassifierPooling> = {
-    last: "last-unmasked",
-    mean: "mean-unmasked",
-  };
+  const poolings: Record<string, ClassifierPooling> = Object.fromEntries(
+    Object.entries(PIPELINE_POOLING_ARG).map(([ours, arg]) => [arg, ours as ClassifierPooling]),
+  );
   if (typeof pooling !== "string" || !Object.hasOwn(poolings, pooling)) {
-    fail(`args.pooling must be "last" or "mean", found ${String(pooling)}`);
+    fail(
+      `args.pooling must be one of ${Object.keys(poolings).join(", ")}, found ${String(pooling)}`,
+    );
   }
   const dropout = arg("dropout");
   return {

@@ -11,6 +11,7 @@ import {
   type MlflowRun,
   type TrackingStore,
 } from "../tracking/tracking_store.ts";
+import { accuracy, macroF1, totalCost } from "../metrics/metrics.ts";
 import { lowerIsBetter, PROMOTION_METRICS, type PromotionMetric } from "../metrics/task.ts";
 import {
   baselineKey,
@@ -34,12 +35,44 @@ export interface PromotionCase {
   evidence: PromotionEvidence;
 }
 
-/** Artifact folders where a run's `best` checkpoint is looked for, in order. */
+/**
+ * Where a run's `best` checkpoint is looked for, in order: our checkpoint folders, then the
+ * PyTorch pipeline's `best.pt` at the artifacts' root.
+ */
 export const CHECKPOINT_ARTIFACT_CANDIDATES: readonly string[] = Object.freeze([
   "checkpoints/best",
   "best",
   "checkpoint/best",
+  "best.pt",
 ]);
+
+/**
+ * The always-majority baseline of a `confusion_matrix.csv` (rows = true classes: the
+ * pipeline's bare `%d` matrix, or one with a header row and a label column), for a bundle
+ * whose summary has none (the pipeline's): the metric of predicting the most frequent true
+ * class (the lowest index on a tie) for every window, as `summary_metrics.json`'s
+ * `baseline_*`. `val_cost` needs `costMatrix`. Null when the text is not a square matrix of
+ * counts.
+ */
+export function majorityBaseline(
+  csv: string,
+  metric: PromotionMetric,
+  costMatrix: readonly (readonly number[])[] | null = null,
+): number | null {
+  let rows = csv.trim().split(/\r?\n/).map((l) => l.split(/[,\s]+/).filter((c) => c !== ""));
+  if (rows.length > 0 && rows[0].some((c) => !/^\d+$/.test(c))) {
+    rows = rows.slice(1).map((r) => r.slice(1)); // header row and label column
+  }
+  const k = rows.length;
+  if (k < 2 || rows.some((r) => r.length !== k || r.some((c) => !/^\d+$/.test(c)))) return null;
+  const counts = rows.map((r) => r.reduce((a, c) => a + Number(c), 0));
+  if (counts.every((c) => c === 0)) return null;
+  const majority = counts.indexOf(Math.max(...counts));
+  const cm = counts.map((c) => counts.map((_, j) => (j === majority ? c : 0)));
+  if (metric === "val_macro_f1") return macroF1(cm);
+  if (metric === "val_acc") return accuracy(cm);
+  return costMatrix ? totalCost(cm, costMatrix) : null;
+}
 
 const decoder = new TextDecoder();
 
@@ -97,6 +130,13 @@ export async function gatherPromotionEvidence(
     );
     const b = summary[baselineKey(metric)];
     if (typeof b === "number") baseline = b;
+    else if (bundle.files.includes("confusion_matrix.csv")) {
+      // A pipeline bundle: its summary has no baseline, its confusion matrix gives it.
+      baseline = majorityBaseline(
+        decoder.decode(await store.downloadArtifact(runId, `${bundle.path}/confusion_matrix.csv`)),
+        metric,
+      );
+    }
   }
   let champion: ChampionInfo | null = null;
   const current = await store.getModelVersionByAlias(registry.model, registry.alias);
@@ -146,6 +186,14 @@ export async function downloadCheckpointArtifact(
 ): Promise<{ path: string; files: Map<string, Uint8Array> }> {
   const candidates = artifactPath ? [artifactPath] : CHECKPOINT_ARTIFACT_CANDIDATES;
   for (const path of candidates) {
+    if (path.endsWith(".pt")) {
+      // A single file (the pipeline's best.pt): present when its folder lists it.
+      const parent = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : "";
+      const listed = await store.listArtifacts(runId, parent);
+      if (!listed.some((e) => !e.isDir && e.path === path)) continue;
+      const name = path.slice(path.lastIndexOf("/") + 1);
+      return { path, files: new Map([[name, await store.downloadArtifact(runId, path)]]) };
+    }
     const files = await listArtifactFiles(store, runId, path);
     if (files.length === 0) continue;
     const out = new Map<string, Uint8Array>();

@@ -1,8 +1,10 @@
 import { lowerIsBetter, type PromotionMetric } from "../metrics/task.ts";
 
-/** The files a run's evaluation bundle must hold for promotion to count it as attached. */
+/**
+ * The files a run's evaluation bundle must hold for promotion to count it as attached: the
+ * PyTorch pipeline's bundle files (ours add `index.html`, PNG/SVG plots and more).
+ */
 export const REQUIRED_BUNDLE_FILES: readonly string[] = Object.freeze([
-  "index.html",
   "summary_metrics.json",
   "classification_report.json",
   "confusion_matrix.csv",
@@ -32,7 +34,8 @@ export interface PromotionEvidence {
   value: number | null;
   /**
    * The always-majority baseline's value of the metric on the same validation labels (the
-   * bundle's `baseline_macro_f1`, `baseline_accuracy` or `baseline_total_cost`).
+   * bundle's `baseline_macro_f1`, `baseline_accuracy` or `baseline_total_cost`, or, in a
+   * pipeline bundle without them, derived from its `confusion_matrix.csv`).
    */
   baseline: number | null;
   /** The run's `class_names` param (the task's classes as JSON); null when not logged. */
@@ -141,8 +144,9 @@ export function decidePromotion(e: PromotionEvidence): PromotionDecision {
       criterion: baseline,
       passed: false,
       detail: e.baseline === null
-        ? `no ${baselineKey(metric)} in the run's summary_metrics.json; run deno task evaluate ` +
-          "with --mlflow-run-id on the validation data first"
+        ? `no ${baselineKey(metric)} in the run's summary_metrics.json and no readable ` +
+          "confusion_matrix.csv beside it; run deno task evaluate with --mlflow-run-id on the " +
+          "validation data first"
         : `the run has no ${metric} to compare`,
     });
   } else {
@@ -170,8 +174,9 @@ export function decidePromotion(e: PromotionEvidence): PromotionDecision {
     passed: e.inspected,
     detail: e.inspected
       ? "confirmed"
-      : `not confirmed: open artifact ${e.bundlePath ?? "evaluations/<name>"}/index.html of ` +
-        `run ${e.runId} (the run's Artifacts tab in the MLflow UI), then pass --inspected`,
+      : `not confirmed: open artifact ${e.bundlePath ?? "evaluations/<name>"}/${
+        e.bundleFiles.includes("index.html") ? "index.html" : "(its plots)"
+      } of run ${e.runId} (the run's Artifacts tab in the MLflow UI), then pass --inspected`,
   });
   return { promote: checks.every((c) => c.passed), checks };
 }

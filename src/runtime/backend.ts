@@ -1,10 +1,12 @@
 /**
  * Backend selection: the one place that decides which TensorFlow.js backend runs and why.
  *
- * `cuda`, `gpu` and `webgpu` all mean the WebGPU backend; `cpu` means the wasm backend
- * (tfjs `cpu` is only a fallback when wasm cannot start). Left unset, WebGPU is chosen
- * when a hardware adapter exists; a software fallback adapter (Mesa llvmpipe, SwiftShader)
- * is slower than wasm, so auto picks wasm there and says why.
+ * `cuda` (also `cuda:0`) and `gpu` mean WebGPU on a hardware adapter and fail, as PyTorch
+ * does without CUDA, when there is none; `webgpu` means WebGPU on any adapter, a software
+ * one too; `cpu` means the wasm backend (tfjs `cpu` is only a fallback when wasm cannot
+ * start). Left unset, WebGPU is chosen when a hardware adapter exists; a software fallback
+ * adapter (Mesa llvmpipe, SwiftShader) is slower than wasm, so auto picks wasm there and
+ * says why.
  *
  * @module
  */
@@ -12,8 +14,11 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-webgpu";
 import "@tensorflow/tfjs-backend-wasm";
 
-/** What the user asked for, after aliases are resolved. */
-export type DeviceRequest = "auto" | "webgpu" | "wasm" | "cpu";
+/**
+ * What the user asked for, after aliases are resolved: `gpu` = WebGPU on a hardware
+ * adapter only, `webgpu` = WebGPU on any adapter.
+ */
+export type DeviceRequest = "auto" | "gpu" | "webgpu" | "wasm" | "cpu";
 
 /** A tfjs backend this toolkit runs on. */
 export type BackendName = "webgpu" | "wasm" | "cpu";
@@ -36,15 +41,15 @@ export interface RuntimeInfo {
 
 const DEVICE_ALIASES: Readonly<Record<string, DeviceRequest>> = {
   auto: "auto",
-  cuda: "webgpu",
-  gpu: "webgpu",
+  cuda: "gpu",
+  gpu: "gpu",
   webgpu: "webgpu",
   cpu: "wasm",
   wasm: "wasm",
   "tfjs-cpu": "cpu",
 };
 
-/** The values `--device` accepts. */
+/** The values `--device` accepts (and `cuda:0`, PyTorch's name of the first GPU). */
 export const DEVICE_CHOICES: readonly string[] = Object.freeze(Object.keys(DEVICE_ALIASES));
 
 /**
@@ -52,12 +57,23 @@ export const DEVICE_CHOICES: readonly string[] = Object.freeze(Object.keys(DEVIC
  *
  * @example
  * ```ts
- * parseDevice("cuda"); // "webgpu"
+ * parseDevice("cuda"); // "gpu" (a hardware adapter is required)
+ * parseDevice("cuda:0"); // "gpu"
  * parseDevice("cpu"); // "wasm"
  * ```
  */
 export function parseDevice(value: string | undefined): DeviceRequest {
   if (value === undefined || value === "") return "auto";
+  const index = /^cuda:(\d+)$/i.exec(value);
+  if (index) {
+    if (Number(index[1]) !== 0) {
+      throw new RangeError(
+        `Cannot use --device ${JSON.stringify(value)}: WebGPU offers one adapter; ` +
+          "use cuda or cuda:0",
+      );
+    }
+    return "gpu";
+  }
   const request = DEVICE_ALIASES[value.toLowerCase()];
   if (request === undefined) {
     throw new RangeError(
@@ -131,10 +147,15 @@ async function activate(name: BackendName): Promise<boolean> {
 /**
  * Selects and initialises the tfjs backend for a request, and says why.
  *
- * Throws an `Error` when WebGPU is asked for explicitly and no adapter exists: falling
- * back is the user's explicit choice, never a silent one.
+ * Throws an `Error` when WebGPU is asked for explicitly and no adapter exists, and for
+ * `gpu` (`--device cuda|gpu`) when the adapter is a software one, as PyTorch fails without
+ * CUDA: falling back is the user's explicit choice, never a silent one. `device` is the
+ * value as the user wrote it, for the message (default: the request).
  */
-export async function selectBackend(request: DeviceRequest): Promise<RuntimeInfo> {
+export async function selectBackend(
+  request: DeviceRequest,
+  options: { readonly device?: string } = {},
+): Promise<RuntimeInfo> {
   const runtime = detectRuntime();
   const probe = request === "wasm" || request === "cpu" ? null : await probeWebGpuAdapter();
   const done = (backend: BackendName, reason: string): RuntimeInfo =>
@@ -147,7 +168,18 @@ export async function selectBackend(request: DeviceRequest): Promise<RuntimeInfo
       runtime,
     });
 
-  if (request === "webgpu") {
+  if (request === "gpu" && (!probe || probe.isFallbackAdapter)) {
+    const device = options.device ?? "cuda";
+    throw new Error(
+      `Cannot use --device ${device}: CUDA not available: ${
+        probe
+          ? `the only WebGPU adapter is the software adapter "${probe.description}", no GPU`
+          : "this runtime offers no WebGPU adapter (no GPU)"
+      }; pass --device cpu to train on the CPU (wasm backend)` +
+        (probe ? ", or --device webgpu to use the software adapter anyway (slower)" : ""),
+    );
+  }
+  if (request === "webgpu" || request === "gpu") {
     if (!probe) {
       throw new Error(
         "Cannot use --device webgpu: this runtime offers no WebGPU adapter " +
@@ -161,7 +193,7 @@ export async function selectBackend(request: DeviceRequest): Promise<RuntimeInfo
           "pass --device cpu to train on the wasm backend instead",
       );
     }
-    const kind = probe.isFallbackAdapter ? "software fallback adapter" : "adapter";
+    const kind = probe.isFallbackAdapter ? "software fallback adapter" : "hardware adapter";
     tf.env().set(
       "WEBGPU_MATMUL_PROGRAM_TYPE",
       probe.isFallbackAdapter ? MATMUL_PROGRAM_SMALL_OUTPUT : -1,

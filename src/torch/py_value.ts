@@ -88,3 +88,42 @@ export function pyTypeName(v: PyValue | undefined): string {
   if (v instanceof Set) return "set";
   return `Tensor(${v.dtype}, [${v.shape}])`;
 }
+
+/**
+ * Python's `repr(float)`: the shortest digits that round-trip (as JavaScript's), laid out as
+ * Python does: fixed notation for exponents -4..15 with at least one decimal (`1.0`,
+ * `0.0001`), scientific with a signed two-digit exponent otherwise (`1e-05`, `1e+16`).
+ *
+ * @example
+ * ```ts
+ * pythonFloatRepr(1e-5); // "1e-05"
+ * pythonFloatRepr(2); // "2.0"
+ * ```
+ */
+export function pythonFloatRepr(x: number): string {
+  if (Number.isNaN(x)) return "nan";
+  if (!Number.isFinite(x)) return x > 0 ? "inf" : "-inf";
+  if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
+  const [mantissa, exponent] = x.toExponential().split("e");
+  const exp = Number(exponent);
+  const sign = x < 0 ? "-" : "";
+  const digits = mantissa.replace("-", "").replace(".", "");
+  if (exp < -4 || exp >= 16) {
+    const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+    return `${sign}${m}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
+  }
+  if (exp < 0) return `${sign}0.${"0".repeat(-exp - 1)}${digits}`;
+  const whole = digits.slice(0, exp + 1).padEnd(exp + 1, "0");
+  return `${sign}${whole}.${digits.slice(exp + 1) || "0"}`;
+}
+
+/**
+ * Python's `str()` of a scalar: `True`/`False`, `None`, ints, floats as
+ * {@link pythonFloatRepr}, strings as they are (what MLflow logs as a param value).
+ */
+export function pythonStr(v: null | boolean | bigint | number | string): string {
+  if (v === null) return "None";
+  if (typeof v === "boolean") return v ? "True" : "False";
+  if (typeof v === "number") return pythonFloatRepr(v);
+  return String(v);
+}

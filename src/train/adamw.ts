@@ -24,11 +24,20 @@ export interface AdamWState {
 export interface OptimizedVariable {
   readonly name: string;
   readonly variable: tf.Variable;
+  /**
+   * How many PyTorch parameters with the same gradient this variable is the sum of
+   * (default 1). Our LSTM bias is PyTorch's `bias_ih + bias_hh`: torch's AdamW updates each
+   * of the two, so their sum moves by two Adam steps per update (weight decay scales the sum
+   * once), and `clip_grad_norm_` counts the gradient twice. `copies: 2` does exactly that,
+   * so training matches torch's on the same weights and optimizer state.
+   */
+  readonly copies?: number;
 }
 
 /**
  * PyTorch's `torch.optim.AdamW`: `p -= lr*wd*p`, then Adam with bias-corrected moments
- * `p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)`.
+ * `p -= c * lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps)`, with `c` the variable's
+ * `copies` (1 unless it stands for several PyTorch parameters).
  */
 export class AdamW {
   /** Number of updates applied so far. */
@@ -72,7 +81,8 @@ export class AdamW {
         const v = tf.add(tf.mul(this.#v[i], this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
         const decayed = this.weightDecay > 0 ? tf.mul(p, 1 - lr * this.weightDecay) : p;
         const denom = tf.add(tf.div(tf.sqrt(v), sqrtBc2), this.eps);
-        p.assign(tf.sub(decayed, tf.mul(tf.div(m, denom), stepSize)));
+        const copies = this.#vars[i].copies ?? 1;
+        p.assign(tf.sub(decayed, tf.mul(tf.div(m, denom), stepSize * copies)));
         this.#m[i].assign(m);
         this.#v[i].assign(v);
       });

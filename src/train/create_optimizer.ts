@@ -36,35 +36,59 @@ export function createOptimizer(
     : new AdamW(variables, options);
 }
 
-/** {@link AdamWWebGpu} behind AdamW's named-state interface. */
+/**
+ * {@link AdamWWebGpu} behind AdamW's named-state interface. Variables with `copies` c > 1
+ * go to their own kernel instance run with `lr * c` and weight decay `wd / c`: the decay
+ * factor `1 - lr*wd` stays, the Adam step is c times as long (exact: c is a power of two).
+ */
 class FusedAdamW implements TrainOptimizer {
   readonly #names: readonly string[];
   readonly #sizes: readonly number[];
-  readonly #opt: AdamWWebGpu;
+  readonly #groups: { copies: number; indices: number[]; opt: AdamWWebGpu }[] = [];
 
   constructor(variables: readonly OptimizedVariable[], options: AdamWOptions) {
     this.#names = variables.map((v) => v.name);
     this.#sizes = variables.map((v) => v.variable.size);
-    this.#opt = new AdamWWebGpu(variables.map((v) => v.variable), options);
+    const byCopies = new Map<number, number[]>();
+    variables.forEach((v, i) => {
+      const c = v.copies ?? 1;
+      byCopies.set(c, [...(byCopies.get(c) ?? []), i]);
+    });
+    for (const [copies, indices] of byCopies) {
+      const opt = new AdamWWebGpu(indices.map((i) => variables[i].variable), {
+        ...options,
+        weightDecay: (options.weightDecay ?? 1e-2) / copies,
+      });
+      this.#groups.push({ copies, indices, opt });
+    }
   }
 
   get step(): number {
-    return this.#opt.step;
+    return this.#groups[0]?.opt.step ?? 0;
   }
 
   applyGradients(grads: readonly tf.Tensor[], lr: number): void {
-    this.#opt.applyGradients(grads, lr);
+    if (grads.length !== this.#names.length) {
+      throw new RangeError(
+        `Cannot apply AdamW: expected ${this.#names.length} gradients, received ${grads.length}`,
+      );
+    }
+    for (const g of this.#groups) {
+      g.opt.applyGradients(g.indices.map((i) => grads[i]), lr * g.copies);
+    }
   }
 
   async getState(): Promise<AdamWState> {
-    const moments = await this.#opt.readMoments();
     const m: Record<string, Float32Array> = {};
     const v: Record<string, Float32Array> = {};
-    this.#names.forEach((name, i) => {
-      m[name] = moments.m[i];
-      v[name] = moments.v[i];
-    });
-    return { step: this.#opt.step, m, v };
+    for (const g of this.#groups) {
+      const moments = await g.opt.readMoments();
+      g.indices.forEach((i, k) => {
+        m[this.#names[i]] = moments.m[k];
+        v[this.#names[i]] = moments.v[k];
+      });
+    }
+    return { step: this.step, m, v };
   }
 
   setState(state: AdamWState): void {
@@ -80,10 +104,13 @@ class FusedAdamW implements TrainOptimizer {
         }
         return data;
       });
-    this.#opt.restoreMoments(state.step, pick("m"), pick("v"));
+    const m = pick("m"), v = pick("v");
+    for (const g of this.#groups) {
+      g.opt.restoreMoments(state.step, g.indices.map((i) => m[i]), g.indices.map((i) => v[i]));
+    }
   }
 
   dispose(): void {
-    this.#opt.dispose();
+    for (const g of this.#groups) g.opt.dispose();
   }
 }

@@ -7,8 +7,13 @@
  */
 import type { TrainConfig } from "./config.ts";
 
-/** One row of `metrics.csv`; the same names are the MLflow metric keys (step = epoch). */
+/**
+ * One row of `metrics.csv`; the same names are the MLflow metric keys (step = epoch). As in
+ * the PyTorch pipeline, `epoch` counts from 0 and `lr` is the rate after the epoch's
+ * scheduler step (the next epoch's). Without validation data the `val_*` values are NaN.
+ */
 export interface EpochMetrics {
+  /** 0-based: the first epoch is 0 (the loop's and the progress lines' epoch 1). */
   readonly epoch: number;
   readonly train_loss: number;
   readonly train_acc: number;
@@ -20,6 +25,11 @@ export interface EpochMetrics {
   readonly val_cost?: number;
   /** Wall time of the epoch in seconds (training and validation). */
   readonly epoch_seconds: number;
+  /**
+   * False when there was no validation data (the `val_*` values are NaN and are neither
+   * written to `metrics.csv` nor logged); absent means true. Not a column.
+   */
+  readonly validated?: boolean;
 }
 
 /** Where the loop stands inside an epoch; sent at most once per log interval. */
@@ -35,8 +45,15 @@ export interface StepProgress {
 /** A checkpoint as bytes: relative file name -> contents. */
 export interface CheckpointFiles {
   readonly kind: "last" | "best";
+  /** Finished epochs (1-based count). */
   readonly epoch: number;
   readonly files: Readonly<Record<string, Uint8Array>>;
+  /**
+   * The same checkpoint in the PyTorch pipeline's format (`last.pt` / `best.pt`, see
+   * `src/train/torch_checkpoint.ts`); absent in a snapshot taken inside an epoch (Ctrl-C),
+   * which that format cannot describe.
+   */
+  readonly pt?: Uint8Array;
 }
 
 /** How a run ended. */

@@ -6,11 +6,14 @@
  */
 import type { EpochMetrics } from "./hooks.ts";
 
+/** A column of `metrics.csv` (every numeric field of {@link EpochMetrics}). */
+export type MetricsCsvColumn = Exclude<keyof EpochMetrics, "validated">;
+
 /**
  * Columns of `metrics.csv` for a task with a cost matrix: the data contract's header, then
  * `val_cost,epoch_seconds`. Without a cost matrix `val_cost` is left out.
  */
-export const METRICS_CSV_COLUMNS: readonly (keyof EpochMetrics)[] = Object.freeze([
+export const METRICS_CSV_COLUMNS: readonly MetricsCsvColumn[] = Object.freeze([
   "epoch",
   "train_loss",
   "train_acc",
@@ -23,7 +26,7 @@ export const METRICS_CSV_COLUMNS: readonly (keyof EpochMetrics)[] = Object.freez
 ]);
 
 /** The columns of `metrics.csv`: with `val_cost` only when the task has a cost matrix. */
-export function metricsCsvColumns(withCost: boolean): readonly (keyof EpochMetrics)[] {
+export function metricsCsvColumns(withCost: boolean): readonly MetricsCsvColumn[] {
   return withCost ? METRICS_CSV_COLUMNS : METRICS_CSV_COLUMNS.filter((c) => c !== "val_cost");
 }
 
@@ -34,10 +37,13 @@ export function metricsCsvHeader(withCost = true): string {
 
 /**
  * One epoch as a `metrics.csv` line (no line break); numbers in their shortest round-trip
- * form. `val_cost` is written when the row has one.
+ * form. `val_cost` is written when the row has one; the val columns of an epoch without
+ * validation (`validated: false`) are empty.
  */
 export function metricsCsvRow(m: Readonly<EpochMetrics>): string {
-  return metricsCsvColumns(m.val_cost !== undefined).map((c) => String(m[c])).join(",");
+  return metricsCsvColumns(m.val_cost !== undefined).map((c) =>
+    m.validated === false && c.startsWith("val_") ? "" : String(m[c])
+  ).join(",");
 }
 
 /** The rows as `metrics.csv` text: header line, one line per row, each ending in `\n`. */

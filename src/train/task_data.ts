@@ -9,12 +9,20 @@ import { defaultTask, type Task } from "../metrics/task.ts";
 
 /**
  * The task and the data with one K: the task's number of classes, else the larger of the
- * train and val files' (largest label + 1). A label outside 0..K-1 is an error.
+ * train and val files' (largest label + 1). A label outside 0..K-1 is an error. Without
+ * validation data (`val` absent) K comes from the task or the training data alone.
  */
 export function resolveTaskData(
   data: { readonly train: SequenceDataset; readonly val: SequenceDataset; readonly task?: Task },
-): { task: Task; train: SequenceDataset; val: SequenceDataset } {
-  const k = data.task?.classNames.length ?? Math.max(data.train.numClasses, data.val.numClasses);
+): { task: Task; train: SequenceDataset; val: SequenceDataset };
+export function resolveTaskData(
+  data: { readonly train: SequenceDataset; readonly val?: SequenceDataset; readonly task?: Task },
+): { task: Task; train: SequenceDataset; val: SequenceDataset | undefined };
+export function resolveTaskData(
+  data: { readonly train: SequenceDataset; readonly val?: SequenceDataset; readonly task?: Task },
+): { task: Task; train: SequenceDataset; val: SequenceDataset | undefined } {
+  const k = data.task?.classNames.length ??
+    Math.max(data.train.numClasses, data.val?.numClasses ?? 0);
   if (k < 2) {
     throw new RangeError(
       `Cannot train: the labels of the training and validation data hold ${k} class; ` +
@@ -25,6 +33,6 @@ export function resolveTaskData(
   return {
     task: data.task ?? defaultTask(k),
     train: withNumClasses(data.train, k, "the training data", from),
-    val: withNumClasses(data.val, k, "the validation data", from),
+    val: data.val && withNumClasses(data.val, k, "the validation data", from),
   };
 }

@@ -14,8 +14,10 @@ import {
   type LstmClassifier,
   type ModelConfig,
 } from "../model/classifier.ts";
-import type { ModelSettings } from "../model/model_settings.ts";
+import { type ModelSettings, poolingReadsPadding } from "../model/model_settings.ts";
 import { exportTorchStateDict } from "../model/safetensors.ts";
+import type { PipelineCheckpoint } from "../torch/pipeline_checkpoint.ts";
+import { writePipelineCheckpoint } from "../torch/pipeline_checkpoint.ts";
 import { batchTensors } from "./_batch_tensors.ts";
 import {
   assignCheckpointWeights,
@@ -37,6 +39,12 @@ import { resolveTaskData } from "./task_data.ts";
 import type { EpochMetrics, RunStatus, TrainHooks } from "./hooks.ts";
 import { classificationLoss, type LossOptions } from "./losses.ts";
 import { learningRateAt } from "./step_lr.ts";
+import {
+  optimizedVariables,
+  pipelineArgs,
+  resumeFromPipeline,
+  toPipelineCheckpoint,
+} from "./torch_checkpoint.ts";
 
 /** Focal loss exponent used by `--focal-loss` (data contract). */
 export const FOCAL_GAMMA = 2;
@@ -44,7 +52,11 @@ export const FOCAL_GAMMA = 2;
 /** The data `train()` fits: already transformed (see `transformFeatures`). */
 export interface TrainData {
   readonly train: SequenceDataset;
-  readonly val: SequenceDataset;
+  /**
+   * Absent = no validation, as the pipeline without `--val-npz`: the val metrics are NaN
+   * (empty in `metrics.csv`), no epoch is "best", early stopping is off.
+   */
+  readonly val?: SequenceDataset;
   /** The feature stats used, copied into every checkpoint as `feature_stats.json`. */
   readonly featureStatsJson?: string;
   /** The npz members the data was read from, recorded in every checkpoint. */
@@ -66,6 +78,19 @@ export interface TrainOptions {
   readonly signal?: AbortSignal;
   /** Checkpoint files to resume from (`readCheckpoint` input). */
   readonly resume?: Readonly<Record<string, Uint8Array>>;
+  /**
+   * A PyTorch pipeline checkpoint (`last.pt`) to resume from instead: its weights, AdamW
+   * moments and step, StepLR rate and epoch. Its `args` are not read here (the job merges
+   * them into the config).
+   */
+  readonly resumePipeline?: PipelineCheckpoint;
+  /** Progress notes (e.g. where a pipeline checkpoint could not be taken over exactly). */
+  readonly log?: (line: string) => void;
+  /**
+   * The run's settings beside the model and loop (paths, device, MLflow flags, camelCase as
+   * in `RunSpec`) for the `args` of the `.pt` checkpoints; the tracking URI is never written.
+   */
+  readonly runArgs?: object;
   /** Round trimmed windows up to a multiple of this (fewer distinct shapes on WebGPU). */
   readonly stepMultiple?: number;
   /** Clock in milliseconds; default `performance.now`. */
@@ -136,7 +161,7 @@ export async function train(
   hooks: TrainHooks = {},
   options: TrainOptions = {},
 ): Promise<TrainResult> {
-  if (data.val.features !== data.train.features) {
+  if (data.val && data.val.features !== data.train.features) {
     throw new RangeError(
       `Cannot train: the validation data has ${data.val.features} features per step but the ` +
         `training data has ${data.train.features}; pass validation data from the same pipeline`,
@@ -147,6 +172,10 @@ export async function train(
   const resumed = options.resume ? readCheckpoint(options.resume) : null;
   const { task, train: trainSet, val: valSet } = resolveTaskData(data);
   const modelConfig = modelConfigFor(config.model, trainSet);
+  // The pipeline's poolings run the LSTM over the padding: windows are never trimmed.
+  const stepMultiple = poolingReadsPadding(modelConfig.pooling)
+    ? trainSet.steps
+    : options.stepMultiple ?? 1;
   if (resumed && JSON.stringify(resumed.modelConfig) !== JSON.stringify(modelConfig)) {
     throw new RangeError(
       `Cannot resume: the checkpoint's model ${JSON.stringify(resumed.modelConfig)} differs from ` +
@@ -165,8 +194,10 @@ export async function train(
   }
   const model = createLstmClassifier(modelConfig, { seed: loop.seed });
   // Fused WebGPU AdamW on webgpu, tf-op AdamW elsewhere; same checkpoint state either way.
-  const optimizer = createOptimizer(model.namedVariables, { weightDecay: loop.weightDecay });
-  const weights = loop.weightedLoss
+  const variables = optimizedVariables(model);
+  const optimizer = createOptimizer(variables, { weightDecay: loop.weightDecay });
+  // As the pipeline: --focal-loss wins over --weighted-loss (the focal loss is unweighted).
+  const weights = loop.weightedLoss && !loop.focalLoss
     ? classWeights(classCounts(trainSet.labels, trainSet.numClasses))
     : undefined;
   const weightTensor = weights ? tf.keep(tf.tensor1d(weights, "float32")) : undefined;
@@ -175,7 +206,7 @@ export async function train(
     focalGamma: loop.focalLoss ? FOCAL_GAMMA : 0,
   };
   const stepsPerEpoch = Math.ceil(trainSet.size / loop.batchSize);
-  const startEpoch = resumed ? resumed.epoch + 1 : 1;
+  let startEpoch = resumed ? resumed.epoch + 1 : 1;
   let startStep = resumed?.stepInEpoch ?? 0;
   let partial: PartialEpoch | null = resumed?.partial ?? null;
   let bestValF1 = resumed?.bestValF1 ?? -1;
@@ -191,11 +222,39 @@ export async function train(
       : null);
   let temperature: number | null = resumed?.temperature ?? null;
   let stale = resumed?.epochsWithoutImprovement ?? 0;
+  // The schedule continues from the saved rate of the first epoch to run (as StepLR does).
+  let lrFrom = resumed?.schedule ? { epoch: startEpoch, lr: resumed.schedule.lr } : undefined;
   const history: EpochMetrics[] = [];
-  if (resumed) {
-    assignCheckpointWeights(model, resumed);
-    if (resumed.optimizer) optimizer.setState(resumed.optimizer);
+  try {
+    if (resumed) {
+      assignCheckpointWeights(model, resumed);
+      if (resumed.optimizer) optimizer.setState(resumed.optimizer);
+    } else if (options.resumePipeline) {
+      const pt = resumeFromPipeline(model, options.resumePipeline);
+      for (const note of pt.notes) options.log?.(`note: ${note}`);
+      if (pt.optimizer) optimizer.setState(pt.optimizer);
+      startEpoch = pt.epoch + 1;
+      bestValF1 = pt.bestValF1;
+      // The pipeline's best is by val macro-F1 (no loss to break ties with).
+      if (pt.bestValF1 >= 0 && task.promotionMetric === "val_macro_f1") {
+        best = {
+          metric: "val_macro_f1",
+          value: pt.bestValF1,
+          valLoss: Number.MAX_VALUE,
+          epoch: pt.epoch,
+        };
+      }
+      if (pt.nextLr !== null) lrFrom = { epoch: startEpoch, lr: pt.nextLr };
+    }
+  } catch (error) {
+    model.dispose();
+    optimizer.dispose();
+    weightTensor?.dispose();
+    throw error;
   }
+  const lrAt = (epoch: number) => learningRateAt(epoch, loop, lrFrom);
+  const args = pipelineArgs(config.model, loop, options.runArgs);
+  const copies = variables.map((v) => v.copies ?? 1);
 
   const snapshot = async (
     kind: "last" | "best",
@@ -237,14 +296,28 @@ export async function train(
     if (data.featureStatsJson) {
       files["feature_stats.json"] = new TextEncoder().encode(data.featureStatsJson);
     }
-    await hooks.onCheckpoint?.({ kind, epoch, files });
+    // The pipeline's .pt marks epoch boundaries only; a Ctrl-C snapshot keeps the last one.
+    const pt = stepInEpoch === 0 && checkpoint.optimizer
+      ? writePipelineCheckpoint(
+        await toPipelineCheckpoint(model, {
+          epoch,
+          bestValF1: bestValF1 >= 0 ? bestValF1 : null,
+          nextLr: lr,
+          optimizer: checkpoint.optimizer,
+          loop,
+          args,
+        }),
+        { archiveName: kind },
+      )
+      : undefined;
+    await hooks.onCheckpoint?.({ kind, epoch, files, ...(pt ? { pt } : {}) });
   };
 
   let status: RunStatus = "FINISHED";
   try {
     await hooks.onStart?.({ config, stepsPerEpoch, startEpoch });
     for (let epoch = startEpoch; epoch <= loop.epochs; epoch++) {
-      const lr = learningRateAt(epoch, loop);
+      const lr = lrAt(epoch);
       const started = now();
       const run = await trainEpoch(model, optimizer, trainSet, {
         loop,
@@ -255,7 +328,8 @@ export async function train(
         partial,
         hooks,
         signal: options.signal,
-        stepMultiple: options.stepMultiple ?? 1,
+        stepMultiple,
+        copies,
         now,
       });
       startStep = 0;
@@ -266,16 +340,18 @@ export async function train(
         status = "KILLED";
         break;
       }
-      let val;
+      let val = null;
       try {
-        val = await validate(model, valSet, {
-          batchSize: loop.batchSize,
-          classWeights: weights,
-          focalGamma: loss.focalGamma,
-          stepMultiple: options.stepMultiple,
-          costMatrix: task.costMatrix,
-          signal: options.signal,
-        });
+        val = valSet
+          ? await validate(model, valSet, {
+            batchSize: loop.batchSize,
+            classWeights: weights,
+            focalGamma: loss.focalGamma,
+            stepMultiple: options.stepMultiple,
+            costMatrix: task.costMatrix,
+            signal: options.signal,
+          })
+          : null;
       } catch (error) {
         if (!(error instanceof PredictionAbortedError)) throw error;
         // Ctrl-C during validation: the epoch's steps are done; resuming validates it.
@@ -283,31 +359,40 @@ export async function train(
         status = "KILLED";
         break;
       }
-      temperature = val.calibration?.temperature ?? temperature;
+      if (val) temperature = val.calibration?.temperature ?? temperature;
       const metric = task.promotionMetric;
-      const candidate = { metric, value: metricOf(val, metric), valLoss: val.loss, epoch };
-      const isBest = isBetterCheckpoint(candidate, best);
+      const candidate = val
+        ? { metric, value: metricOf(val, metric), valLoss: val.loss, epoch }
+        : null;
+      const isBest = candidate !== null && isBetterCheckpoint(candidate, best);
       if (isBest) {
         best = candidate;
-        bestValF1 = val.macroF1;
+        bestValF1 = val!.macroF1;
       }
       stale = isBest ? 0 : stale + 1;
+      const nextLr = lrAt(epoch + 1);
+      // As the pipeline: the epoch counts from 0, lr is the rate after scheduler.step().
       const metrics: EpochMetrics = {
-        epoch,
+        epoch: epoch - 1,
         train_loss: run.sums.lossSum / run.sums.seen,
         train_acc: run.sums.correct / run.sums.seen,
-        val_loss: val.loss,
-        val_acc: val.accuracy,
-        val_macro_f1: val.macroF1,
-        lr,
-        ...(val.cost === null ? {} : { val_cost: val.cost }),
+        val_loss: val?.loss ?? NaN,
+        val_acc: val?.accuracy ?? NaN,
+        val_macro_f1: val?.macroF1 ?? NaN,
+        lr: nextLr,
+        ...(val === null
+          ? (task.costMatrix ? { val_cost: NaN } : {})
+          : val.cost === null
+          ? {}
+          : { val_cost: val.cost }),
         epoch_seconds: (now() - started) / 1000,
+        ...(val ? {} : { validated: false }),
       };
       history.push(metrics);
       await hooks.onEpochEnd?.(metrics, { isBest });
-      await snapshot("last", epoch, 0, learningRateAt(epoch + 1, loop), null);
-      if (isBest) await snapshot("best", epoch, 0, learningRateAt(epoch + 1, loop), null);
-      if (loop.patience > 0 && stale >= loop.patience) break; // early stopping
+      await snapshot("last", epoch, 0, nextLr, null);
+      if (isBest) await snapshot("best", epoch, 0, nextLr, null);
+      if (val && loop.patience > 0 && stale >= loop.patience) break; // early stopping
     }
   } catch (error) {
     await hooks.onEnd?.({ status: "FAILED", bestValF1, error });
@@ -331,6 +416,8 @@ interface EpochContext {
   readonly hooks: TrainHooks;
   readonly signal?: AbortSignal;
   readonly stepMultiple: number;
+  /** Per variable: how many PyTorch parameters it stands for (clipping counts them). */
+  readonly copies: readonly number[];
   readonly now: () => number;
 }
 
@@ -390,7 +477,7 @@ async function trainEpoch(
           return classificationLoss(logits, labels, ctx.loss);
         }, variables);
         let g = variables.map((v) => grads[v.name]);
-        if (loop.gradClip > 0) g = clipByGlobalNorm(g, loop.gradClip).grads;
+        if (loop.gradClip > 0) g = clipByGlobalNorm(g, loop.gradClip, ctx.copies).grads;
         optimizer.applyGradients(g, lr);
         const sums = [tf.add(lossSum, tf.mul(value, b.size)), tf.add(correctSum, correct!)];
         correct!.dispose();

@@ -18,6 +18,7 @@ import {
   totalCost,
 } from "../metrics/metrics.ts";
 import type { LstmClassifier } from "../model/classifier.ts";
+import { poolingReadsPadding } from "../model/model_settings.ts";
 import { batchTensors } from "./_batch_tensors.ts";
 import { abortCheck } from "./_yield.ts";
 
@@ -25,7 +26,10 @@ import { abortCheck } from "./_yield.ts";
 export interface PredictOptions {
   /** Rows per forward pass. Default 64. */
   readonly batchSize?: number;
-  /** Round each batch's trimmed window up to a multiple of this (fewer shapes). Default 1. */
+  /**
+   * Round each batch's trimmed window up to a multiple of this (fewer shapes). Default 1.
+   * Ignored for the pipeline's poolings, which always see the whole window.
+   */
   readonly stepMultiple?: number;
   /** Divide the logits by this before the softmax (temperature scaling). Default 1. */
   readonly temperature?: number;
@@ -49,7 +53,8 @@ export class PredictionAbortedError extends Error {
 /**
  * Softmax probabilities for every row of `data`, in row order: one `Float32Array` of
  * `numClasses` per row (views of one buffer). Runs in eval mode (no dropout), batch by
- * batch over rows sorted by valid length, each batch trimmed to its longest valid length.
+ * batch over rows sorted by valid length, each batch trimmed to its longest valid length
+ * (never for `last-unmasked` / `mean-unmasked`, whose LSTM runs over the padding too).
  * With `temperature` T, the probabilities are `softmax(logits / T)`.
  */
 export async function predictProbabilities(
@@ -105,7 +110,11 @@ export async function predictLogProbabilities(
   for (let start = 0; start < data.size; start += batchSize) {
     if (start > 0 && await aborted()) throw new PredictionAbortedError(start, data.size);
     const rows = order.subarray(start, Math.min(data.size, start + batchSize));
-    const b = gatherBatch(data, rows, options.stepMultiple ?? 1);
+    const b = gatherBatch(
+      data,
+      rows,
+      poolingReadsPadding(model.config.pooling) ? data.steps : options.stepMultiple ?? 1,
+    );
     const logp = tf.tidy(() => {
       const { x, mask } = batchTensors(b);
       return tf.logSoftmax(model.apply(x, mask, { training: false }));

@@ -159,11 +159,31 @@ Deno.test("evaluate --help documents every flag", async () => {
       "--output-dir",
       "--batch-size",
       "--device",
+      "--calibration-bins",
       "--reliability-bins",
+      "--num-workers",
       "--mlflow-run-id",
       "--mlflow-tracking-uri",
     ]
   ) assert.ok(stdout.includes(flag), `--help must mention ${flag}`);
+});
+
+Deno.test("parseEvaluateArgs() takes the pipeline's defaults, names and abbreviations", () => {
+  const d = parseEvaluateArgs(["--predictions", "p.csv"]);
+  assert.equal(d.outputDir, "artifacts/evaluations");
+  assert.equal(d.nBins, 15);
+  const o = parseEvaluateArgs([
+    "--pred",
+    "p.csv",
+    "--calib",
+    "7",
+    "--num-workers",
+    "4",
+    "--out",
+    "o",
+  ]);
+  assert.deepEqual([o.predictions, o.nBins, o.outputDir], ["p.csv", 7, "o"]);
+  assert.equal(parseEvaluateArgs(["--predictions", "p", "--reliability-bins", "9"]).nBins, 9);
 });
 
 Deno.test("parseEvaluateArgs() rejects bad flags naming the flag and allowed values", async (t) => {
@@ -184,9 +204,25 @@ Deno.test("parseEvaluateArgs() rejects bad flags naming the flag and allowed val
       message: /^Cannot parse --batch-size: expected a positive integer, received "0"$/,
     },
     {
-      args: ["--predictions", "p.csv"],
+      args: ["--output-dir", "", "--predictions", "p.csv"],
       name: "TypeError",
-      message: /^Cannot evaluate: --output-dir is required/,
+      message: /^Cannot use --output-dir "": expected a folder \(default artifacts\/evaluations\)$/,
+    },
+    {
+      args: ["--predictions", "p.csv", "--num-workers", "two"],
+      name: "RangeError",
+      message: /^Cannot parse --num-workers: expected an integer >= 0, received "two"$/,
+    },
+    {
+      args: ["--predictions", "p.csv", "--calibration", "0"],
+      name: "RangeError",
+      message: /^Cannot parse --calibration-bins: expected a positive integer, received "0"$/,
+    },
+    {
+      args: ["--predictions", "p.csv", "--mlflow", "x"],
+      name: "TypeError",
+      message:
+        /^Cannot parse evaluate flags: ambiguous option: --mlflow could match --mlflow-run-id, --mlflow-experiment, --mlflow-tracking-uri\. Allowed flags/,
     },
     {
       args: ["--output-dir", "x", "--predictions", "p.csv", "--checkpoint", "c"],

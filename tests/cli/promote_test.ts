@@ -108,7 +108,8 @@ Deno.test({
             ])
           );
           assert.equal(code, 0, out);
-          assert.match(out, /Uploaded 18 files to evaluations\/val_sequences\/ of run/);
+          // 18 bundle files and a PNG beside each of the 6 SVG plots.
+          assert.match(out, /Uploaded 24 files to evaluations\/val_sequences\/ of run/);
         }
       });
       await t.step("without --inspected and no terminal, promotion is refused", async () => {

@@ -1,5 +1,6 @@
 import assert from "#assert";
 import { runPython, skipUnlessPython } from "../_python.ts";
+import { probeAdapterSafely } from "../_webgpu.ts";
 import { parseTrainArgs, TRAIN_FLAGS, TRAIN_HELP } from "../../cli/_train_flags.ts";
 import { DEFAULT_TRAIN_JOB } from "../../src/jobs/run_spec.ts";
 
@@ -165,7 +166,7 @@ Deno.test("cli/train.ts exits 1 with the flag's error and 0 with --help", async 
   await t.step("--help", async () => {
     const r = await trainCli(["--help"]);
     assert.equal(r.code, 0);
-    assert.ok(r.stdout.includes("--resume-from DIR"));
+    assert.ok(r.stdout.includes("--resume-from PATH"));
   });
   await t.step("negative size", async () => {
     const r = await trainCli(["--batch-size", "-1"]);
@@ -262,7 +263,8 @@ json.dump(stats, open(f"{d}/stats.json", "w"))`,
         csv[0],
         "epoch,train_loss,train_acc,val_loss,val_acc,val_macro_f1,lr,val_cost,epoch_seconds",
       );
-      assert.deepEqual(csv.slice(1).map((l) => l.split(",")[0]), ["1", "2"]);
+      // As the pipeline: epochs from 0.
+      assert.deepEqual(csv.slice(1).map((l) => l.split(",")[0]), ["0", "1"]);
       assert.equal(
         Deno.readTextFileSync(`${dir}/out/feature_stats.json`),
         Deno.readTextFileSync(`${dir}/stats.json`),
@@ -409,6 +411,163 @@ json.dump({"feature_order": ["a", "b"], "per_feature": {k: {"transform": "znorm"
       );
       assert.ok(state.epoch > 0 || state.stepInEpoch >= 2);
       assert.equal(state.partial.seen, 2 * state.stepInEpoch);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test("parseTrainArgs() follows the pipeline's argparse: prefixes, aliases, warnings", async (t) => {
+  await t.step("an unambiguous prefix is the flag, an exact name wins", () => {
+    const { job, given } = parseTrainArgs(["--epoch", "3", "--hidden", "8", "--mlflow"]);
+    assert.equal(job.loop.epochs, 3);
+    assert.equal(job.model.hiddenSize, 8);
+    assert.equal(job.run.mlflow, true, "--mlflow is exact though --mlflow-* share it");
+    assert.deepEqual([...given].sort(), ["epochs", "hiddenSize", "mlflow"]);
+  });
+  await t.step("an ambiguous prefix names the candidates", () => {
+    assert.throws(() => parseTrainArgs(["--step-lr", "2"]), {
+      name: "TypeError",
+      message:
+        /^Cannot parse the train flags: ambiguous option: --step-lr could match --step-lr-step-size, --step-lr-gamma; allowed flags/,
+    });
+  });
+  await t.step("--class-weighted is weighted loss + sampler, with a deprecation warning", () => {
+    const { job, warnings, given } = parseTrainArgs(["--class-weighted"]);
+    assert.equal(job.loop.weightedLoss, true);
+    assert.equal(job.loop.weightedSampler, true);
+    assert.deepEqual(warnings, [
+      "warning: --class-weighted is deprecated; it means --weighted-loss --weighted-sampler",
+    ]);
+    assert.ok(given.has("weightedLoss") && given.has("weightedSampler"));
+  });
+  await t.step("--focal-loss with --weighted-loss says the weights are ignored", () => {
+    const { warnings } = parseTrainArgs(["--focal-loss", "--weighted-loss"]);
+    assert.match(warnings[0], /--focal-loss ignores --weighted-loss \(as the PyTorch pipeline\)/);
+    assert.deepEqual(parseTrainArgs(["--focal-loss"]).warnings, []);
+  });
+  await t.step("--device cuda:0 is accepted, cuda:1 is not", () => {
+    assert.equal(parseTrainArgs(["--device", "cuda:0"]).job.run.device, "cuda:0");
+    assert.throws(() => parseTrainArgs(["--device", "cuda:1"]), {
+      name: "RangeError",
+      message: 'Cannot use --device "cuda:1": WebGPU offers one adapter; use cuda or cuda:0',
+    });
+  });
+  await t.step("the pipeline's poolings; no --val-npz means no validation", () => {
+    assert.equal(parseTrainArgs(["--pooling", "mean-unmasked"]).job.model.pooling, "mean-unmasked");
+    assert.equal(parseTrainArgs([]).job.run.valNpz, "");
+  });
+});
+
+Deno.test({
+  name: "cli/train.ts: --device cuda without a hardware adapter fails as PyTorch without CUDA",
+  ignore,
+  async fn() {
+    // The adapter as a child process sees it: WebGPU never runs in the test process.
+    const probe = await probeAdapterSafely();
+    if (probe && !probe.isFallbackAdapter) {
+      console.warn(
+        `*** SKIPPING the no-GPU case: a hardware adapter is present (${probe.description})`,
+      );
+      return;
+    }
+    const r = await trainCli([
+      "--device",
+      "cuda",
+      "--feature-stats",
+      "src/data/component_x_feature_stats.json",
+      "--train-npz",
+      "nope.npz",
+    ]);
+    assert.equal(r.code, 1);
+    const line = r.stderr.trim();
+    assert.match(line, /^error: Cannot use --device cuda: CUDA not available: /);
+    if (probe) {
+      assert.ok(line.includes(`the software adapter "${probe.description}"`), line);
+      assert.match(line, /pass --device cpu .*, or --device webgpu to use the software adapter/);
+    } else {
+      assert.match(line, /no WebGPU adapter \(no GPU\); pass --device cpu/);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "cli/train.ts without --val-npz trains unvalidated (empty val cells, no best); a missing --resume-from starts from scratch",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "train_cli_" });
+    try {
+      await runPython(
+        `
+import json, sys, numpy as np
+d = sys.argv[1]; rng = np.random.default_rng(1)
+y = rng.integers(0, 5, size=20); L = rng.integers(1, 7, size=20)
+x = rng.normal(size=(20, 6, 2)).astype(np.float32)
+for i in range(20): x[i, : 6 - L[i]] = 0
+np.savez_compressed(f"{d}/train.npz", sequences=x, labels=y, seq_lengths=L)
+json.dump({"feature_order": ["a", "b"], "per_feature": {k: {"transform": "znorm", "mean": 0, "std": 1} for k in "ab"}},
+          open(f"{d}/stats.json", "w"))`,
+        { args: [dir] },
+      );
+      const r = await trainCli([
+        "--train-npz",
+        `${dir}/train.npz`,
+        "--feature-stats",
+        `${dir}/stats.json`,
+        "--output-dir",
+        `${dir}/out`,
+        "--device",
+        "cpu",
+        "--hidden",
+        "3",
+        "--num-layers",
+        "1",
+        "--epochs",
+        "2",
+        "--resume-from",
+        `${dir}/out/last.pt`,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /--resume-from .*\/out\/last\.pt not found: starting from scratch/);
+      assert.match(r.stdout, /no --val-npz: training without validation/);
+      assert.match(r.stdout, /epoch 1\/2 train_loss [\d.]+ train_acc [\d.]+ \(no validation\) lr/);
+      const csv = Deno.readTextFileSync(`${dir}/out/metrics.csv`).trim().split("\n");
+      assert.equal(csv.length, 3);
+      for (const row of csv.slice(1)) {
+        const cells = row.split(",");
+        assert.deepEqual(cells.slice(3, 6), ["", "", ""], `val cells of ${row}`);
+        assert.equal(cells[7], "", "val_cost");
+      }
+      const names = [...Deno.readDirSync(`${dir}/out`)].map((e) => e.name).sort();
+      assert.deepEqual(names, ["feature_stats.json", "last", "last.pt", "metrics.csv"]);
+      // Our last.pt (args pooling "last-masked") evaluates exactly as the last/ folder.
+      const evaluate = (checkpoint: string, out: string) =>
+        new Deno.Command(Deno.execPath(), {
+          args: [
+            "run",
+            "-A",
+            `${ROOT}cli/evaluate.ts`,
+            "--checkpoint",
+            checkpoint,
+            "--npz",
+            `${dir}/train.npz`,
+            "--output-dir",
+            out,
+            "--device",
+            "cpu",
+          ],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+      for (const [checkpoint, out] of [["last.pt", "eval_pt"], ["last", "eval_dir"]]) {
+        const e = await evaluate(`${dir}/out/${checkpoint}`, `${dir}/${out}`);
+        assert.ok(e.success, new TextDecoder().decode(e.stderr));
+      }
+      assert.equal(
+        Deno.readTextFileSync(`${dir}/eval_pt/predictions.csv`),
+        Deno.readTextFileSync(`${dir}/eval_dir/predictions.csv`),
+      );
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

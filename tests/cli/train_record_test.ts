@@ -35,7 +35,7 @@ Deno.test({
       assert.equal(
         again.stderr.trim(),
         `error: Cannot train into ${dir}/out: it holds another training's outputs (metrics.csv, ` +
-          `last, best); continue that training with --resume-from ${dir}/out/last, replace ` +
+          `last, best, last.pt, best.pt); continue that training with --resume-from ${dir}/out/last, replace ` +
           "them with --overwrite, or pass another --output-dir",
       );
       assert.equal(await Deno.readTextFile(`${dir}/out/metrics.csv`), before, "nothing touched");
@@ -52,10 +52,10 @@ Deno.test({
       assert.match(
         over.stdout,
         new RegExp(
-          `--overwrite: removed metrics.csv, last, best of the previous training in ${dir}/out`,
+          `--overwrite: removed metrics.csv, last, best, last.pt, best.pt of the previous training in ${dir}/out`,
         ),
       );
-      assert.deepEqual(csvEpochs(await Deno.readTextFile(`${dir}/out/metrics.csv`)), [1]);
+      assert.deepEqual(csvEpochs(await Deno.readTextFile(`${dir}/out/metrics.csv`)), [0]);
       assert.equal(JSON.parse(await Deno.readTextFile(`${dir}/out/last/state.json`)).loop.seed, 9);
     } finally {
       await Deno.remove(dir, { recursive: true });
@@ -113,10 +113,10 @@ Deno.test({
         assert.equal(run.status, "FINISHED");
         assert.deepEqual(run.params, run1.params, "params unchanged");
         for (const key of ["val_macro_f1", "train_loss", "lr"]) {
-          assert.deepEqual(run.history[key].map((p) => p[0]), [1, 2, 3], key);
+          assert.deepEqual(run.history[key].map((p) => p[0]), [0, 1, 2], key);
         }
         const csv = await Deno.readTextFile(`${dir}/out/metrics.csv`);
-        assert.deepEqual(csvEpochs(csv), [1, 2, 3]);
+        assert.deepEqual(csvEpochs(csv), [0, 1, 2]);
         assert.equal(await Deno.readTextFile(`${dir}/out/last/metrics.csv`), csv);
         // MLflow's epoch-3 values are the csv's.
         const row3 = csv.trim().split("\n")[3].split(",");
@@ -138,7 +138,7 @@ Deno.test({
             r.stdout,
             new RegExp(
               `MLflow: starting a new run: cannot continue the checkpoint's run: its run ${run1.id} ` +
-                `already holds epochs up to 3, after the checkpoint's epoch 2 \\(MLflow cannot remove logged steps\\)`,
+                `already holds 3 epochs, the checkpoint 2 \\(MLflow cannot remove logged steps\\)`,
             ),
           );
           assert.match(
@@ -146,7 +146,7 @@ Deno.test({
             /metrics\.csv: rewritten from the checkpoint's 2 epochs \(it held 3 rows/,
           );
           const csv = await Deno.readTextFile(`${dir}/out/metrics.csv`);
-          assert.deepEqual(csvEpochs(csv), [1, 2, 3, 4]);
+          assert.deepEqual(csvEpochs(csv), [0, 1, 2, 3]);
           const before = await Deno.readTextFile(`${dir}/epoch2/metrics.csv`);
           assert.ok(csv.startsWith(before), "the checkpoint's rows, unchanged, then the new ones");
           const runs = await pyRuns(mlruns, "component-x-lstm");
@@ -193,7 +193,7 @@ Deno.test({
           /cannot continue the checkpoint's run: its run [0-9a-f]{32} is not in .*other_mlruns/,
         );
         const [other] = await pyRuns(`${dir}/other_mlruns`, "component-x-lstm");
-        assert.deepEqual(other.history.val_macro_f1.map((p) => p[0]), [6]);
+        assert.deepEqual(other.history.val_macro_f1.map((p) => p[0]), [5]);
       });
     } finally {
       await Deno.remove(dir, { recursive: true });
@@ -224,7 +224,7 @@ Deno.test({
         const own = csvEpochs(await Deno.readTextFile(`${dir}/out/last/metrics.csv`));
         assert.deepEqual(
           own,
-          Array.from({ length: last }, (_, k) => k + 1),
+          Array.from({ length: last }, (_, k) => k), // epochs count from 0
           "last/ and its rows agree",
         );
         const top = csvEpochs(await Deno.readTextFile(`${dir}/out/metrics.csv`));
@@ -247,7 +247,7 @@ Deno.test({
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(
         csvEpochs(await Deno.readTextFile(`${dir}/out/metrics.csv`)),
-        Array.from({ length: last + 2 }, (_, k) => k + 1),
+        Array.from({ length: last + 2 }, (_, k) => k),
       );
       const leftovers = [...Deno.readDirSync(`${dir}/out`)].map((e) => e.name)
         .filter((n) => n.includes(".tmp-") || n.includes(".old-"));
@@ -291,8 +291,15 @@ Deno.test({
       );
       assert.match(r.stdout, /resuming from .*\/out\/last: epoch 2 done/);
       const names = [...Deno.readDirSync(`${dir}/out`)].map((e) => e.name).sort();
-      assert.deepEqual(names, ["best", "feature_stats.json", "last", "metrics.csv"]);
-      assert.deepEqual(csvEpochs(await Deno.readTextFile(`${dir}/out/metrics.csv`)), [1, 2, 3]);
+      assert.deepEqual(names, [
+        "best",
+        "best.pt",
+        "feature_stats.json",
+        "last",
+        "last.pt",
+        "metrics.csv",
+      ]);
+      assert.deepEqual(csvEpochs(await Deno.readTextFile(`${dir}/out/metrics.csv`)), [0, 1, 2]);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -339,7 +346,7 @@ Deno.test({
       assert.equal(r.code, 0, r.stderr);
       const [done] = await pyRuns(`${dir}/mlruns`, "component-x-lstm");
       assert.deepEqual([done.id, done.status], [killed.id, "FINISHED"]);
-      assert.deepEqual(done.history.val_macro_f1.map((p) => p[0]), [1]);
+      assert.deepEqual(done.history.val_macro_f1.map((p) => p[0]), [0]);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
@@ -386,7 +393,7 @@ Deno.test({
         `${dir}/out/last`,
       ]);
       assert.equal(r.code, 0, r.stderr);
-      assert.deepEqual(csvEpochs(await Deno.readTextFile(`${dir}/out/metrics.csv`)), [1]);
+      assert.deepEqual(csvEpochs(await Deno.readTextFile(`${dir}/out/metrics.csv`)), [0]);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -14,15 +14,34 @@ Deno.test("trainingParams() never keeps credentials embedded in a tracking URI",
 Deno.test("trainingParams() names model, loop and run settings as the pipeline's flags", () => {
   const params = trainingParams(
     { ...DEFAULT_TRAIN_JOB.model, hiddenSize: 16 },
-    { ...DEFAULT_LOOP_CONFIG, stepLrGamma: 0.25 },
-    { device: "cpu", mlflow: true },
+    { ...DEFAULT_LOOP_CONFIG, stepLrGamma: 0.25, lr: 1e-5, gradClip: 0 },
+    { device: "cpu", mlflow: true, valNpz: "", mlflowRunName: "" },
   );
   assert.equal(params.hidden_size, "16");
   assert.equal(params.step_lr_gamma, "0.25");
-  assert.equal(params.bucket_by_length, "false");
+  // As the pipeline's log_params (Python's str()): True/False, floats as Python writes them.
+  assert.equal(params.bucket_by_length, "False");
+  assert.equal(params.mlflow, "True");
+  assert.equal(params.lr, "1e-05");
+  assert.equal(params.dropout, "0.1");
+  assert.equal(params.weight_decay, "0.0001");
   assert.equal(params.device, "cpu");
-  assert.equal(params.mlflow, "true");
   assert.equal(params.train_npz, undefined, "only the run settings given are params");
+  // Unset flags are left out, as the pipeline (None): no val file, no run name, no clipping.
+  for (const unset of ["val_npz", "mlflow_run_name", "grad_clip"]) {
+    assert.equal(params[unset], undefined, unset);
+  }
+});
+
+Deno.test("trainingParams() writes a float flag with a decimal point, as Python's float", () => {
+  const params = trainingParams(DEFAULT_TRAIN_JOB.model, {
+    ...DEFAULT_LOOP_CONFIG,
+    gradClip: 1,
+    stepLrGamma: 1e16,
+  }, {});
+  assert.equal(params.grad_clip, "1.0");
+  assert.equal(params.step_lr_gamma, "1e+16");
+  assert.equal(params.batch_size, "64");
 });
 
 Deno.test("withSettings() sorts flat overrides into model and loop settings", () => {

@@ -268,8 +268,8 @@ Deno.test("loadTorchStateDict() and pipelineModelConfig() name what does not fit
   assert.throws(() => pipelineModelConfig(state, new Map([["pooling", "max"]])), {
     name: "RangeError",
     message:
-      'Cannot build the model config of the pipeline checkpoint: args.pooling must be "last" ' +
-      'or "mean", found max',
+      "Cannot build the model config of the pipeline checkpoint: args.pooling must be one of " +
+      "last, mean, last-masked, mean-masked, found max",
   });
   assert.throws(
     () => pipelineModelConfig(new Map([["fc.weight", float32Tensor([1], new Float32Array(1))]])),

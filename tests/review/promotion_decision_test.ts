@@ -12,7 +12,7 @@ const base: PromotionEvidence = {
   value: 0.31,
   baseline: 0.1973,
   bundlePath: "evaluations/val_sequences",
-  bundleFiles: [...REQUIRED_BUNDLE_FILES, "pr_curves.svg"],
+  bundleFiles: [...REQUIRED_BUNDLE_FILES, "index.html", "pr_curves.svg"],
   inspected: true,
   champion: { runId: "old", runName: "run1", version: "3", value: 0.25 },
 };
@@ -68,7 +68,15 @@ Deno.test("decidePromotion() reports every criterion with its numbers", async (t
       change: { bundleFiles: ["summary_metrics.json"] },
       promote: false,
       failed: ["evaluation bundle attached to the run"],
-      detail: /evaluations\/val_sequences lacks index\.html, classification_report\.json/,
+      detail: /evaluations\/val_sequences lacks classification_report\.json, confusion_matrix/,
+    },
+    {
+      name: "a pipeline bundle: no index.html, the pipeline's files",
+      change: { bundleFiles: [...REQUIRED_BUNDLE_FILES, "confusion_matrix.png"], inspected: false },
+      promote: false,
+      failed: ["plots inspected"],
+      detail:
+        /holds 6 required files[^]*open artifact evaluations\/val_sequences\/\(its plots\) of run abc \(the run's Artifacts tab in the MLflow UI\), then pass/,
     },
     {
       name: "plots not inspected",

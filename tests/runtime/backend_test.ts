@@ -6,8 +6,9 @@ Deno.test("parseDevice() maps the pipeline's device names to backends", async (t
   const cases: [string | undefined, string][] = [
     [undefined, "auto"],
     ["", "auto"],
-    ["cuda", "webgpu"],
-    ["GPU", "webgpu"],
+    ["cuda", "gpu"],
+    ["cuda:0", "gpu"],
+    ["GPU", "gpu"],
     ["webgpu", "webgpu"],
     ["cpu", "wasm"],
     ["tfjs-cpu", "cpu"],

@@ -19,6 +19,17 @@ Usage: python pipeline.py <command> [args], JSON on stdin, JSON on stdout.
   rng SEED...   per seed: torch.manual_seed(SEED); torch.get_rng_state()
   safetensors FILE  load a safetensors state dict (read with numpy) into LSTMClassifier,
                 strict; print its probabilities for the input
+  run DIR       the pipeline's train_lstm.py loop on data it writes to DIR (train.npz,
+                val.npz, an identity feature_stats.json): `epochs` epochs over the given
+                batch orders, last.pt every epoch and best.pt on a better val macro-F1
+                (in DIR, as the pipeline); then torch's own resume from last.pt for one
+                epoch; print the losses, the resumed epoch's loss and lr, best.pt's val
+                probabilities
+  load FILE...  per file: torch.load(FILE, weights_only=True), the model (strict), AdamW and
+                StepLR rebuilt from it; print epoch, lr, steps
+  resume FILE   torch.load(FILE, weights_only=True), rebuild model (strict), AdamW and StepLR
+                from it as the pipeline's resume does, train one epoch over the given batch
+                order on DIR's train.npz; print its train loss and the lr after the step
 """
 
 import argparse
@@ -201,6 +212,117 @@ def cmd_check(path, inp, trusted=False):
     return out
 
 
+def write_split(path, x, lengths, labels):
+    np.savez_compressed(path, sequences=x.numpy().astype(np.float32), labels=labels.numpy().astype(np.int64),
+                        seq_lengths=lengths.numpy().astype(np.int64),
+                        vehicle_ids=np.arange(len(labels), dtype=np.int64) + 1000)
+
+
+def read_split(path):
+    z = np.load(path)
+    return (torch.from_numpy(z["sequences"]), torch.from_numpy(z["seq_lengths"]),
+            torch.from_numpy(z["labels"]))
+
+
+def epoch_loop(model, opt, sched, data, order, grad_clip):
+    """One epoch of the pipeline's loop over `order` (lists of row indices): the mean
+    training loss weighted by batch size, then the scheduler's step."""
+    x, lengths, labels = data
+    total, seen = 0.0, 0
+    for rows in order:
+        idx = torch.tensor(rows, dtype=torch.long)
+        loss = train_step(model, opt, x[idx], lengths[idx], labels[idx], grad_clip)
+        total += loss * len(rows)
+        seen += len(rows)
+    sched.step()
+    return total / seen
+
+
+def macro_f1(y, pred, k=5):
+    f1s = []
+    for c in range(k):
+        tp = int(((pred == c) & (y == c)).sum())
+        fp = int(((pred == c) & (y != c)).sum())
+        fn = int(((pred != c) & (y == c)).sum())
+        f1s.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
+    return sum(f1s) / k
+
+
+def restore(path, input_size):
+    """The pipeline's resume: model, AdamW and StepLR rebuilt from the checkpoint."""
+    ckpt = torch.load(path, weights_only=True)
+    args = argparse.Namespace(**ckpt["args"])
+    model = model_from_args(args, input_size, ckpt["model_state"]["classifier.6.weight"].shape[0])
+    model.load_state_dict(ckpt["model_state"])  # strict
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    opt.load_state_dict(ckpt["optimizer_state"])
+    sched = torch.optim.lr_scheduler.StepLR(opt, args.step_lr_step_size, args.step_lr_gamma)
+    sched.load_state_dict(ckpt["scheduler_state"])
+    torch.set_rng_state(ckpt["torch_rng_state"])
+    return ckpt, args, model, opt, sched
+
+
+def cmd_run(out_dir, spec):
+    d = pathlib.Path(out_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(spec.get("seed", 0))
+    f = spec["input_size"]
+    train = data({**spec, "batch": spec["n_train"]}, 1)
+    val = data({**spec, "batch": spec["n_val"]}, 2)
+    # A signal the model can learn: the label shifts the first feature of the valid steps.
+    for x, lengths, labels in (train, val):
+        valid = torch.arange(spec["steps"]).unsqueeze(0) >= (spec["steps"] - lengths).unsqueeze(1)
+        x[:, :, 0] += valid.float() * labels.unsqueeze(1).float()
+    write_split(d / "train.npz", *train)
+    write_split(d / "val.npz", *val)
+    names = [f"f{i}" for i in range(f)]
+    json.dump({"feature_order": names, "counters": [], "histograms": names,
+               "per_feature": {n: {"transform": "znorm", "mean": 0.0, "std": 1.0} for n in names}},
+              open(d / "feature_stats.json", "w"))
+    args = pipeline_args(
+        train_npz=str(d / "train.npz"), val_npz=str(d / "val.npz"),
+        feature_stats=str(d / "feature_stats.json"), output_dir=str(d),
+        hidden_size=spec["hidden_size"], num_layers=spec["num_layers"],
+        bidirectional=spec["bidirectional"], dropout=0.0, pooling=spec["pooling"],
+        batch_size=spec["batch_size"], epochs=spec["planned_epochs"], lr=spec["lr"],
+        step_lr_step_size=spec["step_size"], step_lr_gamma=spec["gamma"],
+        grad_clip=spec.get("grad_clip"))
+    model = model_from_args(args, f)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    sched = torch.optim.lr_scheduler.StepLR(opt, args.step_lr_step_size, args.step_lr_gamma)
+    best, losses = -1.0, []
+    for epoch in range(spec["epochs"]):
+        losses.append(epoch_loop(model, opt, sched, train, spec["orders"][epoch], args.grad_clip))
+        model.eval()
+        with torch.no_grad():
+            pred = model(val[0], val[1]).argmax(1)
+        f1 = macro_f1(val[2], pred)
+        ckpt = {"epoch": epoch, "model_state": model.state_dict(),
+                "optimizer_state": opt.state_dict(), "scheduler_state": sched.state_dict(),
+                "best_val_f1": max(best, f1), "args": vars(args),
+                "torch_rng_state": torch.get_rng_state()}
+        torch.save(ckpt, d / "last.pt")
+        if f1 > best:
+            best = f1
+            torch.save(ckpt, d / "best.pt")
+    _, _, best_model, _, _ = restore(d / "best.pt", f)
+    out = {"losses": losses, "best_probs": probabilities(best_model, val[0], val[1])}
+    _, _, model, opt, sched = restore(d / "last.pt", f)
+    out["resume_loss"] = epoch_loop(model, opt, sched, train, spec["orders"][spec["epochs"]],
+                                    args.grad_clip)
+    out["resume_lr"] = sched.get_last_lr()[0]
+    return out
+
+
+def cmd_resume(path, spec):
+    train = read_split(spec["train_npz"])
+    ckpt, args, model, opt, sched = restore(path, train[0].shape[2])
+    loss = epoch_loop(model, opt, sched, train, spec["order"], args.grad_clip)
+    return {"loss": loss, "lr": sched.get_last_lr()[0], "epoch": ckpt["epoch"],
+            "best_val_f1": ckpt["best_val_f1"], "args": {k: v for k, v in ckpt["args"].items()},
+            "keys": sorted(ckpt.keys()), "model_state_type": type(ckpt["model_state"]).__name__}
+
+
 def f64hex(v):
     return struct.pack(">d", v).hex()
 
@@ -298,6 +420,20 @@ def main():
             out = [cmd_make(f"{rest[0]}/{i}", spec) for i, spec in enumerate(inp)]
         else:
             out = cmd_make(rest[0], inp)
+    elif cmd == "run":
+        out = cmd_run(rest[0], inp)
+    elif cmd == "resume":
+        out = cmd_resume(rest[0], inp)
+    elif cmd == "load":
+        # Each file as the pipeline's resume and evaluate.py load it: weights_only=True,
+        # the model strict, AdamW and StepLR from their states.
+        out = []
+        for path in rest:
+            ckpt, args, model, opt, sched = restore(path, inp["input_size"])
+            out.append({"epoch": ckpt["epoch"], "best_val_f1": ckpt["best_val_f1"],
+                        "lr": opt.param_groups[0]["lr"], "last_epoch": sched.last_epoch,
+                        "steps": sorted({s["step"].item() for s in opt.state.values()}),
+                        "pooling": args.pooling, "n_params": len(list(model.parameters()))})
     elif cmd == "check":
         out = cmd_check(rest[0], inp, trusted="--trusted" in rest)
     elif cmd == "dump":

@@ -24,7 +24,11 @@ export function checkpointBytes(kind: string, e: number, size = 4096): Uint8Arra
   return b;
 }
 
-/** Feeds epochs to hooks (best on odd epochs); returns the time spent in hooks per epoch (ms). */
+/**
+ * Feeds epochs to hooks as train() does: the metrics of epoch `e` (counted from 0), then the
+ * checkpoints after it (`epoch`: epochs finished, e + 1); best on odd epochs. Returns the time
+ * spent in hooks per epoch (ms).
+ */
 export async function feedEpochs(hooks: TrainHooks, epochs: number[]): Promise<number[]> {
   const times: number[] = [];
   for (const e of epochs) {
@@ -32,7 +36,7 @@ export async function feedEpochs(hooks: TrainHooks, epochs: number[]): Promise<n
     await hooks.onEpochEnd?.(epochMetrics(e), { isBest: e % 2 === 1 });
     await hooks.onCheckpoint?.({
       kind: "last",
-      epoch: e,
+      epoch: e + 1,
       files: {
         "model.safetensors": checkpointBytes("last", e),
         "meta.json": new TextEncoder().encode(`{"epoch":${e}}`),
@@ -41,7 +45,7 @@ export async function feedEpochs(hooks: TrainHooks, epochs: number[]): Promise<n
     if (e % 2 === 1) {
       await hooks.onCheckpoint?.({
         kind: "best",
-        epoch: e,
+        epoch: e + 1,
         files: {
           "model.safetensors": checkpointBytes("best", e),
           "meta.json": new TextEncoder().encode(`{"epoch":${e}}`),

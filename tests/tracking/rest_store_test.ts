@@ -91,8 +91,19 @@ Deno.test({
           assert.ok(run.end !== null && run.end >= run.start);
           assert.deepEqual(run.params, trainingParams(config.model, config.loop, config.run));
           // Params are every flag of deno task train, under the pipeline's names (but --help,
-          // and the flags that become tags: --mlflow-parent-run-id, --mlflow-tag).
-          const notParams = ["--help", "--mlflow-parent-run-id", "--mlflow-tag"];
+          // the flags that become tags: --mlflow-parent-run-id, --mlflow-tag, the deprecated
+          // alias --class-weighted and, as the pipeline (None), the flags left unset).
+          const notParams = [
+            "--help",
+            "--mlflow-parent-run-id",
+            "--mlflow-tag",
+            "--class-weighted",
+            "--device",
+            "--grad-clip",
+            "--mlflow-run-name",
+            "--resume-from",
+            "--task",
+          ];
           assert.deepEqual(
             Object.keys(run.params).sort(),
             TRAIN_FLAGS.filter((f) => !notParams.includes(f)).map((f) =>

@@ -74,12 +74,13 @@ Deno.test({
     const lowest = perfect.reduce((a, b) => (b.val_loss < a.val_loss ? b : a));
     assert.ok(lowest.epoch > perfect[0].epoch, "the loss keeps falling after the first 1.0");
     const last = readCheckpoint(best.at(-1)!.files);
-    assert.equal(last.epoch, lowest.epoch);
+    // Metrics count epochs from 0 (as the pipeline); checkpoints count finished epochs.
+    assert.equal(last.epoch, lowest.epoch + 1);
     assert.deepEqual(result.best, {
       metric: "val_macro_f1",
       value: 1,
       valLoss: lowest.val_loss,
-      epoch: lowest.epoch,
+      epoch: lowest.epoch + 1,
     });
     // No cost matrix: no val_cost in the metrics or in metrics.csv.
     assert.ok(epochs.every((m) => !("val_cost" in m)));

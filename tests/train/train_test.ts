@@ -74,7 +74,8 @@ print(json.dumps(f1_score(y, [0] * len(y), average="macro", labels=list(range(5)
         ? b
         : a
     );
-    assert.equal(best.epoch, bestEpoch.epoch);
+    // metrics count epochs from 0 (as the pipeline); checkpoints count finished epochs.
+    assert.equal(best.epoch, bestEpoch.epoch + 1);
     assert.equal(result.bestValF1, bestEpoch.val_macro_f1);
     // The best checkpoint restores a model that reproduces that epoch's validation accuracy.
     const ckpt = readCheckpoint(best.files);
@@ -90,7 +91,7 @@ print(json.dumps(f1_score(y, [0] * len(y), average="macro", labels=list(range(5)
       metric: "val_macro_f1",
       value: bestEpoch.val_macro_f1,
       valLoss: bestEpoch.val_loss,
-      epoch: bestEpoch.epoch,
+      epoch: bestEpoch.epoch + 1,
     });
     assert.ok(ckpt.temperature! > 0.01 && ckpt.temperature! < 100, `T ${ckpt.temperature}`);
     const model = restoreClassifier(ckpt);
@@ -233,7 +234,7 @@ Deno.test({
     const r = recorder();
     const result = await train(tinyConfig({ epochs: 5, patience: 2, lr: 0 }), data, r.hooks);
     assert.equal(result.status, "FINISHED");
-    assert.deepEqual(r.epochs.map((m) => m.epoch), [1, 2, 3]);
+    assert.deepEqual(r.epochs.map((m) => m.epoch), [0, 1, 2]);
     assert.equal(new Set(r.epochs.map((m) => m.val_macro_f1)).size, 1);
   },
 });

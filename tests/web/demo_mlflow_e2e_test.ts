@@ -109,7 +109,7 @@ Deno.test({
       assert.equal(run.run_name, ml.runName);
       assert.equal(run.params.hidden_size, "8");
       assert.equal(run.params.epochs, "2");
-      assert.equal(run.params.mlflow, "true");
+      assert.equal(run.params.mlflow, "True", "Python's str(), as the pipeline logged it");
       assert.equal(run.tags["runtime.backend"], "wasm");
       assert.equal(run.tags["mlflow.source.name"], "web/app.ts");
       assert.deepEqual(

@@ -63,10 +63,9 @@ export async function simJob(
   overrides: Partial<RunSpec>,
 ): Promise<TrainJobConfig> {
   await Deno.copyFile(
-    "/work/shared/data/component-x/feature_stats.json",
+    new URL("../../src/data/component_x_feature_stats.json", import.meta.url),
     `${dir}/feature_stats.json`,
-  )
-    .catch(() => Deno.writeTextFile(`${dir}/feature_stats.json`, '{"features": []}\n'));
+  );
   await Deno.writeFile(`${dir}/train.npz`, new TextEncoder().encode("train bytes"));
   await Deno.writeFile(`${dir}/val.npz`, new TextEncoder().encode("val bytes"));
   return {

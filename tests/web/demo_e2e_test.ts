@@ -428,7 +428,11 @@ Deno.test({
   async fn(t) {
     const dir = await Deno.makeTempDir({ prefix: "demo-e2e-files-" });
     const expected = await pythonJson(WRITE_NPZ, { args: [dir] }) as Record<string, string[]>;
-    const stats = "/work/shared/data/component-x/feature_stats.json";
+    const stats = `${dir}/feature_stats.json`; // the real stats, under the name users pick
+    await Deno.copyFile(
+      new URL("../../src/data/component_x_feature_stats.json", import.meta.url),
+      stats,
+    );
     const server = await startDemoServer({ port: 0 });
     const browser = await openBrowser(dir);
     let passed = false;

@@ -10,7 +10,8 @@ import { invokedSourceName } from "../src/jobs/source_info_deno.ts";
 import { runTrainJob } from "../src/jobs/train_job_deno.ts";
 import type { RunTracking } from "../src/jobs/run_tracking_deno.ts";
 import { NonFiniteLossError } from "../src/train/train.ts";
-import { parseTrainArgs, RUN_SPEC_FLAGS, TRAIN_HELP } from "./_train_flags.ts";
+import { parseTrainArgs, RUN_SPEC_FLAGS } from "./_train_flags.ts";
+import { TRAIN_HELP } from "./_train_help.ts";
 import { consoleHooks } from "./_train_hooks.ts";
 import { runMain } from "./_cli.ts";
 

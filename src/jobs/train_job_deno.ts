@@ -13,12 +13,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { parseFeatureStats } from "../data/feature_stats.ts";
 import { loadSequenceFile } from "../data/load_sequences_deno.ts";
-import type { SequenceDataset, SequenceKeys } from "../data/sequence_dataset.ts";
+import type { SequenceKeys } from "../data/sequence_dataset.ts";
 import { defaultTask, parseTask, type Task } from "../metrics/task.ts";
 import { parseDevice, type RuntimeInfo, selectBackend } from "../runtime/backend.ts";
-import { type PipelineCheckpoint, readPipelineCheckpoint } from "../torch/pipeline_checkpoint.ts";
 import { readCheckpoint } from "../train/checkpoint.ts";
-import { readCheckpointDir } from "../train/checkpoint_dir_deno.ts";
 import { combineHooks } from "../train/combine_hooks.ts";
 import type { TrainHooks } from "../train/hooks.ts";
 import { parseTrackingUri, resolveTrackingUri } from "../tracking/tracking_uri.ts";
@@ -27,10 +25,9 @@ import { modelConfigFor, train, type TrainResult } from "../train/train.ts";
 import { chooseLstmKernel } from "../model/lstm_impl.ts";
 import { warmUpClassifierShaders } from "../model/lstm_warmup.ts";
 import { applyPipelineArgs } from "./pipeline_args.ts";
-import { sequenceFileInput } from "./dataset_inputs_deno.ts";
-import { loggedModelHooks } from "./logged_model_hooks.ts";
-import { type RunSpec, trainingParams, type TrainJobConfig } from "./run_spec.ts";
-import { startSystemMetrics, systemMetricsHooks } from "./system_metrics_deno.ts";
+import { mlflow3Hooks } from "./mlflow3_hooks_deno.ts";
+import { differingSettings, readResumeSource } from "./resume_source_deno.ts";
+import type { RunSpec, TrainJobConfig } from "./run_spec.ts";
 import {
   checkOutputDir,
   recoverCheckpointDir,
@@ -92,62 +89,6 @@ async function readText(what: string, path: string, hint: string): Promise<strin
   }
 }
 
-/** What `--resume-from` pointed at. */
-type ResumeSource =
-  | { readonly kind: "none" }
-  | { readonly kind: "folder"; readonly files: Record<string, Uint8Array> }
-  | { readonly kind: "pt"; readonly checkpoint: PipelineCheckpoint };
-
-/**
- * Reads `--resume-from`: a `.pt` file (ours or the pipeline's: a zip), a checkpoint folder,
- * or a file inside one (its folder). A path that does not exist starts from scratch, as the
- * pipeline does.
- */
-async function readResumeSource(
-  path: string,
-  label: string,
-  log: (line: string) => void,
-): Promise<ResumeSource> {
-  if (path === "") return { kind: "none" };
-  let info: Deno.FileInfo;
-  try {
-    info = await Deno.stat(path);
-  } catch (cause) {
-    if (!(cause instanceof Deno.errors.NotFound)) throw cause;
-    log(`${label} ${path} not found: starting from scratch`);
-    return { kind: "none" };
-  }
-  if (info.isFile) {
-    const bytes = await Deno.readFile(path);
-    if (path.endsWith(".pt") || (bytes[0] === 0x50 && bytes[1] === 0x4b)) {
-      try {
-        return { kind: "pt", checkpoint: readPipelineCheckpoint(bytes) };
-      } catch (cause) {
-        throw new Error(`Cannot resume from ${label} ${path}: ${(cause as Error).message}`, {
-          cause,
-        });
-      }
-    }
-    const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
-    return { kind: "folder", files: await readCheckpointDir(dir) };
-  }
-  return { kind: "folder", files: await readCheckpointDir(path) };
-}
-
-/** The loop settings that differ from a checkpoint's (those that change the result). */
-function differingSettings(job: TrainJobConfig, at: ReturnType<typeof readCheckpoint>): string[] {
-  const free = new Set(["epochs", "logInterval"]);
-  const saved = at.loop as unknown as Record<string, unknown>;
-  const out = Object.entries(job.loop)
-    .filter(([k, v]) => !free.has(k) && saved[k] !== v)
-    .map(([k, v]) => `${k} ${JSON.stringify(saved[k])} -> ${JSON.stringify(v)}`);
-  for (const [k, v] of Object.entries(at.dataKeys ?? {})) {
-    const now = job.run[k as keyof SequenceKeys];
-    if (now !== v) out.push(`${k} ${JSON.stringify(v)} -> ${JSON.stringify(now)}`);
-  }
-  return out;
-}
-
 /** The task file named by the run spec, if any, checked against `--num-classes`. */
 async function readTaskFile(
   run: RunSpec,
@@ -181,64 +122,6 @@ function describeTask(task: Task, given: boolean, labelTask: string): string {
     `${task.costMatrix ? "cost matrix" : "no cost matrix"}; best checkpoint by ` +
     `${task.promotionMetric}` +
     (given ? "" : ` (built-in default; name another with ${labelTask} FILE)`);
-}
-
-/**
- * What MLflow 3 shows of a training beside its metrics: the train and val files as the
- * run's data set inputs (now), system metrics (when asked), and the best checkpoint as a
- * logged model (at the end). The hooks go before the run's own, which end it.
- */
-async function mlflow3Hooks(
-  job: TrainJobConfig,
-  tracking: RunTracking,
-  data: { train: SequenceDataset; val?: SequenceDataset },
-  runtime: RuntimeInfo,
-  log: (line: string) => void,
-): Promise<{ hooks: TrainHooks[]; close: () => Promise<void> }> {
-  const { run } = job;
-  const keys: SequenceKeys = { xKey: run.xKey, yKey: run.yKey, lengthsKey: run.lengthsKey };
-  const { logger, tags } = tracking;
-  logger.logInputs([
-    await sequenceFileInput(
-      run.trainNpz,
-      keys,
-      data.train,
-      "training",
-      tags["input.train_npz.sha256"],
-    ),
-    // No --val-npz: no validation data set.
-    ...(data.val
-      ? [
-        await sequenceFileInput(
-          run.valNpz,
-          keys,
-          data.val,
-          "validation",
-          tags["input.val_npz.sha256"],
-        ),
-      ]
-      : []),
-  ]);
-  const hooks: TrainHooks[] = [];
-  let close = () => Promise.resolve();
-  if (run.logSystemMetrics) {
-    if (runtime.backend === "webgpu" && runtime.adapter) {
-      logger.logTags({ "system.webgpu_adapter": runtime.adapter });
-    }
-    const sampler = await startSystemMetrics(logger, {
-      intervalMs: run.systemMetricsInterval * 1000,
-      onWarning: log,
-    });
-    hooks.push(systemMetricsHooks(sampler));
-    close = () => sampler.stop();
-  }
-  hooks.push(loggedModelHooks(logger, {
-    name: tracking.runName,
-    params: trainingParams(job.model, job.loop, run),
-    tags,
-    toolkitVersion: tags["toolkit.version"] ?? "unknown",
-  }));
-  return { hooks, close };
 }
 
 /**

@@ -1,7 +1,8 @@
 import assert from "#assert";
 import { runPython, skipUnlessPython } from "../_python.ts";
 import { probeAdapterSafely } from "../_webgpu.ts";
-import { parseTrainArgs, TRAIN_FLAGS, TRAIN_HELP } from "../../cli/_train_flags.ts";
+import { parseTrainArgs, TRAIN_FLAGS } from "../../cli/_train_flags.ts";
+import { TRAIN_HELP } from "../../cli/_train_help.ts";
 import { DEFAULT_TRAIN_JOB } from "../../src/jobs/run_spec.ts";
 
 const ignore = await skipUnlessPython("numpy");

@@ -363,10 +363,17 @@ export class RestStore implements TrackingStore {
     const linked = new Set((await this.getRun(runId)).outputs?.map((o) => o.modelId));
     const fresh = outputs.filter((o) => !linked.has(o.modelId));
     if (fresh.length === 0) return;
-    await this.#call("POST", "runs/outputs", {
-      run_id: runId,
-      models: fresh.map((o) => ({ model_id: o.modelId, step: Math.trunc(o.step) })),
-    }, `log ${fresh.length} model outputs of run ${runId}`);
+    try {
+      await this.#call("POST", "runs/outputs", {
+        run_id: runId,
+        models: fresh.map((o) => ({ model_id: o.modelId, step: Math.trunc(o.step) })),
+      }, `log ${fresh.length} model outputs of run ${runId}`);
+    } catch (error) {
+      // Another process (a second sweep shard) may have linked them between the check and
+      // the call: the constraint refuses ours, and the outputs are there all the same.
+      const now = new Set((await this.getRun(runId)).outputs?.map((o) => o.modelId));
+      if (!fresh.every((o) => now.has(o.modelId))) throw error;
+    }
   }
 
   async createLoggedModel(options: CreateLoggedModelOptions): Promise<MlflowLoggedModel> {

@@ -6,6 +6,7 @@
 import { parseArgs } from "#args";
 import { generateSample } from "../src/data/mod.ts";
 import { writeNpzFile } from "../src/npz/write_npz_file_deno.ts";
+import { writeFileAtomic } from "../src/train/checkpoint_dir_deno.ts";
 import { flagsError, integerFlag, runMain } from "./_cli.ts";
 
 const HELP = `deno task sample [flags]
@@ -77,14 +78,6 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** Writes via a temporary file and a rename, so a crash never leaves half a file. */
-async function writeAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  await Deno.mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${Date.now()}`;
-  await Deno.writeFile(tmp, bytes);
-  await Deno.rename(tmp, path);
-}
-
 async function main(args: string[]): Promise<number> {
   const { values } = parseFlags(args);
   if (values.help) {
@@ -117,7 +110,8 @@ async function main(args: string[]): Promise<number> {
     console.log(`wrote ${path} (${((await Deno.stat(path)).size / 1e6).toFixed(1)} MB)`);
   }
   const statsText = JSON.stringify(sample.featureStats, null, 2) + "\n";
-  await writeAtomic(statsPath, new TextEncoder().encode(statsText));
+  await Deno.mkdir(dirname(statsPath), { recursive: true });
+  await writeFileAtomic(statsPath, new TextEncoder().encode(statsText));
   console.log(`wrote ${statsPath}`);
   for (const [name, split] of [["train", sample.train], ["val", sample.val]] as const) {
     const counts = [0, 0, 0, 0, 0];

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { writeCheckpointDir } from "../train/checkpoint_dir_deno.ts";
+import { writeCheckpointDir, writeFileAtomic } from "../train/checkpoint_dir_deno.ts";
 import type { TrainHooks } from "../train/hooks.ts";
 import { metricsCsvHeader, metricsCsvRow } from "../train/metrics_csv.ts";
 
@@ -37,24 +37,6 @@ async function exists(path: string): Promise<boolean> {
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return false;
     throw e;
-  }
-}
-
-/** Writes `bytes` to `path` through a synced temporary file and a rename (never half-written). */
-async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  try {
-    const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
-    try {
-      await file.write(bytes);
-      await file.sync();
-    } finally {
-      file.close();
-    }
-    await Deno.rename(tmp, path);
-  } catch (cause) {
-    await Deno.remove(tmp).catch(() => {});
-    throw new Error(`Cannot write ${path}: ${(cause as Error).message}`, { cause });
   }
 }
 

@@ -31,6 +31,33 @@ export async function readCheckpointDir(dir: string): Promise<Record<string, Uin
   return files;
 }
 
+/** Writes all of `bytes` to `path` and syncs it to disk before returning. */
+async function writeFileSynced(path: string, bytes: Uint8Array): Promise<void> {
+  const f = await Deno.open(path, { write: true, create: true, truncate: true });
+  try {
+    let off = 0;
+    while (off < bytes.length) off += await f.write(bytes.subarray(off));
+    await f.sync();
+  } finally {
+    f.close();
+  }
+}
+
+/**
+ * Writes `bytes` to `path` through a synced temporary file (`<path>.tmp-<pid>`) and a
+ * rename: a crash leaves the old file or the new one, never half of one.
+ */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp-${Deno.pid}`;
+  try {
+    await writeFileSynced(tmp, bytes);
+    await Deno.rename(tmp, path);
+  } catch (cause) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new Error(`Cannot write ${path}: ${(cause as Error).message}`, { cause });
+  }
+}
+
 /**
  * Writes `files` as folder `dir` atomically: into `<dir>.tmp-<pid>`, then renames the old
  * folder aside, renames the new one into place and deletes the old. A crash leaves either
@@ -50,14 +77,7 @@ export async function writeCheckpointDir(
         `Cannot write checkpoint ${dir}: file name "${name}" must be a plain name`,
       );
     }
-    const f = await Deno.open(`${tmp}/${name}`, { write: true, create: true, truncate: true });
-    try {
-      let off = 0;
-      while (off < bytes.length) off += await f.write(bytes.subarray(off));
-      await f.sync();
-    } finally {
-      f.close();
-    }
+    await writeFileSynced(`${tmp}/${name}`, bytes);
   }
   let hadOld = false;
   try {

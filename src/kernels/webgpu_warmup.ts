@@ -1,7 +1,7 @@
 /**
  * Compiles the WebGPU shaders a piece of tfjs work will need before it runs, on every core.
  *
- * On a software adapter (Mesa's lavapipe/llvmpipe) a shader is compiled to machine code at
+ * On a software adapter (Mesa llvmpipe) a shader is compiled to machine code at
  * its first dispatch, by the one thread that runs the device's queue: a W training step
  * spent ~20-26 s of CPU compiling its ~47 shaders that way, one after another. Here the
  * work runs once in tfjs' compile-only mode, which only creates its pipelines; their WGSL

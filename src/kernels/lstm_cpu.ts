@@ -14,7 +14,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { JOB, LSTM_ARGS, lstmScratchBytes } from "./_cpu_programs.ts";
+import { JOB, LSTM_ARGS, lstmScratchBytes } from "./_cpu_layout.ts";
 import { JobBatch, packedBytes, panelsOf } from "./_cpu_jobs.ts";
 import type { CpuRuntime, Region } from "./_cpu_runtime.ts";
 import { cpuRuntime } from "./cpu_kernels.ts";

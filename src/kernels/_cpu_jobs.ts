@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { A_PACK_BYTES, GEMM_ARGS, JOB, TILE_ROWS, TRANSPOSE_ARGS } from "./_cpu_programs.ts";
+import { A_PACK_BYTES, GEMM_ARGS, JOB, TILE_ROWS, TRANSPOSE_ARGS } from "./_cpu_layout.ts";
 import type { CpuRuntime, Region } from "./_cpu_runtime.ts";
 
 /** `C (=|+=) A · B` with B already packed in panels of 8 columns, `[N/8][K][8]`. */

@@ -12,10 +12,12 @@
  *
  * Supported: protocols 2 (what `torch.save` writes) to 5, minus out-of-band buffers.
  *
+ * Parts, private to `src/torch/`: `_pickle_reader.ts` (the bytes), `_pickle_items.ts` (what
+ * the stack holds) and `_pickle_globals.ts` (the allowlist).
+ *
  * @module
  */
-import { PyOrderedDict, PyTuple, pyTypeName, type PyValue } from "./py_value.ts";
-import { TorchFormatError } from "./torch_format_error.ts";
+import { PyOrderedDict, PyTuple, type PyValue } from "./py_value.ts";
 import {
   numelOf,
   TORCH_DTYPE_NAMES,
@@ -23,6 +25,24 @@ import {
   type TorchDtype,
   TorchTensor,
 } from "./torch_tensor.ts";
+import { decodeLong, pickleReader, utf8 } from "./_pickle_reader.ts";
+import {
+  checkResult,
+  describe,
+  Global,
+  type Item,
+  itemChecks,
+  NumpyDtype,
+  StorageRef,
+} from "./_pickle_items.ts";
+import {
+  checkGlobal,
+  DTYPE_OBJECTS,
+  PATH_CLASSES,
+  STORAGE_DTYPES,
+  TENSOR_REBUILDERS,
+  WHAT_IS_ALLOWED,
+} from "./_pickle_globals.ts";
 
 /** Options for {@link unpickle}. */
 export interface UnpickleOptions {
@@ -45,91 +65,6 @@ export interface UnpickleOptions {
 /** Default {@link UnpickleOptions.maxElements}. */
 export const DEFAULT_MAX_ELEMENTS = 2 ** 28;
 
-/** An allowed global, as pushed by GLOBAL: only ever matched by name, never called. */
-class Global {
-  constructor(readonly path: string) {}
-}
-
-/** What a persistent id resolves to: one storage record, typed or untyped (bytes). */
-class StorageRef {
-  constructor(
-    readonly key: string,
-    readonly dtype: TorchDtype | "untyped",
-    readonly bytes: Uint8Array,
-  ) {}
-}
-
-/** A `numpy.dtype` built by REDUCE, completed by BUILD (its byte order). */
-class NumpyDtype {
-  byteorder = "=";
-  constructor(readonly descr: string) {}
-}
-
-const MARK = Symbol("mark");
-type Item = unknown;
-
-/** Storage classes (`torch.FloatStorage`, ...) by dtype, and the `torch.<dtype>` objects. */
-const STORAGE_DTYPES = new Map<string, TorchDtype | "untyped">([
-  ...TORCH_DTYPE_NAMES.map((d) => [`torch.${TORCH_DTYPES[d].storage}`, d] as const),
-  ["torch.UntypedStorage", "untyped"],
-]);
-const DTYPE_OBJECTS = new Map<string, TorchDtype>([
-  ...TORCH_DTYPE_NAMES.map((d) => [`torch.${d}`, d] as const),
-  ["torch.float", "float32"],
-  ["torch.double", "float64"],
-  ["torch.half", "float16"],
-  ["torch.long", "int64"],
-  ["torch.int", "int32"],
-  ["torch.short", "int16"],
-]);
-
-const TENSOR_REBUILDERS = new Set([
-  "torch._utils._rebuild_tensor",
-  "torch._utils._rebuild_tensor_v2",
-  "torch._utils._rebuild_tensor_v3",
-  "torch._utils._rebuild_parameter",
-  "torch._utils._rebuild_parameter_with_state",
-]);
-const PATH_CLASSES = new Set([
-  "PosixPath",
-  "WindowsPath",
-  "PurePosixPath",
-  "PureWindowsPath",
-  "Path",
-]);
-
-/** Globals this reader implements (beside storage classes and dtype objects). */
-const ALLOWED = new Set([
-  ...TENSOR_REBUILDERS,
-  "torch._tensor._rebuild_from_type_v2",
-  "torch.Tensor",
-  "torch.nn.parameter.Parameter",
-  "torch.Size",
-  "torch.device",
-  "collections.OrderedDict",
-  "collections.Counter",
-  "builtins.set",
-  "builtins.bytearray",
-  "_codecs.encode",
-  ...[...PATH_CLASSES].map((c) => `pathlib.${c}`),
-  "numpy.core.multiarray.scalar",
-  "numpy._core.multiarray.scalar",
-  "numpy.dtype",
-]);
-
-/** Globals torch's weights_only loader allows that this reader does not implement. */
-const TORCH_ONLY = new Map([
-  ["torch._utils._rebuild_qtensor", "quantized tensors"],
-  ["torch._utils._rebuild_sparse_tensor", "sparse tensors"],
-  ["torch._utils._rebuild_meta_tensor_no_storage", "meta tensors"],
-  ["torch._utils._rebuild_wrapper_subclass", "tensor subclasses"],
-  ["torch._utils._rebuild_nested_tensor", "nested tensors"],
-  ["torch._utils._rebuild_device_tensor_from_numpy", "device tensors saved from numpy"],
-  ["torch._utils._rebuild_device_tensor_from_cpu_tensor", "device tensors"],
-  ["torch.serialization._get_layout", "tensor layouts"],
-  ["builtins.complex", "complex numbers"],
-]);
-
 /** numpy scalar dtypes: byte size and a little-endian reader. */
 const NUMPY_SCALARS: Record<string, [number, (v: DataView) => PyValue]> = {
   f8: [8, (v) => v.getFloat64(0, true)],
@@ -145,9 +80,21 @@ const NUMPY_SCALARS: Record<string, [number, (v: DataView) => PyValue]> = {
   b1: [1, (v) => v.getUint8(0) !== 0],
 };
 
-/** Python 2 module names a protocol-2 pickle may use (pickle's fix_imports). */
-const MODULE_ALIASES: Record<string, string> = { __builtin__: "builtins", copy_reg: "copyreg" };
+/** Joins pathlib's pickled parts the way `str(path)` prints them. */
+function joinPath(cls: string, parts: readonly string[]): string {
+  const windows = cls.includes("Windows");
+  const sep = windows ? "\\" : "/";
+  const absolute = windows ? /^([a-zA-Z]:)?[\\/]/ : /^\//;
+  let out = "";
+  for (const p of parts) {
+    if (p === "") continue;
+    if (out === "" || absolute.test(p)) out = p;
+    else out += (out.endsWith(sep) || (windows && out.endsWith("/")) ? "" : sep) + p;
+  }
+  return out === "" ? "." : out;
+}
 
+/** The opcodes refused by name; any other opcode the loop does not read is unknown. */
 const OPCODE_NAMES: Record<number, string> = {
   0x69: "INST",
   0x6f: "OBJ",
@@ -167,34 +114,6 @@ const OPCODE_NAMES: Record<number, string> = {
   0x70: "PUT",
 };
 
-const WHAT_IS_ALLOWED = "a checkpoint may only hold tensors, dicts, OrderedDicts, lists, " +
-  "tuples, sets, numbers, strings, bytes and paths (the rules of torch.load(weights_only=True))";
-
-const utf8 = new TextDecoder("utf-8");
-
-/** Joins pathlib's pickled parts the way `str(path)` prints them. */
-function joinPath(cls: string, parts: readonly string[]): string {
-  const windows = cls.includes("Windows");
-  const sep = windows ? "\\" : "/";
-  const absolute = windows ? /^([a-zA-Z]:)?[\\/]/ : /^\//;
-  let out = "";
-  for (const p of parts) {
-    if (p === "") continue;
-    if (out === "" || absolute.test(p)) out = p;
-    else out += (out.endsWith(sep) || (windows && out.endsWith("/")) ? "" : sep) + p;
-  }
-  return out === "" ? "." : out;
-}
-
-/** Decodes a little- or big-endian two's-complement integer. */
-function decodeLong(bytes: Uint8Array): bigint {
-  if (bytes.length === 0) return 0n;
-  let v = 0n;
-  for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]);
-  if (bytes[bytes.length - 1] & 0x80) v -= 1n << BigInt(8 * bytes.length);
-  return v;
-}
-
 /**
  * Reads a pickle restricted to checkpoint data (see the module doc) and returns its value.
  *
@@ -211,103 +130,12 @@ function decodeLong(bytes: Uint8Array): bigint {
 export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): PyValue {
   const record = options.record ?? "data.pkl";
   const maxElements = options.maxElements ?? DEFAULT_MAX_ELEMENTS;
+  const reader = pickleReader(bytes, record);
+  const { dv, fail, need, take, u32, u64, line } = reader;
+  const checks = itemChecks(fail);
+  const { tuple, int, str } = checks;
   let elements = 0;
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let pos = 0;
-  let opAt = 0;
-  const fail = (what: string, extra?: { global?: string; cause?: unknown }): never => {
-    throw new TorchFormatError(
-      `Cannot read torch pickle ${record}: ${what} (at byte ${opAt})`,
-      record,
-      opAt,
-      extra,
-    );
-  };
-  const need = (n: number): number => {
-    if (n < 0 || pos + n > bytes.length) {
-      fail(`it ends early: ${n} more bytes needed, ${bytes.length - pos} left (truncated file?)`);
-    }
-    const at = pos;
-    pos += n;
-    return at;
-  };
-  const take = (n: number): Uint8Array => bytes.subarray(need(n), pos);
-  const u32 = (): number => dv.getUint32(need(4), true);
-  const u64 = (): number => {
-    const v = dv.getBigUint64(need(8), true);
-    if (v > BigInt(bytes.length)) fail(`a length of ${v} bytes is larger than the pickle`);
-    return Number(v);
-  };
-  const line = (): string => {
-    const end = bytes.indexOf(0x0a, pos);
-    if (end < 0 || end - pos > 1024) fail("a GLOBAL name is not terminated by a newline");
-    const s = utf8.decode(bytes.subarray(pos, end));
-    pos = end + 1;
-    return s;
-  };
-
-  let stack: Item[] = [];
-  const metastack: Item[][] = [];
-  const memo = new Map<number, Item>();
   const storages = new Map<string, Uint8Array>();
-
-  const pop = (): Item => {
-    if (stack.length === 0) fail("the stack is empty (malformed pickle)");
-    return stack.pop();
-  };
-  const top = (): Item => {
-    if (stack.length === 0) fail("the stack is empty (malformed pickle)");
-    return stack[stack.length - 1];
-  };
-  const popMark = (): Item[] => {
-    const items = stack;
-    const prev = metastack.pop();
-    if (!prev) fail("no MARK to pop to (malformed pickle)");
-    stack = prev!;
-    return items;
-  };
-  const describe = (v: Item): string => {
-    if (v instanceof Global) return v.path;
-    if (v instanceof StorageRef) return `a storage (data/${v.key})`;
-    if (v instanceof NumpyDtype) return `numpy.dtype(${v.descr})`;
-    if (v === MARK) return "MARK";
-    return pyTypeName(v as PyValue);
-  };
-  const tuple = (v: Item, what: string): readonly Item[] => {
-    if (!(v instanceof PyTuple)) fail(`${what} must be a tuple, found ${describe(v)}`);
-    return (v as PyTuple).items;
-  };
-  const int = (v: Item, what: string): number => {
-    if (typeof v !== "bigint" || v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) {
-      fail(`${what} must be a non-negative int, found ${describe(v)}`);
-    }
-    return Number(v);
-  };
-  const str = (v: Item, what: string): string => {
-    if (typeof v !== "string") fail(`${what} must be a str, found ${describe(v)}`);
-    return v as string;
-  };
-
-  const checkGlobal = (module: string, name: string): Global => {
-    const mod = Object.hasOwn(MODULE_ALIASES, module) ? MODULE_ALIASES[module] : module;
-    const path = `${mod}.${name}`;
-    if (ALLOWED.has(path) || STORAGE_DTYPES.has(path) || DTYPE_OBJECTS.has(path)) {
-      return new Global(path);
-    }
-    const unsupported = TORCH_ONLY.get(path);
-    if (unsupported) {
-      fail(
-        `global ${path} (${unsupported}) is not supported: only dense tensors of dtype ` +
-          `${TORCH_DTYPE_NAMES.join(", ")}`,
-        { global: path },
-      );
-    }
-    return fail(
-      `global ${path} is not allowed: ${WHAT_IS_ALLOWED}; the file may be malicious, and ` +
-        "nothing in it was run",
-      { global: path },
-    );
-  };
 
   const storageBytes = (key: string): Uint8Array => {
     const known = storages.get(key);
@@ -629,6 +457,26 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): PyVa
     }
   };
 
+  let stack: Item[] = [];
+  const metastack: Item[][] = [];
+  const memo = new Map<number, Item>();
+
+  const pop = (): Item => {
+    if (stack.length === 0) fail("the stack is empty (malformed pickle)");
+    return stack.pop();
+  };
+  const top = (): Item => {
+    if (stack.length === 0) fail("the stack is empty (malformed pickle)");
+    return stack[stack.length - 1];
+  };
+  const popMark = (): Item[] => {
+    const items = stack;
+    const prev = metastack.pop();
+    if (!prev) fail("no MARK to pop to (malformed pickle)");
+    stack = prev!;
+    return items;
+  };
+
   const setItems = (target: Item, items: Item[]) => {
     if (!(target instanceof Map)) fail(`SETITEM(S) needs a dict, found ${describe(target)}`);
     if (items.length % 2 !== 0) fail("SETITEMS needs key/value pairs (odd item count)");
@@ -638,7 +486,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): PyVa
   };
 
   for (;;) {
-    opAt = pos;
+    reader.startOpcode();
     const op = bytes[need(1)];
     switch (op) {
       case 0x80: { // PROTO
@@ -814,13 +662,13 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): PyVa
         break;
       case 0x63: { // GLOBAL
         const module = line();
-        stack.push(checkGlobal(module, line()));
+        stack.push(checkGlobal(module, line(), fail));
         break;
       }
       case 0x93: { // STACK_GLOBAL
         const name = pop();
         const module = pop();
-        stack.push(checkGlobal(str(module, "a module name"), str(name, "a global name")));
+        stack.push(checkGlobal(str(module, "a module name"), str(name, "a global name"), fail));
         break;
       }
       case 0x51: // BINPERSID
@@ -873,31 +721,4 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): PyVa
       }
     }
   }
-}
-
-/**
- * Checks the result holds only {@link PyValue}s (no bare global, storage or MARK). Iterative:
- * a pickle can nest containers deeper than the call stack.
- */
-function checkResult(result: Item, fail: (what: string) => never): PyValue {
-  const seen = new Set<object>();
-  const todo: Item[] = [result];
-  while (todo.length > 0) {
-    const v = todo.pop();
-    if (typeof v === "symbol") fail("the result holds a MARK (malformed pickle)");
-    if (v === null || typeof v !== "object" || seen.has(v)) continue;
-    seen.add(v);
-    if (v instanceof Global) fail(`the result holds ${v.path} itself, which is not data`);
-    if (v instanceof StorageRef) {
-      fail(`the result holds a bare storage (data/${v.key}), outside a tensor`);
-    }
-    if (v instanceof NumpyDtype) fail("the result holds a numpy.dtype, which is not supported");
-    if (v instanceof PyTuple) todo.push(...v.items);
-    else if (Array.isArray(v) || v instanceof Set) { for (const x of v) todo.push(x); }
-    else if (v instanceof Map) {
-      for (const [k, x] of v) todo.push(k, x);
-      if (v instanceof PyOrderedDict) { for (const x of v.attributes.values()) todo.push(x); }
-    }
-  }
-  return result as PyValue;
 }

@@ -4,7 +4,7 @@
  * dicts, `OrderedDict`s, lists, tuples, sets, numbers, strings and bytes. Every global is
  * checked against an allowlist when the GLOBAL opcode is read, before anything else happens;
  * opcodes that build arbitrary objects (INST, OBJ, EXT*) are refused. Nothing in the file is
- * ever called: each allowed global is a small pure function of this module.
+ * ever called: each allowed global is a small pure function here (`_pickle_calls.ts`).
  *
  * Beyond torch's list, and only as data: `pathlib` paths become strings and numpy scalars
  * (`np.float64(0.5)`, as older scikit-learn returned from `f1_score`) become numbers, because
@@ -12,17 +12,19 @@
  *
  * Supported: protocols 2 (what `torch.save` writes) to 5, minus out-of-band buffers.
  *
+ * This file is the stack machine (the opcodes, the stack, MARK and the memo). Its parts, private
+ * to `src/torch/`: `_pickle_reader.ts` (the bytes), `_pickle_items.ts` (what the stack holds),
+ * `_pickle_globals.ts` (the allowlist), `_pickle_tensors.ts` (storages and tensors) and
+ * `_pickle_calls.ts` (what each allowed global builds).
+ *
  * @module
  */
-import { PyOrderedDict, PyTuple, pyTypeName, type PyValue } from "./py_value.ts";
-import { TorchFormatError } from "./torch_format_error.ts";
-import {
-  numelOf,
-  TORCH_DTYPE_NAMES,
-  TORCH_DTYPES,
-  type TorchDtype,
-  TorchTensor,
-} from "./torch_tensor.ts";
+import { PyTuple, type PyValue } from "./py_value.ts";
+import { decodeLong, pickleReader, utf8 } from "./_pickle_reader.ts";
+import { checkResult, describe, Global, type Item, itemChecks } from "./_pickle_items.ts";
+import { checkGlobal, WHAT_IS_ALLOWED } from "./_pickle_globals.ts";
+import { tensorRebuilder } from "./_pickle_tensors.ts";
+import { globalCalls } from "./_pickle_calls.ts";
 
 /** Options for {@link unpickle}. */
 export interface UnpickleOptions {
@@ -45,109 +47,7 @@ export interface UnpickleOptions {
 /** Default {@link UnpickleOptions.maxElements}. */
 export const DEFAULT_MAX_ELEMENTS = 2 ** 28;
 
-/** An allowed global, as pushed by GLOBAL: only ever matched by name, never called. */
-class Global {
-  constructor(readonly path: string) {}
-}
-
-/** What a persistent id resolves to: one storage record, typed or untyped (bytes). */
-class StorageRef {
-  constructor(
-    readonly key: string,
-    readonly dtype: TorchDtype | "untyped",
-    readonly bytes: Uint8Array,
-  ) {}
-}
-
-/** A `numpy.dtype` built by REDUCE, completed by BUILD (its byte order). */
-class NumpyDtype {
-  byteorder = "=";
-  constructor(readonly descr: string) {}
-}
-
-const MARK = Symbol("mark");
-type Item = unknown;
-
-/** Storage classes (`torch.FloatStorage`, ...) by dtype, and the `torch.<dtype>` objects. */
-const STORAGE_DTYPES = new Map<string, TorchDtype | "untyped">([
-  ...TORCH_DTYPE_NAMES.map((d) => [`torch.${TORCH_DTYPES[d].storage}`, d] as const),
-  ["torch.UntypedStorage", "untyped"],
-]);
-const DTYPE_OBJECTS = new Map<string, TorchDtype>([
-  ...TORCH_DTYPE_NAMES.map((d) => [`torch.${d}`, d] as const),
-  ["torch.float", "float32"],
-  ["torch.double", "float64"],
-  ["torch.half", "float16"],
-  ["torch.long", "int64"],
-  ["torch.int", "int32"],
-  ["torch.short", "int16"],
-]);
-
-const TENSOR_REBUILDERS = new Set([
-  "torch._utils._rebuild_tensor",
-  "torch._utils._rebuild_tensor_v2",
-  "torch._utils._rebuild_tensor_v3",
-  "torch._utils._rebuild_parameter",
-  "torch._utils._rebuild_parameter_with_state",
-]);
-const PATH_CLASSES = new Set([
-  "PosixPath",
-  "WindowsPath",
-  "PurePosixPath",
-  "PureWindowsPath",
-  "Path",
-]);
-
-/** Globals this reader implements (beside storage classes and dtype objects). */
-const ALLOWED = new Set([
-  ...TENSOR_REBUILDERS,
-  "torch._tensor._rebuild_from_type_v2",
-  "torch.Tensor",
-  "torch.nn.parameter.Parameter",
-  "torch.Size",
-  "torch.device",
-  "collections.OrderedDict",
-  "collections.Counter",
-  "builtins.set",
-  "builtins.bytearray",
-  "_codecs.encode",
-  ...[...PATH_CLASSES].map((c) => `pathlib.${c}`),
-  "numpy.core.multiarray.scalar",
-  "numpy._core.multiarray.scalar",
-  "numpy.dtype",
-]);
-
-/** Globals torch's weights_only loader allows that this reader does not implement. */
-const TORCH_ONLY = new Map([
-  ["torch._utils._rebuild_qtensor", "quantized tensors"],
-  ["torch._utils._rebuild_sparse_tensor", "sparse tensors"],
-  ["torch._utils._rebuild_meta_tensor_no_storage", "meta tensors"],
-  ["torch._utils._rebuild_wrapper_subclass", "tensor subclasses"],
-  ["torch._utils._rebuild_nested_tensor", "nested tensors"],
-  ["torch._utils._rebuild_device_tensor_from_numpy", "device tensors saved from numpy"],
-  ["torch._utils._rebuild_device_tensor_from_cpu_tensor", "device tensors"],
-  ["torch.serialization._get_layout", "tensor layouts"],
-  ["builtins.complex", "complex numbers"],
-]);
-
-/** numpy scalar dtypes: byte size and a little-endian reader. */
-const NUMPY_SCALARS: Record<string, [number, (v: DataView) => PyValue]> = {
-  f8: [8, (v) => v.getFloat64(0, true)],
-  f4: [4, (v) => v.getFloat32(0, true)],
-  i8: [8, (v) => v.getBigInt64(0, true)],
-  u8: [8, (v) => v.getBigUint64(0, true)],
-  i4: [4, (v) => BigInt(v.getInt32(0, true))],
-  u4: [4, (v) => BigInt(v.getUint32(0, true))],
-  i2: [2, (v) => BigInt(v.getInt16(0, true))],
-  u2: [2, (v) => BigInt(v.getUint16(0, true))],
-  i1: [1, (v) => BigInt(v.getInt8(0))],
-  u1: [1, (v) => BigInt(v.getUint8(0))],
-  b1: [1, (v) => v.getUint8(0) !== 0],
-};
-
-/** Python 2 module names a protocol-2 pickle may use (pickle's fix_imports). */
-const MODULE_ALIASES: Record<string, string> = { __builtin__: "builtins", copy_reg: "copyreg" };
-
+/** The opcodes refused by name; any other opcode the loop does not read is unknown. */
 const OPCODE_NAMES: Record<number, string> = {
   0x69: "INST",
   0x6f: "OBJ",
@@ -167,34 +67,6 @@ const OPCODE_NAMES: Record<number, string> = {
   0x70: "PUT",
 };
 
-const WHAT_IS_ALLOWED = "a checkpoint may only hold tensors, dicts, OrderedDicts, lists, " +
-  "tuples, sets, numbers, strings, bytes and paths (the rules of torch.load(weights_only=True))";
-
-const utf8 = new TextDecoder("utf-8");
-
-/** Joins pathlib's pickled parts the way `str(path)` prints them. */
-function joinPath(cls: string, parts: readonly string[]): string {
-  const windows = cls.includes("Windows");
-  const sep = windows ? "\\" : "/";
-  const absolute = windows ? /^([a-zA-Z]:)?[\\/]/ : /^\//;
-  let out = "";
-  for (const p of parts) {
-    if (p === "") continue;
-    if (out === "" || absolute.test(p)) out = p;
-    else out += (out.endsWith(sep) || (windows && out.endsWith("/")) ? "" : sep) + p;
-  }
-  return out === "" ? "." : out;
-}
-
-/** Decodes a little- or big-endian two's-complement integer. */
-function decodeLong(bytes: Uint8Array): bigint {
-  if (bytes.length === 0) return 0n;
-  let v = 0n;
-  for (let i = bytes.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]);
-  if (bytes[bytes.length - 1] & 0x80) v -= 1n << BigInt(8 * bytes.length);
-  return v;
-}
-
 /**
  * Reads a pickle restricted to checkpoint data (see the module doc) and returns its value.
  *
@@ -211,45 +83,17 @@ function decodeLong(bytes: Uint8Array): bigint {
 export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): PyValue {
   const record = options.record ?? "data.pkl";
   const maxElements = options.maxElements ?? DEFAULT_MAX_ELEMENTS;
-  let elements = 0;
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let pos = 0;
-  let opAt = 0;
-  const fail = (what: string, extra?: { global?: string; cause?: unknown }): never => {
-    throw new TorchFormatError(
-      `Cannot read torch pickle ${record}: ${what} (at byte ${opAt})`,
-      record,
-      opAt,
-      extra,
-    );
-  };
-  const need = (n: number): number => {
-    if (n < 0 || pos + n > bytes.length) {
-      fail(`it ends early: ${n} more bytes needed, ${bytes.length - pos} left (truncated file?)`);
-    }
-    const at = pos;
-    pos += n;
-    return at;
-  };
-  const take = (n: number): Uint8Array => bytes.subarray(need(n), pos);
-  const u32 = (): number => dv.getUint32(need(4), true);
-  const u64 = (): number => {
-    const v = dv.getBigUint64(need(8), true);
-    if (v > BigInt(bytes.length)) fail(`a length of ${v} bytes is larger than the pickle`);
-    return Number(v);
-  };
-  const line = (): string => {
-    const end = bytes.indexOf(0x0a, pos);
-    if (end < 0 || end - pos > 1024) fail("a GLOBAL name is not terminated by a newline");
-    const s = utf8.decode(bytes.subarray(pos, end));
-    pos = end + 1;
-    return s;
-  };
+  const reader = pickleReader(bytes, record);
+  const { dv, fail, need, take, u32, u64, line } = reader;
+  const checks = itemChecks(fail);
+  const { str } = checks;
+  const tensors = tensorRebuilder({ ...options, maxElements }, checks);
+  const { persistentLoad } = tensors;
+  const { call, build } = globalCalls(checks, tensors);
 
   let stack: Item[] = [];
   const metastack: Item[][] = [];
   const memo = new Map<number, Item>();
-  const storages = new Map<string, Uint8Array>();
 
   const pop = (): Item => {
     if (stack.length === 0) fail("the stack is empty (malformed pickle)");
@@ -266,368 +110,6 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): PyVa
     stack = prev!;
     return items;
   };
-  const describe = (v: Item): string => {
-    if (v instanceof Global) return v.path;
-    if (v instanceof StorageRef) return `a storage (data/${v.key})`;
-    if (v instanceof NumpyDtype) return `numpy.dtype(${v.descr})`;
-    if (v === MARK) return "MARK";
-    return pyTypeName(v as PyValue);
-  };
-  const tuple = (v: Item, what: string): readonly Item[] => {
-    if (!(v instanceof PyTuple)) fail(`${what} must be a tuple, found ${describe(v)}`);
-    return (v as PyTuple).items;
-  };
-  const int = (v: Item, what: string): number => {
-    if (typeof v !== "bigint" || v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) {
-      fail(`${what} must be a non-negative int, found ${describe(v)}`);
-    }
-    return Number(v);
-  };
-  const str = (v: Item, what: string): string => {
-    if (typeof v !== "string") fail(`${what} must be a str, found ${describe(v)}`);
-    return v as string;
-  };
-
-  const checkGlobal = (module: string, name: string): Global => {
-    const mod = Object.hasOwn(MODULE_ALIASES, module) ? MODULE_ALIASES[module] : module;
-    const path = `${mod}.${name}`;
-    if (ALLOWED.has(path) || STORAGE_DTYPES.has(path) || DTYPE_OBJECTS.has(path)) {
-      return new Global(path);
-    }
-    const unsupported = TORCH_ONLY.get(path);
-    if (unsupported) {
-      fail(
-        `global ${path} (${unsupported}) is not supported: only dense tensors of dtype ` +
-          `${TORCH_DTYPE_NAMES.join(", ")}`,
-        { global: path },
-      );
-    }
-    return fail(
-      `global ${path} is not allowed: ${WHAT_IS_ALLOWED}; the file may be malicious, and ` +
-        "nothing in it was run",
-      { global: path },
-    );
-  };
-
-  const storageBytes = (key: string): Uint8Array => {
-    const known = storages.get(key);
-    if (known) return known;
-    if (!options.storage) {
-      fail(`the pickle references storage data/${key}, but no records were given`);
-    }
-    const raw = options.storage!(key);
-    if (!raw) fail(`the storage record data/${key} is missing from the archive`);
-    const copy = raw!.slice(); // aligned for typed arrays, and private
-    storages.set(key, copy);
-    return copy;
-  };
-
-  const persistentLoad = (pid: Item): StorageRef => {
-    const t = tuple(pid, "a persistent id");
-    if (t.length !== 5 || t[0] !== "storage") {
-      fail(
-        `only storage persistent ids ("storage", type, key, location, numel) are allowed, found a ${t.length}-tuple starting ${
-          describe(t[0])
-        }`,
-      );
-    }
-    const type = t[1];
-    const dtype = type instanceof Global ? STORAGE_DTYPES.get(type.path) : undefined;
-    if (!dtype) fail(`a storage type must be a torch storage class, found ${describe(type)}`);
-    const key = str(t[2], "a storage key");
-    str(t[3], "a storage location");
-    const numel = int(t[4], "a storage size");
-    const data = storageBytes(key);
-    const size = dtype === "untyped" ? 1 : TORCH_DTYPES[dtype!].size;
-    if (data.length !== numel * size) {
-      fail(
-        `storage data/${key} holds ${data.length} bytes, its pickle declares ${numel} elements of ${size} bytes`,
-      );
-    }
-    return new StorageRef(key, dtype!, data);
-  };
-
-  /** A dense copy of the strided view (storage, offset, size, stride) as `dtype`. */
-  const rebuildTensor = (
-    storage: Item,
-    offsetItem: Item,
-    sizeItem: Item,
-    strideItem: Item,
-    requiresGrad: Item,
-    dtypeIn?: TorchDtype,
-  ): TorchTensor => {
-    if (!(storage instanceof StorageRef)) {
-      return fail(`a tensor's storage must come from a persistent id, found ${describe(storage)}`);
-    }
-    const dtype = dtypeIn ?? (storage.dtype === "untyped" ? "uint8" : storage.dtype);
-    if (dtypeIn && storage.dtype !== "untyped" && storage.dtype !== dtypeIn) {
-      fail(`a ${dtypeIn} tensor cannot view a ${storage.dtype} storage`);
-    }
-    const shape = tuple(sizeItem, "a tensor size").map((d) => int(d, "a tensor dimension"));
-    const stride = tuple(strideItem, "a tensor stride").map((d) => int(d, "a tensor stride"));
-    const offset = int(offsetItem, "a tensor storage offset");
-    if (stride.length !== shape.length) {
-      fail(`a tensor has ${shape.length} dimensions but ${stride.length} strides`);
-    }
-    const spec = TORCH_DTYPES[dtype];
-    const available = Math.floor(storage.bytes.length / spec.size);
-    const n = numelOf(shape);
-    elements += n;
-    if (elements > maxElements) {
-      fail(
-        `a tensor of shape [${shape}] brings the tensors to ${elements} elements, over the limit maxElements = ${maxElements}`,
-      );
-    }
-    const last = n === 0 ? -1 : offset + shape.reduce((a, d, i) => a + (d - 1) * stride[i], 0);
-    if (last >= available) {
-      fail(
-        `a tensor of shape [${shape}], stride [${stride}], offset ${offset} reaches element ${last} of a ${available}-element storage (data/${storage.key})`,
-      );
-    }
-    let src: Uint8Array = storage.bytes;
-    if (options.byteorder === "big" && spec.size > 1) {
-      src = src.slice();
-      for (let i = 0; i + spec.size <= src.length; i += spec.size) {
-        src.subarray(i, i + spec.size).reverse();
-      }
-    }
-    const elems = new spec.ctor(src.buffer, src.byteOffset, available);
-    const out = new spec.ctor(n);
-    let contiguous = true;
-    for (let i = shape.length - 1, expect = 1; i >= 0; expect *= shape[i], i--) {
-      if (shape[i] !== 1 && stride[i] !== expect) contiguous = false;
-    }
-    if (contiguous) {
-      out.set(elems.subarray(offset, offset + n));
-    } else {
-      const idx = new Array(shape.length).fill(0);
-      for (let k = 0; k < n; k++) {
-        let at = offset;
-        for (let i = 0; i < shape.length; i++) at += idx[i] * stride[i];
-        out[k] = elems[at];
-        for (let i = shape.length - 1; i >= 0; i--) {
-          if (++idx[i] < shape[i]) break;
-          idx[i] = 0;
-        }
-      }
-    }
-    if (typeof requiresGrad !== "boolean") {
-      fail(`a tensor's requires_grad must be a bool, found ${describe(requiresGrad)}`);
-    }
-    return new TorchTensor(dtype, shape, out, requiresGrad as boolean);
-  };
-
-  const checkHooks = (hooks: Item) => {
-    if (!(hooks instanceof Map) || hooks.size > 0) {
-      fail(`a tensor's backward hooks must be an empty OrderedDict, found ${describe(hooks)}`);
-    }
-  };
-  const checkMetadata = (metadata: Item) => {
-    if (metadata === null || metadata === undefined) return;
-    if (!(metadata instanceof Map)) {
-      fail(`tensor metadata must be a dict, found ${describe(metadata)}`);
-    }
-    for (const [k, v] of metadata as Map<Item, Item>) {
-      if (v !== false) {
-        fail(
-          `tensor metadata ${describe(k)}=${
-            String(v)
-          } (negative or conjugate views) is not supported`,
-        );
-      }
-    }
-  };
-  const asTensor = (v: Item, what: string): TorchTensor => {
-    if (!(v instanceof TorchTensor)) fail(`${what} must be a tensor, found ${describe(v)}`);
-    return v as TorchTensor;
-  };
-
-  /** What calling (REDUCE) or instantiating (NEWOBJ) an allowed global yields. */
-  const call = (f: Item, argsItem: Item): Item => {
-    if (!(f instanceof Global)) return fail(`REDUCE needs a global to call, found ${describe(f)}`);
-    const args = tuple(argsItem, `the arguments of ${f.path}`);
-    const arity = (lo: number, hi = lo) => {
-      if (args.length < lo || args.length > hi) {
-        fail(
-          `${f.path} takes ${lo === hi ? lo : `${lo} to ${hi}`} arguments, found ${args.length}`,
-        );
-      }
-    };
-    const p = f.path;
-    switch (p) {
-      case "torch._utils._rebuild_tensor":
-        arity(4);
-        return rebuildTensor(args[0], args[1], args[2], args[3], false);
-      case "torch._utils._rebuild_tensor_v2":
-        arity(6, 7);
-        checkHooks(args[5]);
-        checkMetadata(args[6]);
-        return rebuildTensor(args[0], args[1], args[2], args[3], args[4]);
-      case "torch._utils._rebuild_tensor_v3": {
-        arity(7, 8);
-        checkHooks(args[5]);
-        checkMetadata(args[7]);
-        const d = args[6] instanceof Global ? DTYPE_OBJECTS.get(args[6].path) : undefined;
-        if (!d) {
-          fail(
-            `a tensor dtype must be one of torch.${TORCH_DTYPE_NAMES.join(", torch.")}, found ${
-              describe(args[6])
-            }`,
-          );
-        }
-        return rebuildTensor(args[0], args[1], args[2], args[3], args[4], d);
-      }
-      case "torch._utils._rebuild_parameter":
-      case "torch._utils._rebuild_parameter_with_state":
-      case "torch.nn.parameter.Parameter": {
-        if (p === "torch.nn.parameter.Parameter") arity(0, 2);
-        else arity(p.endsWith("state") ? 4 : 3);
-        if (args.length > 2) checkHooks(args[2]);
-        if (args.length === 0) return fail("an nn.Parameter without data is not supported");
-        const t = asTensor(args[0], "a parameter's data");
-        const rg = args.length > 1 ? args[1] : true;
-        if (typeof rg !== "boolean") {
-          fail(`a parameter's requires_grad must be a bool, found ${describe(rg)}`);
-        }
-        return new TorchTensor(t.dtype, t.shape, t.data, rg as boolean);
-      }
-      case "torch._tensor._rebuild_from_type_v2": {
-        // (rebuild function, type, its arguments, Python attributes): attributes dropped.
-        arity(4);
-        const [fn, type, inner] = args;
-        if (!(fn instanceof Global) || !TENSOR_REBUILDERS.has(fn.path)) {
-          fail(`_rebuild_from_type_v2 must rebuild a tensor, found ${describe(fn)}`);
-        }
-        if (
-          !(type instanceof Global) ||
-          (type.path !== "torch.Tensor" && type.path !== "torch.nn.parameter.Parameter")
-        ) {
-          fail(
-            `_rebuild_from_type_v2 supports torch.Tensor and nn.Parameter, found ${describe(type)}`,
-          );
-        }
-        return call(fn, inner);
-      }
-      case "collections.OrderedDict":
-      case "collections.Counter":
-      case "builtins.set": {
-        arity(0, 1);
-        const out: Map<Item, Item> | Set<Item> = p === "builtins.set"
-          ? new Set()
-          : p === "collections.OrderedDict"
-          ? new PyOrderedDict()
-          : new Map();
-        if (args.length === 0) return out;
-        const init = args[0];
-        if (out instanceof Set) {
-          if (!Array.isArray(init) && !(init instanceof Set) && !(init instanceof PyTuple)) {
-            fail(`set() needs a list, found ${describe(init)}`);
-          }
-          for (const v of init instanceof PyTuple ? init.items : init as Iterable<Item>) out.add(v);
-          return out;
-        }
-        if (init instanceof Map) {
-          for (const [k, v] of init) out.set(k, v);
-          return out;
-        }
-        if (!Array.isArray(init)) {
-          fail(`${p}() needs a dict or a list of pairs, found ${describe(init)}`);
-        }
-        for (const pair of init as Item[]) {
-          const kv = pair instanceof PyTuple ? pair.items : Array.isArray(pair) ? pair : [];
-          if (kv.length !== 2) fail(`${p}() needs (key, value) pairs, found ${describe(pair)}`);
-          out.set(kv[0], kv[1]);
-        }
-        return out;
-      }
-      case "_codecs.encode":
-      case "builtins.bytearray": {
-        arity(p === "_codecs.encode" ? 2 : 0, 2);
-        if (args.length === 0) return new Uint8Array(0);
-        if (args[0] instanceof Uint8Array) return args[0].slice();
-        if (Array.isArray(args[0])) {
-          return Uint8Array.from(args[0], (v) => {
-            const b = int(v, "a bytearray item");
-            if (b > 255) fail(`a bytearray item must be 0..255, found ${b}`);
-            return b;
-          });
-        }
-        const s = str(args[0], `the text of ${p}`);
-        const enc = args.length > 1 ? str(args[1], "an encoding").toLowerCase() : "";
-        if (enc === "latin1" || enc === "latin-1") {
-          const out = new Uint8Array(s.length);
-          for (let i = 0; i < s.length; i++) {
-            const c = s.charCodeAt(i);
-            if (c > 255) fail(`latin-1 text holds the character U+${c.toString(16)}`);
-            out[i] = c;
-          }
-          return out;
-        }
-        if (enc === "utf-8" || enc === "utf8") return new TextEncoder().encode(s);
-        return fail(`${p} supports the latin-1 and utf-8 encodings, found ${JSON.stringify(enc)}`);
-      }
-      case "torch.Size":
-        arity(1);
-        tuple(args[0], "torch.Size's argument").forEach((d) => int(d, "a torch.Size dimension"));
-        return args[0];
-      case "torch.device": {
-        arity(1, 2);
-        const type = str(args[0], "a device type");
-        return args.length === 2 ? `${type}:${int(args[1], "a device index")}` : type;
-      }
-      case "numpy.dtype": {
-        arity(1, 3);
-        return new NumpyDtype(str(args[0], "a numpy dtype"));
-      }
-      case "numpy.core.multiarray.scalar":
-      case "numpy._core.multiarray.scalar":
-        arity(2);
-        return numpyScalar(args[0], args[1]);
-    }
-    const cls = p.slice("pathlib.".length);
-    if (p.startsWith("pathlib.") && PATH_CLASSES.has(cls)) {
-      return joinPath(cls, args.map((a) => str(a, "a path part")));
-    }
-    return fail(`${p} cannot be called`);
-  };
-
-  const numpyScalar = (dtype: Item, data: Item): Item => {
-    if (!(dtype instanceof NumpyDtype)) {
-      fail(`a numpy scalar needs a numpy.dtype, found ${describe(dtype)}`);
-    }
-    if (!(data instanceof Uint8Array)) fail(`a numpy scalar needs bytes, found ${describe(data)}`);
-    const { descr, byteorder } = dtype as NumpyDtype;
-    const b = (data as Uint8Array).slice();
-    if (byteorder === ">") b.reverse();
-    const read = Object.hasOwn(NUMPY_SCALARS, descr) ? NUMPY_SCALARS[descr] : undefined;
-    if (!read) {
-      return fail(
-        `numpy scalars of dtype ${descr} are not supported (f8, f4, i1..i8, u1..u8, b1 are)`,
-      );
-    }
-    if (b.length !== read[0]) {
-      fail(`a numpy ${descr} scalar needs ${read[0]} bytes, found ${b.length}`);
-    }
-    return read[1](new DataView(b.buffer));
-  };
-
-  const build = (inst: Item, state: Item) => {
-    if (inst instanceof PyOrderedDict) {
-      if (!(state instanceof Map)) {
-        fail(`an OrderedDict's state must be a dict, found ${describe(state)}`);
-      }
-      for (const [k, v] of state as Map<Item, Item>) {
-        inst.attributes.set(str(k, "an attribute name"), v as PyValue);
-      }
-    } else if (inst instanceof NumpyDtype) {
-      const s = tuple(state, "a numpy dtype's state");
-      inst.byteorder = str(s[1], "a numpy byte order");
-    } else {
-      fail(
-        `BUILD may only set the state of an OrderedDict or a numpy dtype, found ${describe(inst)}`,
-      );
-    }
-  };
 
   const setItems = (target: Item, items: Item[]) => {
     if (!(target instanceof Map)) fail(`SETITEM(S) needs a dict, found ${describe(target)}`);
@@ -638,7 +120,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): PyVa
   };
 
   for (;;) {
-    opAt = pos;
+    reader.startOpcode();
     const op = bytes[need(1)];
     switch (op) {
       case 0x80: { // PROTO
@@ -814,13 +296,13 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): PyVa
         break;
       case 0x63: { // GLOBAL
         const module = line();
-        stack.push(checkGlobal(module, line()));
+        stack.push(checkGlobal(module, line(), fail));
         break;
       }
       case 0x93: { // STACK_GLOBAL
         const name = pop();
         const module = pop();
-        stack.push(checkGlobal(str(module, "a module name"), str(name, "a global name")));
+        stack.push(checkGlobal(str(module, "a module name"), str(name, "a global name"), fail));
         break;
       }
       case 0x51: // BINPERSID
@@ -873,31 +355,4 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions = {}): PyVa
       }
     }
   }
-}
-
-/**
- * Checks the result holds only {@link PyValue}s (no bare global, storage or MARK). Iterative:
- * a pickle can nest containers deeper than the call stack.
- */
-function checkResult(result: Item, fail: (what: string) => never): PyValue {
-  const seen = new Set<object>();
-  const todo: Item[] = [result];
-  while (todo.length > 0) {
-    const v = todo.pop();
-    if (typeof v === "symbol") fail("the result holds a MARK (malformed pickle)");
-    if (v === null || typeof v !== "object" || seen.has(v)) continue;
-    seen.add(v);
-    if (v instanceof Global) fail(`the result holds ${v.path} itself, which is not data`);
-    if (v instanceof StorageRef) {
-      fail(`the result holds a bare storage (data/${v.key}), outside a tensor`);
-    }
-    if (v instanceof NumpyDtype) fail("the result holds a numpy.dtype, which is not supported");
-    if (v instanceof PyTuple) todo.push(...v.items);
-    else if (Array.isArray(v) || v instanceof Set) { for (const x of v) todo.push(x); }
-    else if (v instanceof Map) {
-      for (const [k, x] of v) todo.push(k, x);
-      if (v instanceof PyOrderedDict) { for (const x of v.attributes.values()) todo.push(x); }
-    }
-  }
-  return result as PyValue;
 }

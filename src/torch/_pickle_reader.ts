@@ -67,7 +67,7 @@ export function pickleReader(bytes: Uint8Array, record: string) {
   };
 }
 
-/** Decodes a little- or big-endian two's-complement integer. */
+/** Decodes a little-endian two's-complement integer (pickle's LONG1 and LONG4). */
 export function decodeLong(bytes: Uint8Array): bigint {
   if (bytes.length === 0) return 0n;
   let v = 0n;

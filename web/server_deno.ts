@@ -6,7 +6,8 @@
  * @module
  */
 import { parseTrackingUri } from "../src/tracking/tracking_uri.ts";
-import { createMlflowProxy, DEMO_TOKEN_HEADER, newDemoToken, sameSecret } from "./_mlflow_proxy.ts";
+import { DEMO_TOKEN_HEADER, newDemoToken, sameSecret } from "./_demo_token.ts";
+import { createMlflowProxy } from "./_mlflow_proxy.ts";
 
 /** Options of {@linkcode startDemoServer}. */
 export interface DemoServerOptions {

@@ -9,7 +9,7 @@ import type { TrainJobConfig } from "../src/jobs/run_spec.ts";
 import { invokedSourceName } from "../src/jobs/source_info_deno.ts";
 import { runTrainJob } from "../src/jobs/train_job_deno.ts";
 import type { RunTracking } from "../src/jobs/run_tracking_deno.ts";
-import { NonFiniteLossError } from "../src/train/train.ts";
+import { NonFiniteLossError } from "../src/train/non_finite_loss_error.ts";
 import { parseTrainArgs, RUN_SPEC_FLAGS } from "./_train_flags.ts";
 import { TRAIN_HELP } from "./_train_help.ts";
 import { consoleHooks } from "./_train_hooks.ts";

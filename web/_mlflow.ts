@@ -15,7 +15,7 @@ import { type Task, taskToJson } from "../src/metrics/task.ts";
 import { trainingRunTags } from "../src/jobs/run_tags.ts";
 import { startTrackedTraining, type TrackedTraining } from "../src/jobs/tracked_training.ts";
 import type { TrainConfig } from "../src/train/config.ts";
-import { DEMO_TOKEN_HEADER } from "./_mlflow_proxy.ts";
+import { DEMO_TOKEN_HEADER } from "./_demo_token.ts";
 
 /** What the page's run records beyond the model and loop settings. */
 export interface DemoMlflowContext {

@@ -12,13 +12,16 @@
  *   log-batch limit is 1 MB) to check the ids above; artifact bodies need a Content-Length
  *   and are streamed to the server, counted on the way, never held whole.
  *
- * No `Deno.*` here: a `Request` in, a `Response` out, `fetch` injected.
+ * No `Deno.*` here: a `Request` in, a `Response` out, `fetch` injected. The allow-list is in
+ * `_proxy_routes.ts`, the request to the server in `_proxy_forward.ts`, the answers to the
+ * page in `_proxy_answers.ts` and the token in `_demo_token.ts`.
  *
  * @module
  */
-
-/** The request header that carries the server's secret token. */
-export const DEMO_TOKEN_HEADER = "x-demo-token";
+import { DEMO_TOKEN_HEADER, sameSecret } from "./_demo_token.ts";
+import { answer, errorJson, refuse } from "./_proxy_answers.ts";
+import { forward, type Upstream } from "./_proxy_forward.ts";
+import { allowedRoutes, artifactSegments, BoundedSet, type Json } from "./_proxy_routes.ts";
 
 /** Options of {@linkcode createMlflowProxy}. */
 export interface MlflowProxyOptions {
@@ -51,50 +54,6 @@ export const DEFAULT_MAX_UPLOAD_BYTES = 256 * 1024 * 1024;
 const API = "/mlflow/api/2.0/mlflow/";
 const ARTIFACTS = "/mlflow/api/2.0/mlflow-artifacts/artifacts/";
 
-/** Response headers copied back to the page. */
-const FORWARDED_RESPONSE_HEADERS = ["content-type", "retry-after"];
-
-/** True when `given` equals `expected`, in time that does not depend on where they differ. */
-export function sameSecret(given: string, expected: string): boolean {
-  const a = new TextEncoder().encode(given);
-  const b = new TextEncoder().encode(expected);
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < b.length; i++) diff |= (a[i] ?? 0) ^ b[i];
-  return diff === 0;
-}
-
-/** A fresh 256-bit secret, base64url. */
-export function newDemoToken(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_")
-    .replace(/=+$/, "");
-}
-
-function errorJson(status: number, errorCode: string, message: string): Response {
-  return new Response(JSON.stringify({ error_code: errorCode, message }), {
-    status,
-    headers: { "content-type": "application/json", "cache-control": "no-store" },
-  });
-}
-
-function refuse(message: string): Response {
-  return errorJson(403, "PERMISSION_DENIED", message);
-}
-
-/** A set of strings that forgets its oldest entries beyond `max` (memory stays bounded). */
-class BoundedSet {
-  readonly #items = new Set<string>();
-  constructor(readonly max: number) {}
-  add(key: string): void {
-    this.#items.delete(key);
-    this.#items.add(key);
-    while (this.#items.size > this.max) this.#items.delete(this.#items.values().next().value!);
-  }
-  has(key: string): boolean {
-    return this.#items.has(key);
-  }
-}
-
 /** Reads a body up to `limit` bytes; null when it is larger (the rest is not read). */
 async function readLimited(
   body: ReadableStream<Uint8Array> | null,
@@ -124,51 +83,6 @@ async function readLimited(
 }
 
 /**
- * The artifact path of a PUT (after `.../mlflow-artifacts/artifacts/`) as clean segments, or
- * null when a segment is empty, `.`, `..`, or hides a separator once decoded.
- */
-function artifactSegments(rest: string): string[] | null {
-  const out: string[] = [];
-  for (const raw of rest.split("/")) {
-    let segment: string;
-    try {
-      segment = decodeURIComponent(raw);
-    } catch {
-      return null;
-    }
-    if (
-      segment === "" || segment === "." || segment === ".." || /[/\\\0]/.test(segment)
-    ) return null;
-    out.push(segment);
-  }
-  return out;
-}
-
-/** `mlflow-artifacts:/<exp>/<run>/artifacts` -> `<exp>/<run>/artifacts`; null otherwise. */
-function proxiedArtifactRoot(artifactUri: unknown): string | null {
-  if (typeof artifactUri !== "string") return null;
-  const m = /^mlflow-artifacts:(?:\/\/[^/]*)?\/?(.*)$/.exec(artifactUri);
-  if (m === null) return null;
-  const segments = artifactSegments(m[1].replace(/\/+$/, ""));
-  return segments === null ? null : segments.join("/");
-}
-
-type Json = Record<string, unknown>;
-
-/** What one allowed endpoint needs: its body kind and the checks on the page's ids. */
-interface Route {
-  readonly method: string;
-  /** The path after `/mlflow/api/2.0/mlflow/`. */
-  readonly api: string;
-  /** Query parameters forwarded (GET); the rest are dropped. */
-  readonly query?: readonly string[];
-  /** Refusal message when the JSON body names something not the page's; null = allowed. */
-  readonly check?: (body: Json) => string | null;
-  /** Remembers ids from the server's answer. */
-  readonly record?: (answer: Json) => void;
-}
-
-/**
  * Creates the proxy. Its state (the page's experiments and runs) lives as long as the demo
  * server: a restarted server forgets runs created before.
  */
@@ -178,122 +92,12 @@ export function createMlflowProxy(options: MlflowProxyOptions): MlflowProxy {
   const upstreamFetch = options.fetch ?? ((input, init) => fetch(input, init));
   const log = options.log ?? (() => {});
   const base = options.target.toString().replace(/\/+$/, "");
+  const upstream: Upstream = { base, authorization: options.authorization, fetch: upstreamFetch };
   const experiments = new BoundedSet(options.maxTracked ?? 1000);
   const runs = new BoundedSet(options.maxTracked ?? 1000);
   /** Artifact roots (`<exp>/<run>/artifacts`) of the page's runs. */
   const artifactRoots = new BoundedSet(options.maxTracked ?? 1000);
-
-  const ownRun = (field: string) => (body: Json): string | null => {
-    const ids = [body.run_id, body.run_uuid].filter((v) => v !== undefined);
-    if (ids.length === 0) return `no ${field} in the body`;
-    for (const id of ids) {
-      if (typeof id !== "string" || !runs.has(id)) {
-        return `run ${JSON.stringify(id)} was not created by this page`;
-      }
-    }
-    return null;
-  };
-  const openedExperiment = (id: unknown): string | null =>
-    typeof id === "string" && experiments.has(id)
-      ? null
-      : `experiment ${JSON.stringify(id)} was not opened by this page`;
-  const rememberExperiment = (id: unknown) => {
-    if (typeof id === "string" && id !== "") experiments.add(id);
-  };
-
-  const routes: Route[] = [
-    {
-      method: "GET",
-      api: "experiments/get-by-name",
-      query: ["experiment_name"],
-      record: (a) => rememberExperiment((a.experiment as Json | undefined)?.experiment_id),
-    },
-    {
-      method: "POST",
-      api: "experiments/create",
-      record: (a) => rememberExperiment(a.experiment_id),
-    },
-    {
-      method: "POST",
-      api: "runs/search",
-      check: (b) => {
-        const ids = b.experiment_ids;
-        if (!Array.isArray(ids) || ids.length === 0) return "no experiment_ids in the body";
-        for (const id of ids) {
-          const problem = openedExperiment(id);
-          if (problem !== null) return problem;
-        }
-        return null;
-      },
-    },
-    {
-      method: "POST",
-      api: "runs/create",
-      check: (b) => openedExperiment(b.experiment_id),
-      record: (a) => {
-        const info = (a.run as Json | undefined)?.info as Json | undefined;
-        const id = info?.run_id ?? info?.run_uuid;
-        if (typeof id !== "string" || id === "") return;
-        runs.add(id);
-        const root = proxiedArtifactRoot(info?.artifact_uri);
-        if (root !== null) artifactRoots.add(root);
-      },
-    },
-    { method: "POST", api: "runs/update", check: ownRun("run_id") },
-    { method: "POST", api: "runs/log-batch", check: ownRun("run_id") },
-  ];
-
-  async function forward(
-    request: Request,
-    path: string,
-    body: BodyInit | null,
-    contentType: string | null,
-  ): Promise<Response> {
-    const headers = new Headers();
-    if (contentType !== null) headers.set("content-type", contentType);
-    const accept = request.headers.get("accept");
-    if (accept !== null) headers.set("accept", accept);
-    if (options.authorization) headers.set("authorization", options.authorization);
-    return await upstreamFetch(`${base}/${path}`, {
-      method: request.method,
-      headers,
-      body,
-      redirect: "manual",
-    });
-  }
-
-  /** The server's answer for the page: a 401 gets a hint about the demo's credentials. */
-  async function answer(response: Response, route: Route | null): Promise<Response> {
-    if (response.status === 401) {
-      await response.body?.cancel();
-      return errorJson(
-        401,
-        "UNAUTHENTICATED",
-        options.authorization
-          ? `The MLflow server at ${base} rejected the credentials the demo server was ` +
-            "started with (MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN): " +
-            "check them and restart deno task demo"
-          : `The MLflow server at ${base} needs credentials: restart deno task demo with ` +
-            "MLFLOW_TRACKING_USERNAME/PASSWORD or MLFLOW_TRACKING_TOKEN set",
-      );
-    }
-    const out = new Headers({ "cache-control": "no-store" });
-    for (const name of FORWARDED_RESPONSE_HEADERS) {
-      const value = response.headers.get(name);
-      if (value !== null) out.set(name, value);
-    }
-    if (route?.record === undefined || !response.ok) {
-      return new Response(response.body, { status: response.status, headers: out });
-    }
-    // Answers that carry the page's new ids are small JSON objects: read, remember, pass on.
-    const text = await response.text();
-    try {
-      route.record(JSON.parse(text) as Json);
-    } catch {
-      // Not JSON: nothing to remember; the page will report the answer it cannot parse.
-    }
-    return new Response(text, { status: response.status, headers: out });
-  }
+  const routes = allowedRoutes(experiments, runs, artifactRoots);
 
   async function api(request: Request, rest: string, search: URLSearchParams) {
     const route = routes.find((r) => r.method === request.method && r.api === rest);
@@ -311,7 +115,7 @@ export function createMlflowProxy(options: MlflowProxyOptions): MlflowProxy {
         if (value !== null) query.set(name, value);
       }
       if (query.size > 0) path += `?${query}`;
-      return await answer(await forward(request, path, null, null), route);
+      return await answer(upstream, await forward(upstream, request, path, null, null), route);
     }
     const declared = Number(request.headers.get("content-length") ?? "0");
     const bytes = declared > maxJson ? null : await readLimited(request.body, maxJson);
@@ -337,7 +141,11 @@ export function createMlflowProxy(options: MlflowProxyOptions): MlflowProxy {
     if (problem !== null) {
       return refuse(`Cannot proxy ${request.method} /mlflow/${path}: ${problem}`);
     }
-    return await answer(await forward(request, path, bytes, "application/json"), route);
+    return await answer(
+      upstream,
+      await forward(upstream, request, path, bytes, "application/json"),
+      route,
+    );
   }
 
   async function upload(request: Request, rest: string): Promise<Response> {
@@ -383,7 +191,8 @@ export function createMlflowProxy(options: MlflowProxyOptions): MlflowProxy {
     }`;
     try {
       return await answer(
-        await forward(request, path, counted, "application/octet-stream"),
+        upstream,
+        await forward(upstream, request, path, counted, "application/octet-stream"),
         null,
       );
     } catch (error) {

@@ -14,6 +14,7 @@ export * from "./clip_by_global_norm.ts";
 export * from "./validate.ts";
 export * from "./checkpoint.ts";
 export * from "./train.ts";
+export * from "./non_finite_loss_error.ts";
 export * from "./best_checkpoint.ts";
 export * from "./task_data.ts";
 export * from "./combine_hooks.ts";

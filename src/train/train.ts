@@ -4,47 +4,31 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { epochBatches, gatherBatch } from "../data/batches.ts";
 import { classCounts, classWeights } from "../data/class_weights.ts";
-import { deriveSeed } from "../data/seeded_rng.ts";
 import type { SequenceDataset, SequenceKeys } from "../data/sequence_dataset.ts";
-import { type Task, taskToJson } from "../metrics/task.ts";
-import {
-  createLstmClassifier,
-  type LstmClassifier,
-  type ModelConfig,
-} from "../model/classifier.ts";
+import type { Task } from "../metrics/task.ts";
+import { createLstmClassifier, type ModelConfig } from "../model/classifier.ts";
 import { type ModelSettings, poolingReadsPadding } from "../model/model_settings.ts";
-import { exportTorchStateDict } from "../model/safetensors.ts";
 import type { PipelineCheckpoint } from "../torch/pipeline_checkpoint.ts";
-import { writePipelineCheckpoint } from "../torch/pipeline_checkpoint.ts";
-import { batchTensors } from "./_batch_tensors.ts";
+import { epochMetrics } from "./_epoch_metrics.ts";
+import { checkResumable, restoreStartPoint, type StartPoint } from "./_resume.ts";
+import { checkpointSnapshot, type SnapshotSource } from "./_snapshot.ts";
+import { trainEpoch } from "./_train_epoch.ts";
+import { validateEpoch } from "./_validate_epoch.ts";
 import {
-  assignCheckpointWeights,
   type BestSoFar,
   type CheckpointRunRef,
-  type HostTensor,
   type PartialEpoch,
   readCheckpoint,
-  type TrainingCheckpoint,
-  writeCheckpoint,
 } from "./checkpoint.ts";
-import { clipByGlobalNorm } from "./clip_by_global_norm.ts";
-import { createOptimizer, type TrainOptimizer } from "./create_optimizer.ts";
-import type { LoopConfig, TrainConfig } from "./config.ts";
-import { PredictionAbortedError, validate } from "./validate.ts";
-import { abortCheck } from "./_yield.ts";
+import { createOptimizer } from "./create_optimizer.ts";
+import type { TrainConfig } from "./config.ts";
 import { isBetterCheckpoint, metricOf } from "./best_checkpoint.ts";
 import { resolveTaskData } from "./task_data.ts";
 import type { EpochMetrics, RunStatus, TrainHooks } from "./hooks.ts";
-import { classificationLoss, type LossOptions } from "./losses.ts";
+import type { LossOptions } from "./losses.ts";
 import { learningRateAt } from "./step_lr.ts";
-import {
-  optimizedVariables,
-  pipelineArgs,
-  resumeFromPipeline,
-  toPipelineCheckpoint,
-} from "./torch_checkpoint.ts";
+import { optimizedVariables, pipelineArgs } from "./torch_checkpoint.ts";
 
 /** Focal loss exponent used by `--focal-loss` (data contract). */
 export const FOCAL_GAMMA = 2;
@@ -97,28 +81,6 @@ export interface TrainOptions {
   readonly now?: () => number;
   /** The MLflow run this training logs to, recorded in every checkpoint. */
   readonly run?: CheckpointRunRef;
-}
-
-/** The loss became NaN or infinite: training stops, naming where and at which learning rate. */
-export class NonFiniteLossError extends RangeError {
-  /** 1-based epoch. */
-  readonly epoch: number;
-  /** First and last step (1-based) of the interval whose loss was read back. */
-  readonly steps: readonly [number, number];
-  /** The learning rate of the epoch. */
-  readonly lr: number;
-
-  /** Builds the error; the message names the epoch, steps and learning rate. */
-  constructor(
-    message: string,
-    details: { epoch: number; steps: readonly [number, number]; lr: number },
-  ) {
-    super(message);
-    this.name = "NonFiniteLossError";
-    this.epoch = details.epoch;
-    this.steps = details.steps;
-    this.lr = details.lr;
-  }
 }
 
 /** How {@link train} ended. */
@@ -176,22 +138,7 @@ export async function train(
   const stepMultiple = poolingReadsPadding(modelConfig.pooling)
     ? trainSet.steps
     : options.stepMultiple ?? 1;
-  if (resumed && JSON.stringify(resumed.modelConfig) !== JSON.stringify(modelConfig)) {
-    throw new RangeError(
-      `Cannot resume: the checkpoint's model ${JSON.stringify(resumed.modelConfig)} differs from ` +
-        `this run's ${
-          JSON.stringify(modelConfig)
-        }; use the same model settings as the original run`,
-    );
-  }
-  if (
-    resumed?.task && JSON.stringify(taskToJson(resumed.task)) !== JSON.stringify(taskToJson(task))
-  ) {
-    throw new RangeError(
-      `Cannot resume: the checkpoint's task ${JSON.stringify(taskToJson(resumed.task))} ` +
-        `differs from this run's ${JSON.stringify(taskToJson(task))}; pass the same --task`,
-    );
-  }
+  checkResumable(resumed, modelConfig, task);
   const model = createLstmClassifier(modelConfig, { seed: loop.seed });
   // Fused WebGPU AdamW on webgpu, tf-op AdamW elsewhere; same checkpoint state either way.
   const variables = optimizedVariables(model);
@@ -206,56 +153,32 @@ export async function train(
     focalGamma: loop.focalLoss ? FOCAL_GAMMA : 0,
   };
   const stepsPerEpoch = Math.ceil(trainSet.size / loop.batchSize);
-  let startEpoch = resumed ? resumed.epoch + 1 : 1;
-  let startStep = resumed?.stepInEpoch ?? 0;
-  let partial: PartialEpoch | null = resumed?.partial ?? null;
-  let bestValF1 = resumed?.bestValF1 ?? -1;
-  // Older checkpoints know only the best val macro-F1 (no loss to break ties with).
-  let best: BestSoFar | null = resumed?.best ??
-    (resumed && resumed.bestValF1 >= 0 && task.promotionMetric === "val_macro_f1"
-      ? {
-        metric: "val_macro_f1",
-        value: resumed.bestValF1,
-        valLoss: Number.MAX_VALUE, // JSON has no Infinity; any real loss is lower
-        epoch: resumed.epoch,
-      }
-      : null);
-  let temperature: number | null = resumed?.temperature ?? null;
-  let stale = resumed?.epochsWithoutImprovement ?? 0;
-  // The schedule continues from the saved rate of the first epoch to run (as StepLR does).
-  let lrFrom = resumed?.schedule ? { epoch: startEpoch, lr: resumed.schedule.lr } : undefined;
-  const history: EpochMetrics[] = [];
+  let start: StartPoint;
   try {
-    if (resumed) {
-      assignCheckpointWeights(model, resumed);
-      if (resumed.optimizer) optimizer.setState(resumed.optimizer);
-    } else if (options.resumePipeline) {
-      const pt = resumeFromPipeline(model, options.resumePipeline);
-      for (const note of pt.notes) options.log?.(`note: ${note}`);
-      if (pt.optimizer) optimizer.setState(pt.optimizer);
-      startEpoch = pt.epoch + 1;
-      bestValF1 = pt.bestValF1;
-      // The pipeline's best is by val macro-F1 (no loss to break ties with).
-      if (pt.bestValF1 >= 0 && task.promotionMetric === "val_macro_f1") {
-        best = {
-          metric: "val_macro_f1",
-          value: pt.bestValF1,
-          valLoss: Number.MAX_VALUE,
-          epoch: pt.epoch,
-        };
-      }
-      if (pt.nextLr !== null) lrFrom = { epoch: startEpoch, lr: pt.nextLr };
-    }
+    start = restoreStartPoint(model, optimizer, task, resumed, options.resumePipeline, options.log);
   } catch (error) {
     model.dispose();
     optimizer.dispose();
     weightTensor?.dispose();
     throw error;
   }
+  const { startEpoch, lrFrom } = start;
+  let { startStep, partial, bestValF1, best, temperature, stale } = start;
+  const history: EpochMetrics[] = [];
   const lrAt = (epoch: number) => learningRateAt(epoch, loop, lrFrom);
   const args = pipelineArgs(config.model, loop, options.runArgs);
   const copies = variables.map((v) => v.copies ?? 1);
-
+  const source: SnapshotSource = {
+    model,
+    optimizer,
+    modelConfig,
+    loop,
+    task,
+    dataKeys: data.keys ?? null,
+    featureStatsJson: data.featureStatsJson,
+    run: options.run ?? null,
+    args,
+  };
   const snapshot = async (
     kind: "last" | "best",
     epoch: number,
@@ -263,54 +186,18 @@ export async function train(
     lr: number,
     part: PartialEpoch | null,
   ) => {
-    const hostWeights: Record<string, HostTensor> = {};
-    for (const { name, variable } of model.namedVariables) {
-      hostWeights[name] = { shape: variable.shape, data: (await variable.data()) as Float32Array };
-    }
-    const checkpoint: TrainingCheckpoint = {
+    const checkpoint = await checkpointSnapshot(source, {
+      kind,
       epoch,
       stepInEpoch,
+      lr,
       partial: part,
       bestValF1,
       best,
       epochsWithoutImprovement: stale,
-      modelConfig,
-      loop,
-      task,
       temperature,
-      dataKeys: data.keys ?? null,
-      run: options.run ?? null,
-      rng: {
-        algorithm: "mulberry32",
-        state: deriveSeed(loop.seed, epoch + 1, stepInEpoch),
-        seed: loop.seed,
-        epoch: epoch + 1,
-        step: stepInEpoch,
-      },
-      schedule: { lr, stepSize: loop.stepLrStepSize, gamma: loop.stepLrGamma },
-      weights: hostWeights,
-      optimizer: await optimizer.getState(),
-    };
-    const files = writeCheckpoint(checkpoint);
-    files["model.safetensors"] = await exportTorchStateDict(model);
-    if (data.featureStatsJson) {
-      files["feature_stats.json"] = new TextEncoder().encode(data.featureStatsJson);
-    }
-    // The pipeline's .pt marks epoch boundaries only; a Ctrl-C snapshot keeps the last one.
-    const pt = stepInEpoch === 0 && checkpoint.optimizer
-      ? writePipelineCheckpoint(
-        await toPipelineCheckpoint(model, {
-          epoch,
-          bestValF1: bestValF1 >= 0 ? bestValF1 : null,
-          nextLr: lr,
-          optimizer: checkpoint.optimizer,
-          loop,
-          args,
-        }),
-        { archiveName: kind },
-      )
-      : undefined;
-    await hooks.onCheckpoint?.({ kind, epoch, files, ...(pt ? { pt } : {}) });
+    });
+    await hooks.onCheckpoint?.(checkpoint);
   };
 
   let status: RunStatus = "FINISHED";
@@ -340,20 +227,15 @@ export async function train(
         status = "KILLED";
         break;
       }
-      let val = null;
-      try {
-        val = valSet
-          ? await validate(model, valSet, {
-            batchSize: loop.batchSize,
-            classWeights: weights,
-            focalGamma: loss.focalGamma,
-            stepMultiple: options.stepMultiple,
-            costMatrix: task.costMatrix,
-            signal: options.signal,
-          })
-          : null;
-      } catch (error) {
-        if (!(error instanceof PredictionAbortedError)) throw error;
+      const val = await validateEpoch(model, valSet, {
+        batchSize: loop.batchSize,
+        classWeights: weights,
+        focalGamma: loss.focalGamma,
+        stepMultiple: options.stepMultiple,
+        costMatrix: task.costMatrix,
+        signal: options.signal,
+      });
+      if (val === "aborted") {
         // Ctrl-C during validation: the epoch's steps are done; resuming validates it.
         await snapshot("last", epoch - 1, run.steps, lr, run.sums);
         status = "KILLED";
@@ -371,23 +253,7 @@ export async function train(
       }
       stale = isBest ? 0 : stale + 1;
       const nextLr = lrAt(epoch + 1);
-      // As the pipeline: the epoch counts from 0, lr is the rate after scheduler.step().
-      const metrics: EpochMetrics = {
-        epoch: epoch - 1,
-        train_loss: run.sums.lossSum / run.sums.seen,
-        train_acc: run.sums.correct / run.sums.seen,
-        val_loss: val?.loss ?? NaN,
-        val_acc: val?.accuracy ?? NaN,
-        val_macro_f1: val?.macroF1 ?? NaN,
-        lr: nextLr,
-        ...(val === null
-          ? (task.costMatrix ? { val_cost: NaN } : {})
-          : val.cost === null
-          ? {}
-          : { val_cost: val.cost }),
-        epoch_seconds: (now() - started) / 1000,
-        ...(val ? {} : { validated: false }),
-      };
+      const metrics = epochMetrics(epoch, run.sums, val, nextLr, task, (now() - started) / 1000);
       history.push(metrics);
       await hooks.onEpochEnd?.(metrics, { isBest });
       await snapshot("last", epoch, 0, nextLr, null);
@@ -404,112 +270,4 @@ export async function train(
   }
   await hooks.onEnd?.({ status, bestValF1 });
   return { status, bestValF1, best, task, history };
-}
-
-interface EpochContext {
-  readonly loop: LoopConfig;
-  readonly epoch: number;
-  readonly lr: number;
-  readonly loss: LossOptions;
-  readonly startStep: number;
-  readonly partial: PartialEpoch | null;
-  readonly hooks: TrainHooks;
-  readonly signal?: AbortSignal;
-  readonly stepMultiple: number;
-  /** Per variable: how many PyTorch parameters it stands for (clipping counts them). */
-  readonly copies: readonly number[];
-  readonly now: () => number;
-}
-
-/**
- * One epoch of updates. Loss and accuracy sums stay on the device and are read back once
- * per log interval (and at the end), never per step.
- */
-async function trainEpoch(
-  model: LstmClassifier,
-  optimizer: TrainOptimizer,
-  data: SequenceDataset,
-  ctx: EpochContext,
-): Promise<{ interrupted: boolean; steps: number; sums: PartialEpoch }> {
-  const { loop, epoch, lr } = ctx;
-  const batches = epochBatches(data.labels, {
-    batchSize: loop.batchSize,
-    seed: loop.seed,
-    epoch,
-    weightedSampler: loop.weightedSampler,
-    bucketLengths: loop.bucketByLength ? data.lengths : undefined,
-  });
-  const variables = model.namedVariables.map((v) => v.variable);
-  let lossSum = tf.scalar(ctx.partial?.lossSum ?? 0);
-  let correctSum = tf.scalar(ctx.partial?.correct ?? 0);
-  let seen = ctx.partial?.seen ?? 0;
-  const started = ctx.now();
-  let reported = { step: ctx.startStep, loss: ctx.partial?.lossSum ?? 0, seen };
-
-  const readBack = async (step: number) => {
-    const [l, c] = [(await lossSum.data())[0], (await correctSum.data())[0]];
-    const intervalLoss = (l - reported.loss) / Math.max(1, seen - reported.seen);
-    if (!Number.isFinite(l)) {
-      throw new NonFiniteLossError(
-        `Cannot continue training: the loss became non-finite (${intervalLoss}) in epoch ${epoch}, ` +
-          `steps ${reported.step + 1}-${step} of ${batches.length}, at lr ${lr}; ` +
-          "lower the learning rate, clip gradients, or check the input data for NaN/inf after " +
-          "the transform",
-        { epoch, steps: [reported.step + 1, step], lr },
-      );
-    }
-    reported = { step, loss: l, seen };
-    return { l, c, intervalLoss };
-  };
-
-  let step = ctx.startStep;
-  const aborted = abortCheck(ctx.signal);
-  try {
-    for (; step < batches.length; step++) {
-      const b = gatherBatch(data, batches[step], ctx.stepMultiple);
-      const next = tf.tidy(() => {
-        const { x, mask, labels } = batchTensors(b);
-        const dropoutSeed = deriveSeed(loop.seed, epoch, step, 0xd5);
-        let correct: tf.Scalar | undefined;
-        const { value, grads } = tf.variableGrads(() => {
-          const logits = model.apply(x, mask, { training: true, dropoutSeed });
-          correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(logits, 1), labels), "float32")));
-          return classificationLoss(logits, labels, ctx.loss);
-        }, variables);
-        let g = variables.map((v) => grads[v.name]);
-        if (loop.gradClip > 0) g = clipByGlobalNorm(g, loop.gradClip, ctx.copies).grads;
-        optimizer.applyGradients(g, lr);
-        const sums = [tf.add(lossSum, tf.mul(value, b.size)), tf.add(correctSum, correct!)];
-        correct!.dispose();
-        return sums as tf.Scalar[];
-      });
-      lossSum.dispose();
-      correctSum.dispose();
-      [lossSum, correctSum] = next;
-      seen += b.size;
-      const done = step + 1;
-      const interrupted = await aborted();
-      if (done % loop.logInterval === 0 || done === batches.length || interrupted) {
-        const { l, c, intervalLoss } = await readBack(done);
-        await ctx.hooks.onStep?.({
-          epoch,
-          step: done,
-          stepsPerEpoch: batches.length,
-          loss: intervalLoss,
-          elapsedSeconds: (ctx.now() - started) / 1000,
-        });
-        if (interrupted) {
-          return { interrupted, steps: done, sums: { lossSum: l, correct: c, seen } };
-        }
-        if (done === batches.length) {
-          return { interrupted, steps: done, sums: { lossSum: l, correct: c, seen } };
-        }
-      }
-    }
-    const { l, c } = await readBack(step);
-    return { interrupted: false, steps: step, sums: { lossSum: l, correct: c, seen } };
-  } finally {
-    lossSum.dispose();
-    correctSum.dispose();
-  }
 }

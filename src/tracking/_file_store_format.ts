@@ -1,11 +1,13 @@
 /**
  * How `FileStore` writes and reads MLflow's file-store records: run `meta.yaml` mappings,
  * metric lines (`<timestamp> <value> <step>`, non-finite values as Python prints them),
- * file URIs, experiment ids and relative artifact paths.
+ * file URIs, experiment ids, relative artifact paths, and folders of one file per key
+ * (params, tags, metrics).
  *
  * @module
  */
 import type { YamlValue } from "./_yaml.ts";
+import type { FileSystemAdapter } from "./file_system.ts";
 import {
   MLFLOW_RUN_STATUS_CODES,
   type MlflowMetric,
@@ -17,6 +19,7 @@ import {
 const STATUS_BY_CODE: Record<number, MlflowRunStatus> = Object.fromEntries(
   Object.entries(MLFLOW_RUN_STATUS_CODES).map(([name, code]) => [code, name as MlflowRunStatus]),
 );
+const decoder = new TextDecoder();
 
 /** Formats a metric value the way Python's `str(float)` reads back (`nan`, `inf`, `-inf`). */
 export function formatMetricValue(value: number): string {
@@ -165,4 +168,22 @@ export function checkLoggedValue(kind: "param" | "tag", key: string, value: stri
         `${value.length} characters, at most ${max} allowed`,
     );
   }
+}
+
+/** Files under a folder as key -> contents, keys nested with `/`. */
+export async function readKeyedFiles(
+  fs: FileSystemAdapter,
+  dir: string,
+  prefix = "",
+): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const e of (await fs.readDir(dir)) ?? []) {
+    const key = prefix + e.name;
+    if (e.isDirectory) {
+      for (const [k, v] of await readKeyedFiles(fs, `${dir}/${e.name}`, `${key}/`)) out.set(k, v);
+    } else {
+      out.set(key, decoder.decode((await fs.readFile(`${dir}/${e.name}`)) ?? new Uint8Array()));
+    }
+  }
+  return out;
 }

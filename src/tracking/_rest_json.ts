@@ -1,6 +1,7 @@
 /**
  * The MLflow REST API's JSON shapes (snake_case, ids as strings, non-finite numbers as
- * strings) turned into the toolkit's types.
+ * strings) turned into the toolkit's types, and the toolkit's values that requests send
+ * (key/value lists, metrics, data sets) turned into them.
  *
  * @module
  */
@@ -11,6 +12,7 @@ import type {
   MlflowDatasetInput,
   MlflowExperiment,
   MlflowLoggedModel,
+  MlflowMetric,
   MlflowModelVersion,
   MlflowRun,
   MlflowRunInfo,
@@ -44,6 +46,25 @@ export interface RawLoggedModel {
 }
 
 const pairs = (list?: RawPairs) => Object.fromEntries((list ?? []).map((p) => [p.key, p.value]));
+
+/** A string map as the server's `[{key, value}]` list. */
+export function keyValues(map: Readonly<Record<string, string>>): { key: string; value: string }[] {
+  return Object.entries(map).map(([key, value]) => ({ key, value }));
+}
+
+/** A metric in log-batch's JSON (integral timestamp and step), with `extra` fields. */
+export function metricJson(
+  m: MlflowMetric,
+  extra: Record<string, string> = {},
+): Record<string, unknown> {
+  return {
+    key: m.key,
+    value: m.value,
+    timestamp: Math.trunc(m.timestamp),
+    step: Math.trunc(m.step),
+    ...extra,
+  };
+}
 
 /** A data set in the server's JSON (null schema and profile left out). */
 export function datasetToJson(d: MlflowDataset): Record<string, string> {

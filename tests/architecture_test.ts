@@ -38,6 +38,24 @@ export const LAYERS: readonly string[] = Object.freeze([
  */
 export const ALLOWED: readonly (readonly [string, string, string])[] = Object.freeze([]);
 
+/**
+ * The most lines a file in src/, cli/ or web/ may have (issue 16: "no file over ~400 lines").
+ * A file that outgrows it holds more than one job: split it by concept, as ARCHITECTURE.md
+ * says, rather than raising the limit.
+ */
+export const MAX_LINES = 400;
+
+/** Files of src/, cli/ and web/ longer than `limit` lines, as "path: N lines". */
+export function overLongFiles(files: ReadonlyMap<string, string>, limit = MAX_LINES): string[] {
+  const out: string[] = [];
+  for (const [file, source] of files) {
+    if (!/^(src|cli|web)\//.test(file)) continue;
+    const lines = source.split("\n").length - (source.endsWith("\n") ? 1 : 0);
+    if (lines > limit) out.push(`${file}: ${lines} lines`);
+  }
+  return out.sort();
+}
+
 /** Relative import specifiers of a TypeScript source (static, dynamic, type-only). */
 export function importsOf(source: string): string[] {
   // Comments hold examples (`import ... from "..."` in JSDoc): drop them first.
@@ -193,6 +211,11 @@ Deno.test("no import cycle in src/, cli/, web/, bench/", async () => {
   assert.deepEqual(cycles, [], `\n${cycles.map((c) => c.join(" -> ")).join("\n")}`);
 });
 
+Deno.test(`no file in src/, cli/, web/ over ${MAX_LINES} lines`, async () => {
+  const long = overLongFiles(await sourceFiles());
+  assert.deepEqual(long, [], `\n${long.join("\n")}`);
+});
+
 Deno.test("ARCHITECTURE.md lists the layers in the order this test enforces", async () => {
   const doc = await Deno.readTextFile(new URL("ARCHITECTURE.md", ROOT));
   const block = /<!-- layers -->([\s\S]*?)<!-- \/layers -->/.exec(doc);
@@ -253,6 +276,16 @@ Deno.test("the checks find what they look for", async (t) => {
       "src/oops/f.ts: its folder is not a layer; add it to ARCHITECTURE.md and LAYERS",
       "src/train/d_deno.ts -> src/model/_c.ts: _c.ts is private to src/model",
     ]);
+  });
+  await t.step("file length: lines as an editor numbers them, only in src/, cli/, web/", () => {
+    const lines = (n: number) => "x\n".repeat(n);
+    const sized = new Map([
+      ["src/a.ts", lines(3)],
+      ["cli/b.ts", lines(4)],
+      ["web/c.ts", lines(3) + "no newline at the end"],
+      ["bench/d.ts", lines(9)],
+    ]);
+    assert.deepEqual(overLongFiles(sized, 3), ["cli/b.ts: 4 lines", "web/c.ts: 4 lines"]);
   });
   await t.step("cycles", () => {
     assert.deepEqual(importCycles(graph), [

@@ -22,6 +22,7 @@ import {
   formatMetricValue,
   latestMetric,
   parseMetricValue,
+  readKeyedFiles,
 } from "./_file_store_format.ts";
 import type { FileSystemAdapter } from "./file_system.ts";
 import {
@@ -217,7 +218,7 @@ export class FileModels {
     if (meta === null || meta.lifecycle_stage === "deleted") return null;
     const status = Object.entries(STATUS_CODES).find(([, c]) => c === meta.status)?.[0];
     const metrics: MlflowMetric[] = [];
-    for (const [key, text] of await this.#readKeyed(`${dir}/metrics`)) {
+    for (const [key, text] of await readKeyedFiles(this.#h.fs, `${dir}/metrics`)) {
       const points = text.split("\n").map((l) => l.trim().split(/\s+/)).filter((p) => p.length >= 4)
         .map((p) => ({
           key,
@@ -240,26 +241,10 @@ export class FileModels {
       status: (status ?? "PENDING") as LoggedModelStatus,
       modelType: nullable(meta.model_type),
       creationTimestamp: Number(meta.creation_timestamp),
-      params: Object.fromEntries(await this.#readKeyed(`${dir}/params`)),
-      tags: Object.fromEntries(await this.#readKeyed(`${dir}/tags`)),
+      params: Object.fromEntries(await readKeyedFiles(this.#h.fs, `${dir}/params`)),
+      tags: Object.fromEntries(await readKeyedFiles(this.#h.fs, `${dir}/tags`)),
       metrics: metrics.sort((a, b) => (a.key < b.key ? -1 : 1)),
     };
-  }
-
-  /** Files under a folder as key -> contents, keys nested with `/`. */
-  async #readKeyed(dir: string, prefix = ""): Promise<Map<string, string>> {
-    const out = new Map<string, string>();
-    for (const e of (await this.#h.fs.readDir(dir)) ?? []) {
-      if (e.isDirectory) {
-        for (const [k, v] of await this.#readKeyed(`${dir}/${e.name}`, `${prefix}${e.name}/`)) {
-          out.set(k, v);
-        }
-      } else {
-        const bytes = await this.#h.fs.readFile(`${dir}/${e.name}`);
-        out.set(prefix + e.name, decoder.decode(bytes ?? new Uint8Array()));
-      }
-    }
-    return out;
   }
 
   async getLoggedModel(modelId: string): Promise<MlflowLoggedModel> {

@@ -1,11 +1,11 @@
 /**
  * The CPU module's function table: the index of each function (calls go by index), where a
- * GEMM tile reads A (which picks the tile function), and the zero vector both the GEMM tiles
- * and the LSTM items start from.
+ * GEMM tile reads A (which picks the tile function), the zero vector both the GEMM tiles
+ * and the LSTM items start from, and how an item function reads its job descriptor.
  *
  * @module
  */
-import { type Code, i32, V } from "./_wasm_asm.ts";
+import { type Code, get, I, i32, V } from "./_wasm_asm.ts";
 
 /**
  * Where a tile reads A: "rows" straight from rows of contiguous k (`sk` = 4, row stride
@@ -31,3 +31,6 @@ export const FN = {
 
 /** The all-zero vector. */
 export const zeroV = (): Code => V.i32Splat(i32(0));
+
+/** Reads word `w` of the job descriptor whose address is in local `job` (an item's param). */
+export const jobArg = (job: number) => (w: number): Code => I.load(get(job), 4 * w);

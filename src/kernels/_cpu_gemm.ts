@@ -26,7 +26,7 @@ import {
   type WasmFunction,
 } from "./_wasm_asm.ts";
 import { A_PACK_BYTES, GEMM_ARGS, K_CHUNK, TILE_ROWS } from "./_cpu_layout.ts";
-import { FN, type TileSource, zeroV } from "./_cpu_functions.ts";
+import { FN, jobArg, type TileSource, zeroV } from "./_cpu_functions.ts";
 
 /**
  * `tileM(ap, bp, kc, pstride, c, ldc, panels, init, bias)`: M rows (M <= 6) by `panels`
@@ -206,7 +206,7 @@ export function gemmItemFn(): WasmFunction {
   const rb = L.local(i32t), pb = L.local(i32t), r0 = L.local(i32t), r1 = L.local(i32t);
   const q0 = L.local(i32t), q1 = L.local(i32t);
   const A = GEMM_ARGS;
-  const arg = (w: number): Code => I.load(get(job), 4 * w);
+  const arg = jobArg(job);
   return {
     name: "gemmItem",
     params: L.params,

@@ -6,7 +6,7 @@
  */
 import { type Code, forRange, get, I, i32, i32t, type Locals, set, V } from "./_wasm_asm.ts";
 import { LSTM_ARGS } from "./_cpu_layout.ts";
-import { zeroV } from "./_cpu_functions.ts";
+import { jobArg, zeroV } from "./_cpu_functions.ts";
 
 /**
  * What both LSTM items start with: the item's (direction, first, end) into the rows list,
@@ -20,7 +20,7 @@ export function lstmItemHeader(L: Locals, job: number, item: number) {
   const G = L.local(i32t), hpB = L.local(i32t), gB = L.local(i32t), activeP = L.local(i32t);
   const maskP = L.local(i32t), rowOfP = L.local(i32t), rowsP = L.local(i32t);
   const q = L.local(i32t), b = L.local(i32t), k = L.local(i32t);
-  const arg = (w: number): Code => I.load(get(job), 4 * w);
+  const arg = jobArg(job);
   const perDir = (w: number): Code => I.load(I.add(get(job), I.mul(get(dir), i32(4))), 4 * w);
   const at = (o: number): Code => I.load(I.add(arg(A.items), I.mul(get(item), i32(12))), o);
   const code: Code = [

@@ -4,7 +4,6 @@
  * @module
  */
 import {
-  type Code,
   F,
   forRange,
   get,
@@ -18,6 +17,7 @@ import {
   type WasmFunction,
 } from "./_wasm_asm.ts";
 import { TRANSPOSE_ARGS } from "./_cpu_layout.ts";
+import { jobArg } from "./_cpu_functions.ts";
 
 /**
  * The TRANSPOSE job's item: a block of source rows. For each column the block's rows are
@@ -29,7 +29,7 @@ export function transposeItemFn(): WasmFunction {
   const r0 = L.local(i32t), r1 = L.local(i32t), r = L.local(i32t), col = L.local(i32t);
   const src = L.local(i32t), dst = L.local(i32t);
   const A = TRANSPOSE_ARGS;
-  const arg = (w: number): Code => I.load(get(job), 4 * w);
+  const arg = jobArg(job);
   return {
     name: "transposeItem",
     params: L.params,

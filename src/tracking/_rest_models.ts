@@ -48,7 +48,7 @@ export class RestModels {
 
   async logOutputs(runId: string, outputs: readonly MlflowModelOutput[]): Promise<void> {
     // The server refuses a model already linked (a unique constraint): send only new ones.
-    const linked = new Set((await this.#runs.getRun(runId)).outputs?.map((o) => o.modelId));
+    const linked = await this.#linkedModels(runId);
     const fresh = outputs.filter((o) => !linked.has(o.modelId));
     if (fresh.length === 0) return;
     try {
@@ -59,9 +59,14 @@ export class RestModels {
     } catch (error) {
       // Another process (a second sweep shard) may have linked them between the check and
       // the call: the constraint refuses ours, and the outputs are there all the same.
-      const now = new Set((await this.#runs.getRun(runId)).outputs?.map((o) => o.modelId));
+      const now = await this.#linkedModels(runId);
       if (!fresh.every((o) => now.has(o.modelId))) throw error;
     }
+  }
+
+  /** The ids of the models run `runId` has as outputs. */
+  async #linkedModels(runId: string): Promise<Set<string>> {
+    return new Set((await this.#runs.getRun(runId)).outputs?.map((o) => o.modelId));
   }
 
   async createLoggedModel(options: CreateLoggedModelOptions): Promise<MlflowLoggedModel> {
@@ -80,7 +85,8 @@ export class RestModels {
       },
       action,
     );
-    const modelId = loggedModelFromJson(model).modelId;
+    const created = loggedModelFromJson(model);
+    const modelId = created.modelId;
     // The server takes at most 100 params per call, like MLflow's client sends them.
     for (let i = 100; i < params.length; i += 100) {
       await this.#http.callJson("POST", `${modelPath(modelId)}/params`, {
@@ -88,7 +94,7 @@ export class RestModels {
         params: params.slice(i, i + 100),
       }, `log params of logged model ${modelId}`);
     }
-    return params.length > 100 ? await this.getLoggedModel(modelId) : loggedModelFromJson(model);
+    return params.length > 100 ? await this.getLoggedModel(modelId) : created;
   }
 
   async getLoggedModel(modelId: string): Promise<MlflowLoggedModel> {

@@ -7,6 +7,7 @@
  */
 import { DEMO_TOKEN_HEADER, sameSecret } from "./_demo_token.ts";
 import type { MlflowProxy } from "./_mlflow_proxy.ts";
+import { errorJson } from "./_proxy_answers.ts";
 import { CROSS_ORIGIN_ISOLATION, serveFile, STATIC_FILES, WEB_DIR } from "./_static_files_deno.ts";
 
 /** What start-up prepares for the page: the bundle's folder, the wasm folder, the page. */
@@ -41,10 +42,6 @@ function json(body: unknown, status = 200): Response {
     status,
     headers: { "content-type": "application/json", "cache-control": "no-store" },
   });
-}
-
-function errorJson(status: number, errorCode: string, message: string): Response {
-  return json({ error_code: errorCode, message }, status);
 }
 
 /** The server's request handler. */
